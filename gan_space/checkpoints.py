@@ -1,0 +1,246 @@
+"""Run folders and checkpoints.
+
+A run folder looks like this:
+
+    runs/digits/
+      train_config.json                 the settings the run was started with
+      samples/step-0000500.png          preview grids
+      checkpoints/latest                name of the newest complete checkpoint
+      checkpoints/step-0006000/
+        generator/                      the generator to sample from (EMA weights when EMA is on):
+                                        config.json + diffusion_pytorch_model.safetensors
+        generator_raw/                  the trained (non-averaged) generator
+        discriminator/
+        training_state.safetensors      optimiser moments and random-number states
+        state.json                      step, settings, summary; written last
+
+Every checkpoint is written into a temporary folder and renamed into place, and
+`latest` is replaced atomically, so a crash at any moment leaves the previous
+checkpoint loadable. Only safetensors and JSON are ever read back: nothing is
+unpickled.
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .models import DISCRIMINATOR_CLASSES, GENERATOR_CLASSES
+
+KEEP_CHECKPOINTS = 2
+WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+
+
+class ModelLoadError(ValueError):
+    """A path does not hold a loadable gan_space generator; the message says why."""
+
+
+def write_json_atomic(path: Path, data) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w") as handle:
+        json.dump(data, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def latest_checkpoint(out_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint folder of a run, or None."""
+    root = Path(out_dir) / "checkpoints"
+    if not root.is_dir():
+        return None
+    pointer = root / "latest"
+    if pointer.is_file():
+        candidate = root / pointer.read_text().strip()
+        if candidate.parent == root and (candidate / "state.json").is_file():
+            return candidate
+    # The pointer is missing or stale (a crash between rename and pointer update):
+    # fall back to the highest complete step folder.
+    complete = sorted(p for p in root.glob("step-*") if (p / "state.json").is_file())
+    return complete[-1] if complete else None
+
+
+def save_checkpoint(trainer, elapsed_seconds: float, metrics: dict) -> Path:
+    root = trainer.out_dir / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step-{trainer.step:07d}"
+    tmp = root / f".tmp-{name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        sampler = trainer.sampling_generator()
+        if trainer.ema is not None:
+            from .ema import recalibrate_batchnorm
+
+            recalibrate_batchnorm(sampler, trainer.config.latent_dim, trainer.device, trainer.random_labels)
+        sampler.save_pretrained(tmp / "generator")
+        trainer.generator.save_pretrained(tmp / "generator_raw")
+        trainer.discriminator.save_pretrained(tmp / "discriminator")
+        tensors, optimiser_meta = {}, {}
+        for prefix, optimiser in (("opt_g", trainer.opt_g), ("opt_d", trainer.opt_d)):
+            state = optimiser.state_dict()
+            optimiser_meta[prefix] = {"param_groups": state["param_groups"], "scalars": {}}
+            for index, values in state["state"].items():
+                for key, value in values.items():
+                    if torch.is_tensor(value):
+                        tensors[f"{prefix}.{index}.{key}"] = value.detach().cpu().contiguous()
+                    else:
+                        optimiser_meta[prefix]["scalars"][f"{index}.{key}"] = value
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.batches"] = trainer.batch_rng.get_state()
+        if trainer.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(trainer.device)
+        save_file(tensors, tmp / "training_state.safetensors")
+        state = {
+            "step": trainer.step,
+            "elapsed_seconds": elapsed_seconds,
+            "ema_updates": trainer.ema.num_updates if trainer.ema is not None else 0,
+            "train_config": trainer.config.to_dict(),
+            "optimisers": optimiser_meta,
+            "summary": {
+                "step": trainer.step,
+                "total_steps": trainer.config.steps,
+                "training_seconds": round(elapsed_seconds, 1),
+                "dataset": trainer.data.summary(),
+                "data_kind": trainer.data.kind,
+                "class_names": trainer.data.class_names if trainer.num_classes else [],
+                "device": str(trainer.device),
+                "precision": trainer.precision,
+                "last_losses": metrics,
+            },
+        }
+        with open(tmp / "state.json", "w") as handle:
+            json.dump(state, handle, indent=2)
+        _fsync_tree(tmp)
+        final = root / name
+        if final.exists():  # the same step saved again (e.g. stop right after a scheduled save)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        tmp_pointer = root / f".latest.tmp-{os.getpid()}"
+        tmp_pointer.write_text(name)
+        os.replace(tmp_pointer, root / "latest")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in sorted(p for p in root.glob("step-*") if p.name != name)[:-(KEEP_CHECKPOINTS - 1) or None]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_training_state(trainer) -> tuple[int, float]:
+    """Restore networks, EMA, optimisers and random states from the newest checkpoint."""
+    folder = latest_checkpoint(trainer.out_dir)
+    state = json.loads((folder / "state.json").read_text())
+    _load_weights(trainer.generator, folder / "generator_raw")
+    _load_weights(trainer.discriminator, folder / "discriminator")
+    if trainer.ema is not None:
+        _load_weights(trainer.ema.model, folder / "generator")
+        trainer.ema.num_updates = state.get("ema_updates", state["step"])
+    tensors = load_file(folder / "training_state.safetensors")
+    for prefix, optimiser in (("opt_g", trainer.opt_g), ("opt_d", trainer.opt_d)):
+        meta = state["optimisers"][prefix]
+        per_param: dict[int, dict] = {}
+        for key, value in tensors.items():
+            if key.startswith(prefix + "."):
+                _, index, name = key.split(".", 2)
+                per_param.setdefault(int(index), {})[name] = value
+        for key, value in meta["scalars"].items():
+            index, name = key.split(".", 1)
+            per_param.setdefault(int(index), {})[name] = value
+        groups = meta["param_groups"]
+        for group in groups:
+            group["betas"] = tuple(group["betas"])
+        optimiser.load_state_dict({"state": per_param, "param_groups": groups})
+    torch.set_rng_state(tensors["rng.torch"])
+    trainer.batch_rng.set_state(tensors["rng.batches"])
+    if trainer.device.type == "cuda" and "rng.cuda" in tensors:
+        torch.cuda.set_rng_state(tensors["rng.cuda"], trainer.device)
+    return state["step"], state.get("elapsed_seconds", 0.0)
+
+
+def _load_weights(model: torch.nn.Module, folder: Path) -> None:
+    weights = load_file(folder / WEIGHTS_NAME)
+    model.load_state_dict(weights)
+
+
+def saved_train_config(out_dir: Path) -> dict:
+    latest = latest_checkpoint(out_dir)
+    if latest is not None:
+        return json.loads((latest / "state.json").read_text())["train_config"]
+    path = Path(out_dir) / "train_config.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    raise ModelLoadError(f"{out_dir} is not a gan_space run folder (no checkpoints/ and no train_config.json)")
+
+
+# ---------------------------------------------------------------------------
+# Loading a generator for sampling
+
+
+def generator_folder(path: str | Path) -> Path:
+    """A run folder, a checkpoint folder or a generator folder -> the generator folder."""
+    path = Path(path)
+    if (path / "config.json").is_file():
+        return path
+    if (path / "generator" / "config.json").is_file():
+        return path / "generator"
+    latest = latest_checkpoint(path)
+    if latest is not None:
+        return latest / "generator"
+    if not path.exists():
+        raise ModelLoadError(f"no such folder: {path}")
+    raise ModelLoadError(f"{path} holds no gan_space generator (no config.json and no checkpoints/)")
+
+
+def read_generator_config(folder: Path) -> dict:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ModelLoadError(f"{folder}/config.json is not readable JSON ({error})") from None
+    if config.get("_class_name") not in GENERATOR_CLASSES:
+        known = ", ".join(GENERATOR_CLASSES)
+        raise ModelLoadError(f"{folder} is not a gan_space generator: config.json names "
+                             f"{config.get('_class_name')!r}, expected one of {known}")
+    return config
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu"):
+    """Load a generator (eval mode) from a run, checkpoint or generator folder.
+
+    Only safetensors weights are read; a folder with pickled weights alone is refused.
+    """
+    folder = generator_folder(path)
+    config = read_generator_config(folder)
+    if not (folder / WEIGHTS_NAME).is_file():
+        pickles = [p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt")]
+        extra = f" (found only {', '.join(pickles)}: pickled weights are never loaded)" if pickles else ""
+        raise ModelLoadError(f"{folder} has no {WEIGHTS_NAME}{extra}")
+    model_class = GENERATOR_CLASSES[config["_class_name"]]
+    generator = model_class.from_pretrained(folder, use_safetensors=True)
+    return generator.to(device).eval()
+
+
+def load_discriminator(path: str | Path, device: str | torch.device = "cpu"):
+    folder = Path(path)
+    config = json.loads((folder / "config.json").read_text())
+    model_class = DISCRIMINATOR_CLASSES[config["_class_name"]]
+    return model_class.from_pretrained(folder, use_safetensors=True).to(device).eval()
+
+
+def run_summary(path: str | Path) -> dict:
+    """Summary saved with the checkpoint a generator folder belongs to ({} if none)."""
+    folder = generator_folder(path)
+    state = folder.parent / "state.json"
+    if state.is_file():
+        return json.loads(state.read_text()).get("summary", {})
+    return {}

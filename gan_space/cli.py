@@ -1,0 +1,172 @@
+"""`python -m gan_space VERB ...`: the library's jobs from a terminal.
+
+    train     train a GAN on a built-in set, a folder, a .zip or a Hugging Face dataset
+    generate  sample a trained generator into a PNG grid or a .npy array
+    info      what a model is and how it was trained
+
+Errors print one line and exit non-zero; no traceback reaches the user.
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .data import BUILTIN_DATASETS
+
+EXIT_USAGE, EXIT_FAILED = 2, 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gan_space", description="Train, sample and share GANs.")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    train = verbs.add_parser("train", help="train a GAN", description=(
+        "Train a GAN. Settings you leave out come from the preset for the data: 2-D points, the 8x8 digits, "
+        "or images from files."))
+    train.add_argument("--dataset", default="digits",
+                       help=f"built-in ({', '.join(BUILTIN_DATASETS)}), a folder or .zip of images, or a Hugging "
+                            "Face dataset id (default: digits)")
+    train.add_argument("--out", help="run folder (default: runs/<dataset>)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument("--steps", type=int, help="total training steps (generator updates)")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--resolution", type=int, help="image size in pixels: 8-128 (dcgan: 8, 16, 32, 64, 128)")
+    train.add_argument("--channels", type=int, choices=(1, 3))
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--arch", choices=("dcgan", "mlp"))
+    train.add_argument("--width", type=int, help="DCGAN base channels or MLP hidden units")
+    train.add_argument("--num-layers", type=int, help="MLP hidden layers")
+    train.add_argument("--latent-dim", type=int)
+    train.add_argument("--loss", choices=("non-saturating", "hinge", "least-squares", "wgan-gp"))
+    train.add_argument("--lr-g", type=float)
+    train.add_argument("--lr-d", type=float)
+    train.add_argument("--r1-gamma", type=float, help="R1 penalty weight (0 = off)")
+    train.add_argument("--spectral-norm", action="store_true", default=None, help="spectral norm in D")
+    train.add_argument("--pack", type=int, help="PacGAN packing: D judges this many samples at once (1-4)")
+    train.add_argument("--ema-decay", type=float, help="EMA of the generator (0 = off)")
+    train.add_argument("--augment", choices=("none", "flip", "diffaugment"))
+    train.add_argument("--conditional", action="store_true", default=None, help="use the data's class labels")
+    train.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    train.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
+    train.add_argument("--max-images", type=int)
+
+    generate = verbs.add_parser("generate", help="sample a generator", description=(
+        "Sample a generator. A .png output is a grid; a .npy output holds the raw samples: points as float32 "
+        "(N, 2) in data coordinates, images as uint8 (N, H, W, C)."))
+    generate.add_argument("--model", required=True, help="a run folder, a generator folder or a Hub repo id")
+    generate.add_argument("--num", type=int, default=16)
+    generate.add_argument("--out", required=True, help="output file: .png or .npy")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--truncation", type=float, default=1.0, help="1 = off; lower = less variety")
+    generate.add_argument("--class", dest="class_label", type=int, help="class to sample (conditional models)")
+    generate.add_argument("--device", default="cpu")
+
+    info = verbs.add_parser("info", help="describe a model or run")
+    info.add_argument("--model", required=True, help="a run folder or a generator folder")
+    return parser
+
+
+def _train(args) -> int:
+    from tqdm import tqdm
+
+    from .training import Trainer, TrainConfig
+
+    settings = dict(steps=args.steps, seed=args.seed, resolution=args.resolution, channels=args.channels,
+                    batch_size=args.batch_size, arch=args.arch, width=args.width, num_layers=args.num_layers,
+                    latent_dim=args.latent_dim, loss=args.loss, lr_g=args.lr_g, lr_d=args.lr_d,
+                    r1_gamma=args.r1_gamma, spectral_norm=args.spectral_norm, pack=args.pack,
+                    ema_decay=args.ema_decay, augment=args.augment, conditional=args.conditional,
+                    device=args.device, precision=args.precision, max_images=args.max_images)
+    if args.resume:
+        if not args.out:
+            raise ValueError("--resume needs --out: the run folder to continue")
+        trainer = Trainer.resume(args.out, steps=args.steps, device=args.device, precision=args.precision)
+    else:
+        config = TrainConfig.for_dataset(args.dataset, out_dir=args.out, **settings)
+        trainer = Trainer(config)
+    config = trainer.config
+    print(f"{trainer.data.summary()} -> {config.out_dir} on {trainer.device} ({trainer.precision})")
+    for skipped in trainer.data.skipped[:10]:
+        print(f"  skipped {skipped}")
+    event = None
+    with tqdm(total=config.steps, initial=trainer.step, unit="step", dynamic_ncols=True) as bar:
+        try:
+            for event in trainer.run():
+                bar.update(event.step - bar.n)
+                bar.set_postfix_str(f"D {event.losses.get('d', 0):.3f} G {event.losses.get('g', 0):.3f} "
+                                    f"{event.images_per_second:,.0f} img/s")
+        except KeyboardInterrupt:
+            trainer.request_stop()
+            for event in trainer.run():  # finishes the step, checkpoints and stops
+                pass
+    print(event.message if event else "nothing to do: the run is already at its last step")
+    return EXIT_FAILED if event is not None and event.status == "diverged" else 0
+
+
+def _load_model(model: str, device: str):
+    from .checkpoints import load_generator
+
+    if Path(model).exists() or "/" not in model or model.startswith((".", "/", "~")):
+        return load_generator(Path(model).expanduser(), device)
+    from . import hub  # a Hub repo id: pulled first (the only time generate goes online)
+
+    return hub.pull(model, token=os.environ.get("HF_TOKEN")).to(device)
+
+
+def _generate(args) -> int:
+    import numpy as np
+
+    from .sampling import generate, preview_image, to_uint8
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".npy"):
+        raise ValueError(f"--out must end in .png (a grid) or .npy (raw samples), got {out.name}")
+    if not 1 <= args.num <= 100_000:
+        raise ValueError(f"--num must be from 1 to 100,000, got {args.num}")
+    generator = _load_model(args.model, args.device)
+    samples = generate(generator, args.num, seed=args.seed, truncation=args.truncation, labels=args.class_label)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".npy":
+        np.save(out, samples.numpy().astype(np.float32) if samples.dim() == 2 else to_uint8(samples))
+    else:
+        preview_image(samples).save(out)
+    print(f"wrote {args.num} samples to {out}")
+    return 0
+
+
+def _info(args) -> int:
+    from .checkpoints import generator_folder, read_generator_config, run_summary, saved_train_config
+
+    folder = generator_folder(args.model)
+    config = {k: v for k, v in read_generator_config(folder).items() if not k.startswith("_diffusers")}
+    print(f"generator: {config.pop('_class_name')} in {folder}")
+    print("  " + ", ".join(f"{k}={v}" for k, v in config.items() if k != "data_offset"))
+    summary = run_summary(folder)
+    if summary:
+        print(f"trained: {summary['step']}/{summary['total_steps']} steps in {summary['training_seconds']}s on "
+              f"{summary['device']} ({summary['precision']}); data: {summary['dataset']}")
+    try:
+        settings = saved_train_config(folder.parent.parent)
+        print("settings: " + json.dumps(settings, sort_keys=True))
+    except ValueError:
+        pass
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"train": _train, "generate": _generate, "info": _info}
+    try:
+        return handlers[args.verb](args)
+    except (ValueError, OSError) as error:  # our errors are ValueErrors with a clear message
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # never a traceback: one line with what went wrong
+        print(f"error: unexpected {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
