@@ -20,6 +20,8 @@ _EXPORTS = {
     "generate": "sampling", "interpolate": "sampling", "sample_latents": "sampling", "image_grid": "sampling",
     "DCGANGenerator": "models", "DCGANDiscriminator": "models", "MLPGenerator": "models",
     "MLPDiscriminator": "models",
+    "GANPipeline": "pipeline",
+    "push": "hub", "pull": "hub", "HubError": "hub",
 }
 
 __all__ = sorted(_EXPORTS)
