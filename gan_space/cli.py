@@ -3,17 +3,19 @@
     train     train a GAN on a built-in set, a folder, a .zip or a Hugging Face dataset
     generate  sample a trained generator into a PNG grid or a .npy array
     info      what a model is and how it was trained
+    push      upload a generator to the Hugging Face Hub (token from HF_TOKEN)
+    pull      download a generator from the Hub into a folder (safetensors only)
 
 Errors print one line and exit non-zero; no traceback reaches the user.
 """
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from .data import BUILTIN_DATASETS
+from .hub import HubError
 
 EXIT_USAGE, EXIT_FAILED = 2, 1
 
@@ -65,6 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = verbs.add_parser("info", help="describe a model or run")
     info.add_argument("--model", required=True, help="a run folder or a generator folder")
+
+    push = verbs.add_parser("push", help="upload a generator to the Hugging Face Hub", description=(
+        "Upload a generator (config.json + safetensors), a sample grid and a model card to a Hub model repo, "
+        "creating it if needed. The token comes from the HF_TOKEN environment variable and needs write access."))
+    push.add_argument("--model", required=True, help="a run folder, a checkpoint folder or a generator folder")
+    push.add_argument("--repo", required=True, help="the Hub repo id, owner/name")
+    push.add_argument("--private", action="store_true", help="make the repo private (a new one, or an existing one)")
+    push.add_argument("--raw-weights", action="store_true",
+                      help="push the trained weights instead of their moving average (EMA)")
+    push.add_argument("--discriminator", action="store_true", help="push the discriminator too (for fine-tuning)")
+    push.add_argument("--license", default="apache-2.0", help="license in the model card (default: apache-2.0)")
+    push.add_argument("--message", help="commit message")
+
+    pull = verbs.add_parser("pull", help="download a generator from the Hub", description=(
+        "Download a gan_space generator from a Hub model repo into a folder: JSON, safetensors, the card and the "
+        "sample grid only; a repo with pickled weights alone is refused. HF_TOKEN is used for private repos."))
+    pull.add_argument("--repo", required=True, help="the Hub repo id, owner/name")
+    pull.add_argument("--out", required=True, help="folder to download into")
+    pull.add_argument("--revision", help="branch, tag or commit (default: main)")
     return parser
 
 
@@ -112,7 +133,7 @@ def _load_model(model: str, device: str):
         return load_generator(Path(model).expanduser(), device)
     from . import hub  # a Hub repo id: pulled first (the only time generate goes online)
 
-    return hub.pull(model, token=os.environ.get("HF_TOKEN")).to(device)
+    return hub.pull(model, token=hub.resolve_token(), device=device)
 
 
 def _generate(args) -> int:
@@ -155,12 +176,36 @@ def _info(args) -> int:
     return 0
 
 
+def _push(args) -> int:
+    from . import hub
+
+    url = hub.push(args.model, args.repo, token=hub.resolve_token(), private=args.private,
+                   commit_message=args.message, ema=not args.raw_weights, include_discriminator=args.discriminator,
+                   license=args.license)
+    print(f"pushed {args.model} to {url}")
+    return 0
+
+
+def _pull(args) -> int:
+    from . import hub
+    from .checkpoints import load_generator
+
+    folder = hub.download(args.repo, revision=args.revision, token=hub.resolve_token(), local_dir=args.out)
+    generator = load_generator(folder)
+    print(f"pulled {args.repo} into {folder}: {type(generator).__name__}; sample it with "
+          f"`python -m gan_space generate --model {folder} --out samples.png`")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": _train, "generate": _generate, "info": _info}
+    handlers = {"train": _train, "generate": _generate, "info": _info, "push": _push, "pull": _pull}
     try:
         return handlers[args.verb](args)
+    except HubError as error:  # the message says what went wrong and what to do; it never holds a token
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except (ValueError, OSError) as error:  # our errors are ValueErrors with a clear message
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
