@@ -1,10 +1,16 @@
-"""gan_space's Gradio app. The Train and Generate tabs arrive with the UI issue; until
-then this prints how to use the library from the command line."""
+"""gan_space's Gradio app: `python app.py`, then open http://127.0.0.1:7860.
+
+The same file runs as a Hugging Face Space (GRADIO_SERVER_NAME/PORT are honoured).
+Everything is built in gan_space/ui/.
+"""
 
 import os
 
+# Before gradio and huggingface_hub are imported: they read these once.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from gan_space.ui import main  # noqa: E402
+
 if __name__ == "__main__":
-    print("The gan_space app arrives with the UI issue. Meanwhile: python -m gan_space --help")
+    main()

@@ -1,0 +1,88 @@
+"""The whole app: `build_demo()` puts the tabs together; `main()` serves it.
+
+Each tab is one module with a `build_*_tab(context, demo)` function, so a new tab (the
+Hub tab) is one more module and two lines here.
+"""
+
+import logging
+import os
+import threading
+
+import gradio as gr
+
+from .common import AppContext, session_hash
+from .generate_tab import build_generate_tab
+from .models import AppPaths, find_generator, list_generators
+from .train_tab import build_train_tab
+
+logger = logging.getLogger(__name__)
+
+INTRO = """# gan_space
+Train a GAN and watch its samples sharpen live, then sample what you trained.
+**Train**: pick data (or upload images), press Train; Stop keeps a checkpoint, Resume continues it.
+**Generate**: pick a generator, choose a seed and press Generate."""
+
+
+def build_demo(checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None,
+               live_preview_seconds: float = 1.0) -> gr.Blocks:
+    """The Gradio app over the given folders (relative paths are resolved now)."""
+    context = AppContext(paths=AppPaths.create(checkpoints_dir, runs_dir, sessions_dir),
+                         live_preview_seconds=live_preview_seconds)
+    # Preview images go to Gradio's cache on every update: clear files older than an hour.
+    with gr.Blocks(title="gan_space", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            with gr.Tab("Train", id="train"):
+                train = build_train_tab(context, demo)
+            with gr.Tab("Generate", id="generate") as generate_tab:
+                generate = build_generate_tab(context, demo)
+
+        def show_trained_run(selected: str | None, request: gr.Request):
+            """After a run ends, list it in the Generate tab (selected, when it has a checkpoint)."""
+            last_run = context.sessions.get(session_hash(request)).last_run
+            return generate.refresh(f"runs/{last_run}" if last_run else selected)
+
+        for event in train.run_events:
+            event.then(show_trained_run, generate.model, generate.model, queue=False, api_visibility="private")
+        generate_tab.select(lambda key: generate.refresh(key), generate.model, generate.model, queue=False,
+                            api_visibility="private")
+    demo.context = context  # for tests and for warm_up
+    return demo
+
+
+def warm_up(demo: gr.Blocks) -> threading.Thread:
+    """Import torch and diffusers and draw one grid in the background, so the first
+    Generate and Train clicks do not wait for them. Start it after launch: the page
+    serves first."""
+
+    def work():
+        try:
+            from gan_space import training  # noqa: F401  (torch, diffusers, the models)
+            from gan_space.sampling import generate, image_grid
+
+            entries = list_generators(demo.context.paths)
+            if entries:
+                generator = demo.context.generators.get(find_generator(demo.context.paths, entries[0].key))
+                if not entries[0].is_points:
+                    image_grid(generate(generator, 4))
+        except Exception:  # a failed warm-up only costs time later; the click reports the error
+            logger.exception("warm-up failed")
+
+    thread = threading.Thread(target=work, name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def main() -> None:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    demo = build_demo(checkpoints_dir=os.path.join(root, "checkpoints"),
+                      runs_dir=os.environ.get("GAN_SPACE_RUNS", os.path.join(root, "runs")))
+    demo.queue()
+    # Spaces sets GRADIO_SERVER_NAME=0.0.0.0; locally the app stays on loopback.
+    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+                ssr_mode=False, max_file_size="500mb", prevent_thread_lock=True)
+    warm_up(demo)
+    demo.block_thread()

@@ -1,0 +1,32 @@
+"""What every tab shares: the app's folders, the per-session state, loaded models, and
+the one way an error reaches the user (a message in the page, never a traceback)."""
+
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from .jobs import describe_error
+from .models import AppPaths, GeneratorCache
+from .sessions import Sessions
+
+
+@dataclass
+class AppContext:
+    """Passed to each `build_*_tab` function."""
+
+    paths: AppPaths
+    sessions: Sessions = field(default_factory=Sessions)
+    generators: GeneratorCache = field(default_factory=GeneratorCache)
+    # How often the Train tab redraws the fixed latents while a run trains (seconds).
+    live_preview_seconds: float = 1.0
+
+
+def user_error(error: BaseException) -> gr.Error:
+    """An exception -> the gr.Error the page shows (our errors carry their own clear message)."""
+    if isinstance(error, gr.Error):
+        return error
+    return gr.Error(describe_error(error), print_exception=False)
+
+
+def session_hash(request: gr.Request | None) -> str:
+    return (getattr(request, "session_hash", None) or "anonymous") if request is not None else "anonymous"

@@ -1,0 +1,139 @@
+"""A training run in a background thread, watched by the UI.
+
+The Trainer runs in its own thread and never waits for the browser: the UI polls
+`snapshot()` a few times a second and sends what changed. So a slow connection or a
+busy page cannot slow training down, and when the browser goes away the run still
+stops cleanly (the UI calls `request_stop()`, the trainer checkpoints and ends).
+
+No gradio here: this module is plain Python over the gan_space library.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+logger = logging.getLogger(__name__)
+
+# Live previews are drawn at most every 1/50 of the time: under 2% of training.
+PREVIEW_COST_RATIO = 50
+
+
+@dataclass
+class CurvePoint:
+    step: int
+    d_loss: float
+    g_loss: float
+    d_real: float  # D(x): D's mean probability that real samples are real
+    d_fake: float  # D(G(z)): the same for generated samples
+
+
+@dataclass
+class JobSnapshot:
+    """A consistent copy of a job's progress, taken under its lock."""
+
+    run_name: str
+    event: object = None  # the latest gan_space.training.TrainEvent, or None before the first
+    curve: list[CurvePoint] = field(default_factory=list)
+    preview: object = None  # the latest PIL preview (sample grid, or scatter for 2-D data)
+    preview_version: int = 0  # goes up by one with every new preview
+    done: bool = False
+    error: str | None = None  # a message for the user when the run failed
+
+    @property
+    def step(self) -> int:
+        return self.event.step if self.event is not None else 0
+
+
+def describe_error(error: BaseException) -> str:
+    """A one-line message for the user. Library errors are ValueErrors whose message
+    already says what to do; anything else is unexpected, so it is logged in full on
+    the server and summarised for the user."""
+    if isinstance(error, ValueError):
+        return str(error)
+    if isinstance(error, MemoryError) or "out of memory" in str(error).lower():
+        return "out of memory: lower the batch size or the resolution"
+    logger.error("training failed", exc_info=error)
+    return f"unexpected {type(error).__name__}: {error}"
+
+
+class TrainingJob:
+    """Runs `trainer.run()` in a thread and keeps what the UI shows.
+
+    live_preview_seconds: besides the trainer's scheduled previews (every
+    `sample_every` steps, saved in the run folder), draw the fixed latents at most
+    this often for the page; None turns these extra previews off.
+    """
+
+    def __init__(self, trainer, run_name: str, live_preview_seconds: float | None = 1.0):
+        self.trainer = trainer
+        self.run_name = run_name
+        self.live_preview_seconds = live_preview_seconds
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._event = None
+        self._curve: list[CurvePoint] = []
+        self._preview = None
+        self._preview_version = 0
+        self._error = None
+        self._thread = threading.Thread(target=self._train, name=f"train-{run_name}", daemon=True)
+
+    def start(self) -> "TrainingJob":
+        self._thread.start()
+        return self
+
+    def request_stop(self) -> None:
+        """The trainer finishes its step, writes a checkpoint and stops."""
+        self.trainer.request_stop()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.trainer.stop_requested
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the run ends (or the timeout passes); True when it has ended."""
+        return self._done.wait(timeout)
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            return JobSnapshot(run_name=self.run_name, event=self._event, curve=list(self._curve),
+                               preview=self._preview, preview_version=self._preview_version,
+                               done=self._done.is_set(), error=self._error)
+
+    def _train(self) -> None:
+        last_live_preview, preview_cost = float("-inf"), 0.0
+        try:
+            for event in self.trainer.run():
+                preview = event.preview
+                now = time.monotonic()
+                # A preview may take at most 1/PREVIEW_COST_RATIO of the time between two,
+                # so live previews stay cheap even for big, slow generators.
+                interval = max(self.live_preview_seconds or 0.0, PREVIEW_COST_RATIO * preview_cost)
+                wants_live_preview = (self.live_preview_seconds is not None and event.status == "running"
+                                      and now - last_live_preview >= interval)
+                if preview is None and wants_live_preview:
+                    # Between steps, in the training thread: the trainer is paused at its
+                    # yield, so drawing its fixed latents cannot race with an update.
+                    _, preview = self.trainer.preview()
+                    preview_cost = time.monotonic() - now
+                with self._lock:
+                    self._event = event
+                    if event.losses:
+                        self._curve.append(CurvePoint(event.step, event.losses.get("d", float("nan")),
+                                                      event.losses.get("g", float("nan")), event.d_real,
+                                                      event.d_fake))
+                    if preview is not None:
+                        self._preview = preview
+                        self._preview_version += 1
+                if preview is not None:
+                    last_live_preview = now
+        except BaseException as error:  # the thread must always report why it ended
+            with self._lock:
+                self._error = describe_error(error)
+        finally:
+            with self._lock:
+                self._done.set()

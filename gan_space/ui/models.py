@@ -1,0 +1,238 @@
+"""Where the app keeps things, and which generators it can sample.
+
+`list_generators()` scans three places and is cheap (JSON only, no torch), so any tab
+can call it to refresh its model list:
+
+    checkpoints/<name>/          generators shipped with the app
+    runs/<name>/                 runs trained here (their newest complete checkpoint)
+    runs/hub/<owner>--<name>/    generators pulled from the Hugging Face Hub
+
+A generator is chosen by its `key` ("shipped/digits", "runs/my-run", "hub/owner--name"),
+never by a path: the UI only loads what this scan found, so no user input becomes a
+file path.
+"""
+
+import json
+import re
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The generator classes gan_space saves (gan_space.models.GENERATOR_CLASSES, named here
+# so that listing models does not import torch and diffusers; a test keeps them equal).
+GENERATOR_CLASS_NAMES = ("DCGANGenerator", "MLPGenerator")
+WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+# The built-in datasets (gan_space.data.BUILTIN_DATASETS, named here for the same reason).
+BUILTIN_DATASETS = ("digits", "ring8", "grid25")
+
+# Run names become folder names: letters, digits, '.', '_' and '-', starting with a
+# letter or digit, so a name can never climb out of runs/ or hide as a dot-folder.
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+RESERVED_RUN_NAMES = ("hub",)
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    """The folders one app instance reads and writes."""
+
+    checkpoints_dir: Path
+    runs_dir: Path
+    sessions_dir: Path  # per-session scratch space: uploads, generated PNGs and GIFs
+
+    @classmethod
+    def create(cls, checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None) -> "AppPaths":
+        if sessions_dir is None:
+            sessions_dir = tempfile.mkdtemp(prefix="gan_space-sessions-")
+        paths = cls(Path(checkpoints_dir).resolve(), Path(runs_dir).resolve(), Path(sessions_dir).resolve())
+        paths.runs_dir.mkdir(parents=True, exist_ok=True)
+        paths.sessions_dir.mkdir(parents=True, exist_ok=True)
+        return paths
+
+    @property
+    def hub_dir(self) -> Path:
+        """Where the Hub tab puts pulled generators (one folder per repo: owner--name)."""
+        return self.runs_dir / "hub"
+
+    def session_dir(self, session_hash: str) -> Path:
+        """A scratch folder for one browser session (created on first use)."""
+        safe = re.sub(r"[^A-Za-z0-9_-]", "_", session_hash or "anonymous")[:64]
+        folder = self.sessions_dir / safe
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def remove_session_dir(self, session_hash: str) -> None:
+        safe = re.sub(r"[^A-Za-z0-9_-]", "_", session_hash or "anonymous")[:64]
+        shutil.rmtree(self.sessions_dir / safe, ignore_errors=True)
+
+    def run_dir(self, run_name: str) -> Path:
+        """runs/<run_name>, after checking the name cannot point anywhere else."""
+        check_run_name(run_name)
+        return self.runs_dir / run_name
+
+
+def check_run_name(run_name: str) -> str:
+    if not isinstance(run_name, str) or not RUN_NAME.match(run_name) or ".." in run_name:
+        raise ValueError(f"run name {run_name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
+                         f"starting with a letter or digit (no slashes, no '..')")
+    if run_name.lower() in RESERVED_RUN_NAMES:
+        raise ValueError(f"run name {run_name!r} is reserved (runs/{run_name}/ holds pulled Hub models)")
+    return run_name
+
+
+@dataclass(frozen=True)
+class GeneratorEntry:
+    key: str  # what the UI passes around: "shipped/<name>", "runs/<name>" or "hub/<folder>"
+    label: str  # what the user reads in the model list
+    folder: Path  # the generator folder: config.json + safetensors weights
+    source: str  # "shipped", "trained" or "hub"
+    config: dict = field(default_factory=dict, compare=False)
+    summary: dict = field(default_factory=dict, compare=False)  # how it was trained, when known
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.config.get("num_classes", 0) or 0)
+
+    @property
+    def is_points(self) -> bool:
+        """2-D point generators are drawn as scatter plots, not image grids."""
+        return self.config.get("_class_name") == "MLPGenerator" and len(self.config.get("data_shape", [])) == 1
+
+    @property
+    def class_names(self) -> list[str]:
+        names = list(self.summary.get("class_names") or [])
+        return names if len(names) == self.num_classes else [str(i) for i in range(self.num_classes)]
+
+    def describe(self) -> str:
+        """One Markdown line: what the model is and how it was trained."""
+        c = self.config
+        kind = "2-D points" if self.is_points else (
+            f"{c.get('resolution') or (c.get('data_shape') or [0, 0, 0])[-1]} px images")
+        parts = [f"**{c.get('_class_name', '?')}**", kind, f"latent dim {c.get('latent_dim', '?')}"]
+        if self.num_classes:
+            parts.append(f"{self.num_classes} classes")
+        s = self.summary
+        if s.get("step"):
+            parts.append(f"trained {s['step']}/{s.get('total_steps', s['step'])} steps"
+                         + (f" in {s['training_seconds']:.0f}s" if s.get("training_seconds") else ""))
+        if s.get("dataset"):
+            parts.append(f"on {s['dataset']}")
+        return " · ".join(parts)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _generator_config(folder: Path) -> dict | None:
+    """The config of a loadable gan_space generator folder, else None."""
+    config = _read_json(folder / "config.json")
+    if config.get("_class_name") in GENERATOR_CLASS_NAMES and (folder / WEIGHTS_NAME).is_file():
+        return config
+    return None
+
+
+def latest_generator_folder(run_dir: Path) -> Path | None:
+    """runs/<name> -> its newest complete checkpoint's generator folder.
+
+    Mirrors gan_space.checkpoints.latest_checkpoint (the `latest` pointer, else the
+    highest complete step) without importing torch, so the app starts fast.
+    """
+    root = run_dir / "checkpoints"
+    if not root.is_dir():
+        return None
+    pointer = root / "latest"
+    candidates = []
+    if pointer.is_file():
+        try:
+            candidates.append(root / pointer.read_text().strip())
+        except OSError:
+            pass
+    candidates += sorted((p for p in root.glob("step-*")), reverse=True)
+    for checkpoint in candidates:
+        if checkpoint.parent == root and (checkpoint / "state.json").is_file():
+            return checkpoint / "generator"
+    return None
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                  key=lambda p: p.name.lower())
+
+
+def list_generators(paths: AppPaths) -> list[GeneratorEntry]:
+    """Every generator the Generate tab can sample: shipped first, then runs, then Hub pulls."""
+    entries = []
+    for folder in _subfolders(paths.checkpoints_dir):
+        config = _generator_config(folder)
+        if config is not None:
+            summary = _read_json(folder / "summary.json")
+            entries.append(GeneratorEntry(f"shipped/{folder.name}", f"{folder.name} (shipped)", folder, "shipped",
+                                          config, summary))
+    for run in _subfolders(paths.runs_dir):
+        if run.name in RESERVED_RUN_NAMES:
+            continue
+        generator = latest_generator_folder(run)
+        config = _generator_config(generator) if generator is not None else None
+        if config is not None:
+            summary = _read_json(generator.parent / "state.json").get("summary", {})
+            done = summary.get("step") == summary.get("total_steps")
+            progress = "" if done or not summary else f", step {summary.get('step')}/{summary.get('total_steps')}"
+            entries.append(GeneratorEntry(f"runs/{run.name}", f"{run.name} (trained here{progress})", generator,
+                                          "trained", config, summary))
+    for pulled in _subfolders(paths.hub_dir):
+        # A pulled repo holds the generator at its top or in generator/ (a pipeline layout).
+        for folder in (pulled, pulled / "generator"):
+            config = _generator_config(folder)
+            if config is not None:
+                summary = _read_json(folder / "summary.json")
+                repo_id = pulled.name.replace("--", "/", 1)
+                entries.append(GeneratorEntry(f"hub/{pulled.name}", f"{repo_id} (Hub)", folder, "hub", config,
+                                              summary))
+                break
+    return entries
+
+
+def find_generator(paths: AppPaths, key: str) -> GeneratorEntry:
+    """The generator a model-list key names; ValueError with the choices if none does."""
+    entries = list_generators(paths)
+    for entry in entries:
+        if entry.key == key:
+            return entry
+    if not entries:
+        raise ValueError("no generators available: train one in the Train tab first")
+    raise ValueError(f"no generator {key!r}: choose one of {', '.join(e.key for e in entries)}")
+
+
+class GeneratorCache:
+    """Loaded generators, reloaded when their weights file changes (a run that keeps
+    checkpointing, a model pulled again)."""
+
+    def __init__(self, max_models: int = 4):
+        self.max_models = max_models
+        self._models: dict[str, tuple[tuple, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, entry: GeneratorEntry):
+        from gan_space.checkpoints import load_generator
+
+        weights = entry.folder / WEIGHTS_NAME
+        stat = weights.stat()
+        version = (str(entry.folder), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            cached = self._models.get(entry.key)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+        generator = load_generator(entry.folder, "cpu")
+        with self._lock:
+            self._models[entry.key] = (version, generator)
+            while len(self._models) > self.max_models:
+                self._models.pop(next(iter(self._models)))
+        return generator

@@ -1,0 +1,416 @@
+"""The Train tab: pick data, press Train, watch the sample grid and the curves stream.
+
+Training itself is `gan_space.training.Trainer`, run by a `TrainingJob` in its own
+thread; the event handlers here only turn the user's choices into a `TrainConfig`
+and the job's progress into pictures, curves and a status line.
+"""
+
+import math
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from .common import AppContext, session_hash, user_error
+from .jobs import JobSnapshot, TrainingJob
+from .models import BUILTIN_DATASETS, check_run_name, latest_generator_folder
+
+UPLOAD = "upload images or a .zip"
+HUB_DATASET = "Hugging Face dataset"
+SOURCES = (*BUILTIN_DATASETS, UPLOAD, HUB_DATASET)
+POINT_SETS = ("ring8", "grid25")
+# The library's choices (gan_space.losses.LOSSES, gan_space.augment.AUGMENTATIONS),
+# named here so that building the page does not import torch; a test keeps them equal.
+LOSSES = ("non-saturating", "hinge", "least-squares", "wgan-gp")
+AUGMENTATIONS = ("none", "flip", "diffaugment")
+RESOLUTIONS = (8, 16, 32, 64, 128)
+# The library's Hugging Face id pattern (gan_space.data.HF_REPO_ID).
+HF_DATASET_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
+
+# One training run at a time on the device: every Train and Resume shares this queue.
+TRAINING_CONCURRENCY_ID = "training-device"
+POLL_SECONDS = 0.5  # the page gets at most two updates a second, however fast training runs
+LOG_EVERY = 5  # steps between progress events: smooth curves, a live status line
+MAX_CURVE_POINTS = 400  # longer curves are thinned before they go to the browser
+
+# Settings the "advanced" fold fills from the library's preset for the chosen data.
+PRESET_FIELDS = ("steps", "batch_size", "resolution", "channels", "arch", "loss", "lr_g", "lr_d", "r1_gamma",
+                 "ema_decay", "augment")
+IMAGE_ONLY_FIELDS = ("resolution", "channels", "arch", "augment")  # 2-D points use an MLP, no augmentation
+
+
+@dataclass
+class TrainTab:
+    """What other tabs and build_demo wire to."""
+
+    run_events: list  # the Train and Resume event dependencies (chain `.then` on them)
+    status: gr.Textbox
+
+
+# ---------------------------------------------------------------------------
+# Data and settings -> a Trainer
+
+
+def unique_run_name(runs_dir: Path, base: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]", "-", base).strip(".-_")[:40] or "run"
+    number = 1
+    while (runs_dir / f"{base}-{number}").exists():
+        number += 1
+    return f"{base}-{number}"
+
+
+def _safe_file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name).lstrip(".") or "file"
+
+
+def copy_uploads(files: list | None, data_dir: Path) -> str:
+    """Uploaded files -> the run's own data folder (so Resume works after the session
+    ends). Returns what `load_dataset` reads: the folder, or the one .zip file."""
+    paths = [Path(getattr(f, "name", f)) for f in (files or []) if f]
+    if not paths:
+        raise ValueError("no files uploaded: add image files or one .zip of images, or pick a built-in dataset")
+    zips = [p for p in paths if p.suffix.lower() == ".zip"]
+    if zips and len(paths) > 1:
+        raise ValueError(f"upload either one .zip of images or image files, not both ({len(zips)} .zip among "
+                         f"{len(paths)} files)")
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+    if zips:
+        target = data_dir / "images.zip"
+        shutil.copyfile(zips[0], target)
+        return str(target)
+    for index, path in enumerate(paths):
+        # Numbered so two uploads with the same name cannot overwrite each other.
+        shutil.copyfile(path, data_dir / f"{index:05d}-{_safe_file_name(path.name)}")
+    return str(data_dir)
+
+
+def hub_dataset_id(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValueError("enter a Hugging Face dataset id, like 'owner/name'")
+    if not HF_DATASET_ID.match(name) or ".." in name:
+        raise ValueError(f"{name!r} is not a Hugging Face dataset id: use the form 'owner/name'")
+    if Path(name).exists():
+        # load_dataset reads local folders first; the app only loads Hub datasets by id.
+        raise ValueError(f"{name!r} names a folder on the server, not a Hugging Face dataset: upload the images "
+                         f"instead")
+    return name
+
+
+def training_settings(dataset: str, **values) -> dict:
+    """The user's settings for TrainConfig: blank ones (None) fall back to the preset."""
+    settings = {k: v for k, v in values.items() if v is not None and v != ""}
+    if dataset in POINT_SETS:
+        for name in IMAGE_ONLY_FIELDS:
+            settings.pop(name, None)
+    for name in ("steps", "batch_size", "resolution", "channels", "seed"):
+        if name in settings:
+            value = settings[name]
+            if float(value) != int(float(value)):
+                raise ValueError(f"{name} must be a whole number, got {value}")
+            settings[name] = int(float(value))
+    return settings
+
+
+def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str | None, run_name: str | None,
+                      settings: dict):
+    """A Trainer for a new run in runs/<run name>. Returns (trainer, run name)."""
+    from gan_space.training import Trainer, TrainConfig  # torch and diffusers: loaded on first use
+
+    if dataset not in SOURCES:
+        raise ValueError(f"dataset {dataset!r} is not one of: {', '.join(SOURCES)}")
+    hub_id = hub_dataset_id(hf_dataset) if dataset == HUB_DATASET else None
+    runs_dir = context.paths.runs_dir
+    name = (run_name or "").strip()
+    if name:
+        check_run_name(name)
+    else:
+        base = dataset if dataset in BUILTIN_DATASETS else "upload" if dataset == UPLOAD else hub_id.split("/")[1]
+        name = unique_run_name(runs_dir, base)
+    run_dir = context.paths.run_dir(name)
+    if latest_generator_folder(run_dir) is not None:
+        raise ValueError(f"a run named {name!r} already exists: press Resume to continue it, or choose another "
+                         f"run name")
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        source = dataset if dataset in BUILTIN_DATASETS else hub_id or copy_uploads(upload, run_dir / "data")
+        config = TrainConfig.for_dataset(source, out_dir=str(run_dir), log_every=LOG_EVERY, **settings)
+        trainer = Trainer(config)
+    except BaseException:
+        if created:  # leave nothing behind for a run that never started
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return trainer, name
+
+
+def build_resumed_trainer(context: AppContext, run_name: str | None, steps):
+    from gan_space.training import Trainer
+
+    name = (run_name or "").strip()
+    if not name:
+        raise ValueError("enter the run name to resume (a folder in runs/)")
+    run_dir = context.paths.run_dir(check_run_name(name))
+    if latest_generator_folder(run_dir) is None:
+        raise ValueError(f"no run named {name!r} with a checkpoint to resume: train it first")
+    if steps is not None:
+        steps = training_settings("", steps=steps)["steps"]
+    trainer = Trainer.resume(str(run_dir), steps=steps, log_every=LOG_EVERY)
+    if trainer.step >= trainer.config.steps:
+        raise ValueError(f"run {name!r} has done all its {trainer.config.steps} steps: set Steps (in the advanced "
+                         f"settings) above {trainer.step} to train it further")
+    return trainer, name
+
+
+# ---------------------------------------------------------------------------
+# Progress -> what the page shows
+
+
+def curve_frames(snapshot: JobSnapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Long-format tables for the two line plots (thinned to MAX_CURVE_POINTS)."""
+    points = snapshot.curve
+    stride = max(1, math.ceil(len(points) / MAX_CURVE_POINTS))
+    points = points[::stride] + ([points[-1]] if points and (len(points) - 1) % stride else [])
+    steps = [p.step for p in points]
+
+    def frame(series: dict) -> pd.DataFrame:
+        return pd.DataFrame({
+            "step": steps * len(series),
+            "value": [v for values in series.values() for v in values],
+            "curve": [name for name in series for _ in steps],
+        })
+
+    losses = frame({"D loss": [p.d_loss for p in points], "G loss": [p.g_loss for p in points]})
+    probabilities = frame({"D(x) real": [p.d_real for p in points], "D(G(z)) fake": [p.d_fake for p in points]})
+    return losses, probabilities
+
+
+def status_text(snapshot: JobSnapshot, stopping: bool) -> str:
+    event = snapshot.event
+    if snapshot.error:
+        return f"{snapshot.run_name}: failed: {snapshot.error}"
+    if event is None:
+        return f"{snapshot.run_name}: starting…"
+    if event.status != "running":
+        return f"{snapshot.run_name}: {event.message}"
+    return f"{snapshot.run_name} · {'stopping after this step · ' if stopping else ''}{event.status_line()}"
+
+
+def follow_job(context: AppContext, session, job: TrainingJob):
+    """Start the job and yield page updates until it ends: (grid, loss plot, D plot,
+    status, run name). Unchanged pictures are skipped so nothing is sent twice."""
+    session.job, session.last_run = job, job.run_name
+    job.start()
+    sent_version, sent_points = 0, -1
+    run_name_update = job.run_name
+    snapshot = job.snapshot()
+    try:
+        while True:
+            ended = job.wait(POLL_SECONDS)
+            snapshot = job.snapshot()
+            grid = snapshot.preview if snapshot.preview_version != sent_version else gr.skip()
+            sent_version = snapshot.preview_version
+            if len(snapshot.curve) != sent_points:
+                losses, probabilities = curve_frames(snapshot)
+                sent_points = len(snapshot.curve)
+            else:
+                losses = probabilities = gr.skip()
+            yield grid, losses, probabilities, status_text(snapshot, job.stop_requested), run_name_update
+            run_name_update = gr.skip()
+            if ended:
+                break
+    finally:
+        if not job.done:  # the page went away mid-run: stop cleanly, keeping a checkpoint
+            job.request_stop()
+    if snapshot.error:
+        raise gr.Error(snapshot.error, print_exception=False)
+    if snapshot.event is not None and snapshot.event.status == "diverged":
+        gr.Warning(snapshot.event.message)
+
+
+# ---------------------------------------------------------------------------
+# The tab
+
+
+def preset_values(dataset: str):
+    """The library's preset settings for this data, to fill the advanced fold."""
+    from gan_space.training import TrainConfig
+
+    preset = TrainConfig.for_dataset(dataset if dataset in BUILTIN_DATASETS else "uploaded-images").to_dict()
+    return tuple(preset[name] for name in PRESET_FIELDS)
+
+
+def source_field_updates(dataset: str):
+    """Show the upload box or the dataset-id box, and hide image settings for 2-D points."""
+    images = dataset not in POINT_SETS
+    return (gr.update(visible=dataset == UPLOAD), gr.update(visible=dataset == HUB_DATASET),
+            *[gr.update(visible=images) for _ in IMAGE_ONLY_FIELDS])
+
+
+def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
+    with gr.Row():
+        with gr.Column(scale=2, min_width=320):
+            dataset = gr.Radio(list(SOURCES), value="digits", label="Data",
+                               info="digits: 8x8 handwritten digits · ring8, grid25: 2-D mixtures of Gaussians")
+            upload = gr.File(label="Images or one .zip (sub-folders in the .zip are classes)",
+                             file_count="multiple", file_types=["image", ".zip"], visible=False)
+            hf_dataset = gr.Textbox(label="Hugging Face dataset id", placeholder="owner/name", visible=False,
+                                    info="image files or a .zip of images in a dataset repository (needs the network)")
+            run_name = gr.Textbox(label="Run name", placeholder="blank: a new name like digits-1",
+                                  info="the folder in runs/; Resume continues the run named here")
+            with gr.Accordion("Advanced settings", open=False):
+                gr.Markdown("Filled with the preset for the chosen data; change what you like.")
+                with gr.Row():
+                    steps = gr.Number(label="Steps", precision=0, info="generator updates in total")
+                    batch_size = gr.Number(label="Batch size", precision=0)
+                    seed = gr.Number(label="Seed", value=0, precision=0)
+                with gr.Row():
+                    resolution = gr.Dropdown(list(RESOLUTIONS), label="Resolution (px)")
+                    channels = gr.Radio([("grayscale", 1), ("RGB", 3)], label="Colour")
+                    arch = gr.Radio(["mlp", "dcgan"], label="Architecture")
+                with gr.Row():
+                    loss = gr.Dropdown(list(LOSSES), label="Loss")
+                    lr_g = gr.Number(label="Learning rate G", step=1e-4)
+                    lr_d = gr.Number(label="Learning rate D", step=1e-4)
+                with gr.Row():
+                    r1_gamma = gr.Number(label="R1 penalty", info="0 = off", step=0.1)
+                    ema_decay = gr.Number(label="EMA decay", info="0 = off; else 0.5 to 0.9999", step=0.001)
+                    augment = gr.Dropdown(list(AUGMENTATIONS), label="Augmentation")
+                with gr.Row():
+                    conditional = gr.Checkbox(label="Class-conditional (uses the data's labels)", value=False)
+                    live_preview = gr.Checkbox(label="Live previews", value=True,
+                                               info="redraw the sample grid about once a second")
+            with gr.Row():
+                train_button = gr.Button("Train", variant="primary")
+                stop_button = gr.Button("Stop", variant="stop")
+                resume_button = gr.Button("Resume")
+            status = gr.Textbox(label="Status", interactive=False, lines=2, elem_id="train-status")
+        with gr.Column(scale=3, min_width=320):
+            grid = gr.Image(label="Samples of fixed latents (2-D data: real in blue, generated in orange)",
+                            type="pil", format="png", interactive=False, elem_id="train-grid", height=420)
+            with gr.Row():
+                loss_plot = gr.LinePlot(x="step", y="value", color="curve", title="Losses", height=220,
+                                        elem_id="loss-plot")
+                probability_plot = gr.LinePlot(x="step", y="value", color="curve", title="D(x) and D(G(z))",
+                                               y_lim=[0, 1], height=220, elem_id="probability-plot")
+
+    preset_fields = [steps, batch_size, resolution, channels, arch, loss, lr_g, lr_d, r1_gamma, ema_decay, augment]
+    dataset.change(source_field_updates, dataset, [upload, hf_dataset, resolution, channels, arch, augment],
+                   queue=False, api_visibility="private")
+    dataset.change(preset_values, dataset, preset_fields, api_visibility="private")
+    demo.load(preset_values, dataset, preset_fields, api_visibility="private")
+
+    progress_outputs = [grid, loss_plot, probability_plot, status, run_name]
+
+    # Defaults of None make these parameters optional for API clients (blank = preset).
+    def start_training(dataset="digits", upload=None, hf_dataset=None, run_name=None, steps=None, batch_size=None,
+                       resolution=None, channels=None, arch=None, loss=None, lr_g=None, lr_d=None, r1_gamma=None,
+                       ema_decay=None, augment=None, conditional=False, seed=None, live_preview=True,
+                       request: gr.Request = None):
+        """Train a new run and stream its progress: (sample grid, loss curves, D(x)/D(G(z)) curves, status,
+        run name). Blank settings take the preset for the data."""
+        session = context.sessions.get(session_hash(request))
+        if _cancelled_while_waiting(session):
+            yield gr.skip(), gr.skip(), gr.skip(), "Cancelled before it started.", gr.skip()
+            return
+        if session.training:
+            raise gr.Error("this session is already training: press Stop first", print_exception=False)
+        yield gr.skip(), gr.skip(), gr.skip(), "Loading the data and building the networks…", gr.skip()
+        try:
+            settings = training_settings(
+                dataset, steps=steps, batch_size=batch_size, resolution=resolution, channels=channels, arch=arch,
+                loss=loss, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma, ema_decay=ema_decay, augment=augment,
+                conditional=bool(conditional), seed=seed)
+            trainer, name = build_new_trainer(context, dataset, upload, hf_dataset, run_name, settings)
+        except Exception as error:
+            raise user_error(error) from None
+        for skipped in trainer.data.skipped[:1]:
+            gr.Warning(f"skipped {len(trainer.data.skipped)} unusable file(s), e.g. {skipped}")
+        yield from follow_job(context, session, _job(context, trainer, name, live_preview))
+
+    def resume_training(run_name=None, steps=None, live_preview=True, request: gr.Request = None):
+        """Continue the run named `run_name` from its last checkpoint, up to `steps` in total (blank: the
+        run's own). Streams like /train."""
+        session = context.sessions.get(session_hash(request))
+        if _cancelled_while_waiting(session):
+            yield gr.skip(), gr.skip(), gr.skip(), "Cancelled before it started.", gr.skip()
+            return
+        if session.training:
+            raise gr.Error("this session is already training: press Stop first", print_exception=False)
+        yield gr.skip(), gr.skip(), gr.skip(), f"Resuming {run_name}…", gr.skip()
+        try:
+            trainer, name = build_resumed_trainer(context, run_name, steps)
+        except Exception as error:
+            raise user_error(error) from None
+        yield from follow_job(context, session, _job(context, trainer, name, live_preview))
+
+    def stop_training(request: gr.Request) -> str:
+        """Stop this session's run after its current step; its checkpoint is kept for Resume."""
+        session = context.sessions.get(session_hash(request))
+        if session.training:
+            session.job.request_stop()
+            return f"{session.job.run_name}: stopping after this step; the checkpoint is kept (Resume continues it)."
+        if session.waiting:
+            session.cancel_requested = True
+            return "Cancelled: the queued run will not start."
+        gr.Warning("Nothing is training in this session.")
+        return "Nothing is training in this session."
+
+    def announce(request: gr.Request):
+        """Runs at once on a click, before the run waits its turn for the device."""
+        session = context.sessions.get(session_hash(request))
+        session.waiting, session.cancel_requested = True, False
+        busy = context.sessions.running_jobs()
+        if busy:
+            snapshot = busy[0].snapshot()
+            event = snapshot.event
+            where = f" (step {event.step}/{event.total_steps})" if event is not None else ""
+            text = (f"Queued: the training device is busy with run {snapshot.run_name}{where}. Yours starts when it "
+                    f"ends; the Generate tab works meanwhile.")
+        else:
+            text = "Starting…"
+        return text, gr.update(interactive=False), gr.update(interactive=False)
+
+    def run_ended(request: gr.Request):
+        context.sessions.get(session_hash(request)).waiting = False
+        return gr.update(interactive=True), gr.update(interactive=True)
+
+    buttons = [train_button, resume_button]
+    training = dict(concurrency_limit=1, concurrency_id=TRAINING_CONCURRENCY_ID, show_progress="minimal",
+                    show_progress_on=[status])
+    train_event = train_button.click(announce, None, [status, *buttons], queue=False, api_visibility="private").then(
+        start_training,
+        [dataset, upload, hf_dataset, run_name, steps, batch_size, resolution, channels, arch, loss, lr_g, lr_d,
+         r1_gamma, ema_decay, augment, conditional, seed, live_preview],
+        progress_outputs, api_name="train", **training)
+    resume_event = resume_button.click(announce, None, [status, *buttons], queue=False,
+                                       api_visibility="private").then(
+        resume_training, [run_name, steps, live_preview], progress_outputs, api_name="resume", **training)
+    for event in (train_event, resume_event):
+        event.then(run_ended, None, buttons, queue=False, api_visibility="private")
+    stop_button.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
+
+    def page_closed(request: gr.Request):
+        session = context.sessions.pop(session_hash(request))
+        if session is not None and session.training:
+            session.job.request_stop()  # nobody is watching: checkpoint and free the device
+
+    demo.unload(page_closed)
+    return TrainTab(run_events=[train_event, resume_event], status=status)
+
+
+def _job(context: AppContext, trainer, name: str, live_preview) -> TrainingJob:
+    seconds = context.live_preview_seconds if live_preview is None or live_preview else None
+    return TrainingJob(trainer, name, live_preview_seconds=seconds)
+
+
+def _cancelled_while_waiting(session) -> bool:
+    """True (once) when Stop was pressed while this run waited in the queue."""
+    cancelled = session.cancel_requested
+    session.waiting = session.cancel_requested = False
+    return cancelled
