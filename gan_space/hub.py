@@ -6,7 +6,7 @@ one call):
     config.json                          the generator's diffusers config (names its class)
     diffusion_pytorch_model.safetensors  its weights: EMA weights by default, or the raw trained ones
     discriminator/                       config.json + safetensors, only when asked for
-    sample_grid.png                      64 samples, seeds 0-63
+    sample_grid.png                      64 samples (images) or 2,500 (points), seeds from 0
     training.json                        settings, training summary and quality metrics
     README.md                            the model card: YAML metadata, samples, how to load it
 
@@ -22,6 +22,10 @@ There is no model_index.json: it would describe a `generator/` sub-folder layout
 Safety: only JSON, safetensors, the card and the sample grid are ever downloaded. `pull` reads
 the repository's file list first and refuses a repo whose weights are pickles before a byte
 of them is fetched; the download itself is restricted to an explicit list of file names.
+
+Where pulls go: into the Hugging Face cache (HF_HUB_CACHE, shared with diffusers), one
+read-only snapshot per commit, unless `local_dir` names a folder. `pulled_generators()` lists
+what the cache holds, offline, and `download(..., local_files_only=True)` loads from it.
 
 Tokens: every call takes its token as an argument (the app passes the signed-in user's, the
 CLI passes HF_TOKEN; `resolve_token` applies that order). `token=None` means anonymous: no
@@ -51,7 +55,7 @@ logger = logging.getLogger(__name__)
 # The first request of a push or pull: long enough for a slow Hub, short enough that a
 # machine with no network hears about it in seconds.
 FIRST_REQUEST_TIMEOUT_SECONDS = 10.0
-NUM_GRID_SAMPLES = 64
+NUM_GRID_IMAGES, NUM_GRID_POINTS = 64, 2500  # a grid of images; a scatter plot of points
 SAMPLE_GRID_NAME = "sample_grid.png"
 TRAINING_RECORD_NAME = "training.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
@@ -474,7 +478,7 @@ def stage_repo_files(model_dir: str | Path, staging: str | Path, repo_id: str, *
 
     from .sampling import generate, preview_image
 
-    preview_image(generate(generator, NUM_GRID_SAMPLES, seed=0)).save(staging / SAMPLE_GRID_NAME)
+    preview_image(generate(generator, _num_grid_samples(generator), seed=0)).save(staging / SAMPLE_GRID_NAME)
     card = model_card(repo_id, generator, record, license=license,
                       include_discriminator=include_discriminator)
     (staging / "README.md").write_text(card)
@@ -584,9 +588,10 @@ def model_card(repo_id: str, generator, record: dict, *, license: str = "apache-
              f"gan_space. It maps {config['latent_dim']}-dimensional Gaussian latents "
              f"{'and class labels ' if config.get('num_classes') else ''}to {output}. The weights are "
              f"safetensors: loading them runs no pickled code.", ""]
-    lines += [f"![64 samples, seeds 0-63]({SAMPLE_GRID_NAME})", "",
-              "*64 samples, seeds 0 to 63" + (" (one class per sample, cycling)" if config.get("num_classes") else "")
-              + ".*", ""]
+    num_grid = _num_grid_samples(generator)
+    lines += [f"![{num_grid} samples, seeds 0-{num_grid - 1}]({SAMPLE_GRID_NAME})", "",
+              f"*{num_grid:,} samples, seeds 0 to {num_grid - 1}"
+              + (" (the classes in turn)" if config.get("num_classes") else "") + ".*", ""]
 
     lines += ["## How to use it", ""]
     if makes_images:
@@ -654,8 +659,8 @@ def model_card(repo_id: str, generator, record: dict, *, license: str = "apache-
         lines.append("")
 
     lines += ["## Limitations", "",
-              "A small GAN trained from scratch" + (f" on {dataset}" if dataset else "") + ": it reproduces what "
-              "that data looks like at its resolution and nothing more. GANs can drop modes (parts of the "
+              "A small GAN trained from scratch" + (f" on {dataset}" if dataset else "") + ": it imitates that "
+              "data" + (" at its resolution" if makes_images else "") + " and nothing more. GANs can drop modes (parts of the "
               "data they never generate); look at the samples before relying on it.", "",
               "## Files", "", "- `config.json`, `diffusion_pytorch_model.safetensors`: the generator",
               f"- `{SAMPLE_GRID_NAME}`: the samples above",
@@ -664,6 +669,10 @@ def model_card(repo_id: str, generator, record: dict, *, license: str = "apache-
         lines.append("- `discriminator/`: the discriminator, same format")
     lines.append("")
     return f"---\n{metadata.to_yaml()}\n---\n\n" + "\n".join(lines)
+
+
+def _num_grid_samples(generator) -> int:
+    return NUM_GRID_IMAGES if _makes_images(generator) else NUM_GRID_POINTS
 
 
 def _makes_images(generator) -> bool:
