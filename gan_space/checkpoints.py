@@ -226,7 +226,18 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu"):
         extra = f" (found only {', '.join(pickles)}: pickled weights are never loaded)" if pickles else ""
         raise ModelLoadError(f"{folder} has no {WEIGHTS_NAME}{extra}")
     model_class = GENERATOR_CLASSES[config["_class_name"]]
-    generator = model_class.from_pretrained(folder, use_safetensors=True)
+    mismatch = f"{folder}/{WEIGHTS_NAME} does not load into {config['_class_name']}: the file is damaged or " \
+               "does not match config.json"
+    try:
+        generator = model_class.from_pretrained(folder, use_safetensors=True)
+    except (OSError, RuntimeError, ValueError, KeyError) as error:
+        # E.g. a downloaded repo with a broken file: diffusers' own message is long and names internals.
+        raise ModelLoadError(f"{mismatch} ({type(error).__name__}: {str(error).strip()[:200]})") from None
+    # Weights missing from the file are left on the meta device (no data) rather than reported.
+    missing = [name for name, tensor in generator.state_dict().items() if tensor.is_meta]
+    if missing:
+        more = ", ..." if len(missing) > 3 else ""
+        raise ModelLoadError(f"{mismatch} (no weights for {', '.join(missing[:3])}{more})")
     return generator.to(device).eval()
 
 

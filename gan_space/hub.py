@@ -660,8 +660,8 @@ def model_card(repo_id: str, generator, record: dict, *, license: str = "apache-
 
     lines += ["## Limitations", "",
               "A small GAN trained from scratch" + (f" on {dataset}" if dataset else "") + ": it imitates that "
-              "data" + (" at its resolution" if makes_images else "") + " and nothing more. GANs can drop modes (parts of the "
-              "data they never generate); look at the samples before relying on it.", "",
+              "data" + (" at its resolution" if makes_images else "") + " and nothing more. GANs can drop modes "
+              "(parts of the data they never generate); look at the samples before relying on it.", "",
               "## Files", "", "- `config.json`, `diffusion_pytorch_model.safetensors`: the generator",
               f"- `{SAMPLE_GRID_NAME}`: the samples above",
               f"- `{TRAINING_RECORD_NAME}`: settings, training summary and quality metrics, as JSON"]

@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -152,6 +153,20 @@ def test_gan_pipeline_from_a_hub_repo_id(pushed, tmp_path):
         GANPipeline.from_pretrained(repo_id, use_safetensors=False)
 
 
+def test_repo_in_the_pipeline_layout_pulls_too(fake_hub, pushed, hub_repo_id, tmp_path):  # noqa: F811
+    """GANPipeline.save_pretrained writes model_index.json + generator/: pull and the pipeline read it."""
+    from gan_space import GANPipeline
+
+    repo_id, _ = pushed
+    GANPipeline.from_pretrained(repo_id).save_pretrained(tmp_path / "saved")
+    fake_hub.add_files(hub_repo_id, {p.relative_to(tmp_path / "saved").as_posix(): p.read_bytes()
+                                     for p in (tmp_path / "saved").rglob("*") if p.is_file()})
+    assert "generator/config.json" in fake_hub.files(hub_repo_id)
+    samples = generate(hub.pull(hub_repo_id), 4, seed=0)
+    assert torch.equal(samples, generate(hub.pull(repo_id), 4, seed=0))
+    assert GANPipeline.from_pretrained(hub_repo_id)(batch_size=2, seed=0).images[0].size == (8, 8)
+
+
 # ---------------------------------------------------------------------------
 # The model card
 
@@ -232,9 +247,12 @@ def test_token_is_in_no_uploaded_file_no_log_line_and_no_url(fake_hub, trained_r
     assert all(token not in r.path for r in fake_hub.requests)
     for path, data in fake_hub.files(hub_repo_id).items():
         assert token.encode() not in data, path
-    for path in [*folder.rglob("*"), *tmp_path.rglob("*")]:
-        if path.is_file():
-            assert token.encode() not in path.read_bytes(), path
+    # Nothing on disk either: the pulled folder, the Hugging Face home (cache, hf_xet's logs).
+    written = [p for p in [*tmp_path.rglob("*"), *Path(constants.HF_HOME).rglob("*")] if p.is_file()]
+    assert any(p.is_relative_to(folder) for p in written) and any(p.suffix == ".log" or "xet" in str(p)
+                                                                  for p in written)
+    for path in written:
+        assert token.encode() not in path.read_bytes(), path
     assert not os.path.exists(constants.HF_TOKEN_PATH)  # nothing like login() happened
 
 
@@ -387,3 +405,14 @@ def test_offline_mode_and_the_copy_pulled_earlier(fake_hub, pushed, monkeypatch)
     with pytest.raises(hub.HubError, match="has not been pulled on this machine"):
         hub.download("alice/never-pulled", local_files_only=True)
     assert repo_id in {item["repo_id"] for item in hub.pulled_generators()}
+
+
+def test_weights_that_do_not_fit_the_config(fake_hub, hub_repo_id):  # noqa: F811
+    from safetensors.torch import save
+
+    _seed_generator_repo(fake_hub, hub_repo_id, WEIGHTS_NAME, b"garbage" * 10)
+    with pytest.raises(hub.NotAGeneratorError, match="damaged or does not match config.json"):
+        hub.pull(hub_repo_id)
+    _seed_generator_repo(fake_hub, hub_repo_id + "-x", WEIGHTS_NAME, save({"unrelated": torch.zeros(2)}))
+    with pytest.raises(hub.NotAGeneratorError, match="no weights for"):
+        hub.pull(hub_repo_id + "-x")

@@ -37,7 +37,8 @@ def test_push_pull_generate_from_the_command_line(fake_hub, run_folder, hub_repo
         assert torch.equal(a, b), name
 
     # generate --model owner/name pulls first, then samples exactly what the local run samples.
-    assert main(["generate", "--model", hub_repo_id, "--num", "4", "--seed", "7", "--out", str(tmp_path / "hub.png")]) == 0
+    assert main(["generate", "--model", hub_repo_id, "--num", "4", "--seed", "7",
+                 "--out", str(tmp_path / "hub.png")]) == 0
     assert main(["generate", "--model", str(run_folder), "--num", "4", "--seed", "7",
                  "--out", str(tmp_path / "local.png")]) == 0
     assert list(Image.open(tmp_path / "hub.png").getdata()) == list(Image.open(tmp_path / "local.png").getdata())
