@@ -415,24 +415,29 @@ def push(model_dir: str | Path, repo_id: str, token: str | None, private: bool =
     from huggingface_hub import HfApi
     from huggingface_hub.errors import RepositoryNotFoundError
 
+    from .checkpoints import generator_folder, read_generator_config
+
     repo_id = validate_repo_id(repo_id)
     if not token:
         raise HubAuthError("pushing needs a Hugging Face token with write access: sign in, set HF_TOKEN or "
                            "paste one (https://huggingface.co/settings/tokens).")
     endpoint = _endpoint(endpoint)
-    # Everything that can fail locally fails before the first request.
+    read_generator_config(generator_folder(model_dir))  # a wrong folder fails before any request
+    api = HfApi(endpoint=endpoint)
+    action = f"push to {repo_id}"
+    # The first request, with a short timeout: no network, a bad token or a bad endpoint fail
+    # here, in seconds, before the sample grid and the metrics are computed.
+    with _HubCall(action, repo_id, token, endpoint):
+        try:
+            existing = api.model_info(repo_id, token=token, timeout=FIRST_REQUEST_TIMEOUT_SECONDS)
+        except RepositoryNotFoundError:
+            existing = None
     with tempfile.TemporaryDirectory(prefix="gan_space-push-") as staging:
         staging = Path(staging)
         description = stage_repo_files(model_dir, staging, repo_id, ema=ema,
                                        include_discriminator=include_discriminator, license=license,
                                        measure_quality=measure_quality)
-        api = HfApi(endpoint=endpoint)
-        action = f"push to {repo_id}"
         with _HubCall(action, repo_id, token, endpoint):
-            try:
-                existing = api.model_info(repo_id, token=token, timeout=FIRST_REQUEST_TIMEOUT_SECONDS)
-            except RepositoryNotFoundError:
-                existing = None
             url = api.create_repo(repo_id, token=token, private=private, exist_ok=True, repo_type="model")
             if private and existing is not None and not existing.private:
                 api.update_repo_settings(repo_id, private=True, token=token)

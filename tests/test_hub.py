@@ -369,12 +369,18 @@ class _HangUpServer:
             conn.close()
 
 
-def test_unreachable_hub_fails_at_once_with_a_clear_message(trained_run, tmp_path):
+def test_unreachable_hub_fails_at_once_with_a_clear_message(trained_run, tmp_path, monkeypatch):
     endpoint = _closed_port_endpoint()
     with pytest.raises(hub.HubUnreachableError, match="could not reach the Hugging Face Hub at " + endpoint):
         hub.pull("alice/anything", endpoint=endpoint)
-    with pytest.raises(hub.HubUnreachableError, match="Check the network connection"):
-        hub.push(trained_run, "alice/anything", token="hf_test_token", endpoint=endpoint, measure_quality=False)
+
+    def no_staging(*args, **kwargs):
+        raise AssertionError("push prepared its files (sample grid, metrics) before finding the Hub unreachable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(hub, "stage_repo_files", no_staging)
+        with pytest.raises(hub.HubUnreachableError, match="Check the network connection"):
+            hub.push(trained_run, "alice/anything", token="hf_test_token", endpoint=endpoint)
 
     server = _HangUpServer()
     try:
