@@ -48,6 +48,7 @@ import os
 import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ def _translate_error(error: Exception, *, action: str, repo_id: str, revision: s
         if token:
             hint = "or it is private and the token you gave cannot read it"
         else:
-            hint = "or it is private: sign in or give a token that can read it"
+            hint = "or it is private: sign in or give a token that can read it (HF_TOKEN for the CLI)"
         return HubRepoNotFoundError(f"cannot {action}: no model repository {repo_id} on {where}, {hint}. "
                                     "Check the spelling of the repo id.")
     if isinstance(error, RevisionNotFoundError):
@@ -188,11 +189,14 @@ def _translate_error(error: Exception, *, action: str, repo_id: str, revision: s
             what = "a token" if not token else "the token: it is invalid or expired"
             return HubAuthError(f"cannot {action}: the Hub refused the request (401 unauthorized). Check {what}; "
                                 "create one at https://huggingface.co/settings/tokens.")
-        if status == 403:
+        if status == 403 and action.startswith("push"):
             owner = repo_id.split("/")[0]
             return HubAuthError(f"cannot {action}: the token may not write to {repo_id} (403 forbidden). Use a "
                                 f"token with write access for '{owner}' (your own account or an organisation "
                                 "you belong to).")
+        if status == 403:
+            return HubAuthError(f"cannot {action}: the token may not read {repo_id} (403 forbidden). Use a token "
+                                "of an account that has access.")
         detail = _redact(error.server_message or "", token).strip().split("\n")[0][:200]
         return HubError(f"cannot {action}: {where} answered {status}" + (f" ({detail})" if detail else "") +
                         ". Try again later.")
@@ -203,23 +207,19 @@ def _translate_error(error: Exception, *, action: str, repo_id: str, revision: s
     return error
 
 
-class _HubCall:
-    """`with _HubCall(...):` turns huggingface_hub failures into our HubErrors."""
-
-    def __init__(self, action: str, repo_id: str, token: str | None, endpoint: str, revision: str | None = None):
-        self.action, self.repo_id, self.token, self.endpoint, self.revision = action, repo_id, token, endpoint, revision
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, error, traceback):
-        if error is None or isinstance(error, HubError) or not isinstance(error, Exception):
-            return False
-        translated = _translate_error(error, action=self.action, repo_id=self.repo_id, revision=self.revision,
-                                      token=self.token, endpoint=self.endpoint)
+@contextmanager
+def _hub_errors(action: str, repo_id: str, token: str | None, endpoint: str, revision: str | None = None):
+    """Turns huggingface_hub and network failures inside the block into our HubErrors."""
+    try:
+        yield
+    except HubError:
+        raise
+    except Exception as error:
+        translated = _translate_error(error, action=action, repo_id=repo_id, revision=revision, token=token,
+                                      endpoint=endpoint)
         if translated is error:
-            return False
-        raise translated from None  # `from None`: the chained exception could carry request details
+            raise
+        raise translated from None  # `from None`: an HTTP error holds its request, Authorization header included
 
 
 # ---------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def download(repo_id: str, revision: str | None = None, token: str | None = None
     repo_id = validate_repo_id(repo_id)
     endpoint = _endpoint(endpoint)
     if local_files_only:
-        with _HubCall("load the cached copy", repo_id, token, endpoint, revision):
+        with _hub_errors("load the cached copy", repo_id, token, endpoint, revision):
             try:
                 folder = snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, local_dir=local_dir,
                                            local_files_only=True, allow_patterns=_any_layout_names())
@@ -253,7 +253,7 @@ def download(repo_id: str, revision: str | None = None, token: str | None = None
         return _check_downloaded(Path(folder), repo_id)
 
     try:
-        with _HubCall(f"pull {repo_id}", repo_id, token, endpoint, revision):
+        with _hub_errors(f"pull {repo_id}", repo_id, token, endpoint, revision):
             api = HfApi(endpoint=endpoint)
             info = api.model_info(repo_id, revision=revision, token=_token_argument(token),
                                   timeout=FIRST_REQUEST_TIMEOUT_SECONDS)
@@ -427,7 +427,7 @@ def push(model_dir: str | Path, repo_id: str, token: str | None, private: bool =
     action = f"push to {repo_id}"
     # The first request, with a short timeout: no network, a bad token or a bad endpoint fail
     # here, in seconds, before the sample grid and the metrics are computed.
-    with _HubCall(action, repo_id, token, endpoint):
+    with _hub_errors(action, repo_id, token, endpoint):
         try:
             existing = api.model_info(repo_id, token=token, timeout=FIRST_REQUEST_TIMEOUT_SECONDS)
         except RepositoryNotFoundError:
@@ -437,7 +437,7 @@ def push(model_dir: str | Path, repo_id: str, token: str | None, private: bool =
         description = stage_repo_files(model_dir, staging, repo_id, ema=ema,
                                        include_discriminator=include_discriminator, license=license,
                                        measure_quality=measure_quality)
-        with _HubCall(action, repo_id, token, endpoint):
+        with _hub_errors(action, repo_id, token, endpoint):
             url = api.create_repo(repo_id, token=token, private=private, exist_ok=True, repo_type="model")
             if private and existing is not None and not existing.private:
                 api.update_repo_settings(repo_id, private=True, token=token)
