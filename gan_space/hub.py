@@ -7,7 +7,8 @@ one call):
     diffusion_pytorch_model.safetensors  its weights: EMA weights by default, or the raw trained ones
     discriminator/                       config.json + safetensors, only when asked for
     sample_grid.png                      64 samples (images) or 2,500 (points), seeds from 0
-    training.json                        settings, training summary and quality metrics
+    summary.json                         training summary, settings and quality metrics (the format
+                                         of the generators shipped in checkpoints/)
     README.md                            the model card: YAML metadata, samples, how to load it
 
     DCGANGenerator.from_pretrained("alice/digits-gan")      # diffusers, with gan_space installed
@@ -58,7 +59,9 @@ logger = logging.getLogger(__name__)
 FIRST_REQUEST_TIMEOUT_SECONDS = 10.0
 NUM_GRID_IMAGES, NUM_GRID_POINTS = 64, 2500  # a grid of images; a scatter plot of points
 SAMPLE_GRID_NAME = "sample_grid.png"
-TRAINING_RECORD_NAME = "training.json"
+SUMMARY_NAME = "summary.json"
+# Keys of summary.json besides the training summary's own.
+RECORD_KEYS = ("train_config", "quality", "weights")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # Repo ids are owner/name: letters, digits, '-', '_', '.'; at most 96 characters per part.
 REPO_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
@@ -349,7 +352,7 @@ def _download_names(prefix: str) -> list[str]:
     """Exact file names (no wildcards), so nothing else, above all no pickle, is ever fetched."""
     from .checkpoints import WEIGHTS_NAME
 
-    return [prefix + "config.json", prefix + WEIGHTS_NAME, "README.md", SAMPLE_GRID_NAME, TRAINING_RECORD_NAME,
+    return [prefix + "config.json", prefix + WEIGHTS_NAME, "README.md", SAMPLE_GRID_NAME, SUMMARY_NAME,
             "discriminator/config.json", "discriminator/" + WEIGHTS_NAME]
 
 
@@ -479,7 +482,8 @@ def stage_repo_files(model_dir: str | Path, staging: str | Path, repo_id: str, *
     record = _training_record(folder, checkpoint, weights="raw" if not ema else "ema")
     if measure_quality and record.get("train_config"):
         record["quality"] = _quality_metrics(generator, record["train_config"].get("dataset"))
-    (staging / TRAINING_RECORD_NAME).write_text(json.dumps(record, indent=2))
+    flat = {**record.get("summary", {}), **{key: record[key] for key in RECORD_KEYS if key in record}}
+    (staging / SUMMARY_NAME).write_text(json.dumps(flat, indent=2) + "\n")
 
     from .sampling import generate, preview_image
 
@@ -497,9 +501,11 @@ def _training_record(folder: Path, checkpoint: Path | None, weights: str) -> dic
     if checkpoint is not None:
         state = json.loads((checkpoint / "state.json").read_text())
         record["train_config"], record["summary"] = state.get("train_config", {}), state.get("summary", {})
-    elif (folder / TRAINING_RECORD_NAME).is_file():  # a pulled repo pushed again
-        previous = json.loads((folder / TRAINING_RECORD_NAME).read_text())
-        record.update({k: previous[k] for k in ("train_config", "summary", "quality") if k in previous})
+    elif (folder / SUMMARY_NAME).is_file():  # a shipped generator, or a pulled one pushed again
+        previous = json.loads((folder / SUMMARY_NAME).read_text())
+        record.update({key: previous[key] for key in ("train_config", "quality") if key in previous})
+        # "command" (how a shipped generator was made) names local folders: left out.
+        record["summary"] = {k: v for k, v in previous.items() if k not in RECORD_KEYS and k != "command"}
     config = dict(record.get("train_config") or {})
     if config:
         # A local folder's full path says things about the user's machine: keep its name only.
@@ -654,7 +660,7 @@ def model_card(repo_id: str, generator, record: dict, *, license: str = "apache-
                     "augment", "spectral_norm", "pack", "seed")
             shown = [f"{k}={train_config[k]}" for k in keys if k in train_config]
             lines.append("- **settings**: " + ", ".join(shown))
-            lines += ["", "<details><summary>All settings (training.json)</summary>", "", "```json",
+            lines += ["", f"<details><summary>All settings ({SUMMARY_NAME})</summary>", "", "```json",
                       json.dumps(train_config, indent=2, sort_keys=True), "```", "", "</details>"]
         lines.append("")
 
@@ -669,7 +675,7 @@ def model_card(repo_id: str, generator, record: dict, *, license: str = "apache-
               "(parts of the data they never generate); look at the samples before relying on it.", "",
               "## Files", "", "- `config.json`, `diffusion_pytorch_model.safetensors`: the generator",
               f"- `{SAMPLE_GRID_NAME}`: the samples above",
-              f"- `{TRAINING_RECORD_NAME}`: settings, training summary and quality metrics, as JSON"]
+              f"- `{SUMMARY_NAME}`: training summary, settings and quality metrics, as JSON"]
     if include_discriminator:
         lines.append("- `discriminator/`: the discriminator, same format")
     lines.append("")

@@ -67,7 +67,7 @@ def test_push_then_pull_gives_identical_tensors_and_samples(fake_hub, pushed, tr
     repo_id, url = pushed
     assert url.rstrip("/").endswith(repo_id)
     files = fake_hub.files(repo_id)
-    assert {"config.json", WEIGHTS_NAME, "README.md", "sample_grid.png", "training.json",
+    assert {"config.json", WEIGHTS_NAME, "README.md", "sample_grid.png", "summary.json",
             "discriminator/config.json", f"discriminator/{WEIGHTS_NAME}"} <= set(files)
 
     original = load_generator(trained_run)
@@ -83,7 +83,8 @@ def test_push_then_pull_gives_identical_tensors_and_samples(fake_hub, pushed, tr
     folder = hub.download(repo_id, local_dir=tmp_path / "pulled")
     weights = (folder / WEIGHTS_NAME).read_bytes()
     assert weights == files[WEIGHTS_NAME]
-    assert json.loads((folder / "training.json").read_text())["summary"]["step"] == 4
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["step"] == 4 and summary["train_config"]["steps"] == 4 and summary["weights"] == "ema"
     assert (folder / "discriminator" / WEIGHTS_NAME).read_bytes() == files[f"discriminator/{WEIGHTS_NAME}"]
 
 
@@ -99,6 +100,22 @@ def test_pushing_raw_weights_and_dropping_the_discriminator(fake_hub, trained_ru
     assert not any(path.startswith("discriminator/") for path in files)  # a stale D would not match
     assert "not averaged" in files["README.md"].decode()
     assert len(fake_hub.commits(hub_repo_id)) == 3  # initial + two pushes
+
+
+def test_a_pulled_or_shipped_generator_pushes_again_with_its_summary(fake_hub, pushed, hub_repo_id,  # noqa: F811
+                                                                     tmp_path):
+    repo_id, _ = pushed
+    folder = hub.download(repo_id, local_dir=tmp_path / "pulled")
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["command"] = "python -m gan_space train --out /home/someone/runs/x"  # as shipped generators have
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+    hub.push(folder, hub_repo_id, token=fake_hub.token)
+    files = fake_hub.files(hub_repo_id)
+    assert files[WEIGHTS_NAME] == fake_hub.files(repo_id)[WEIGHTS_NAME]
+    again = json.loads(files["summary.json"])
+    assert again["step"] == 4 and again["train_config"] == summary["train_config"] and "command" not in again
+    assert "4 of 4" in files["README.md"].decode() and "/home/someone" not in files["README.md"].decode()
 
 
 def test_private_push_needs_the_token_to_pull(fake_hub, trained_run, hub_repo_id):  # noqa: F811
@@ -193,7 +210,7 @@ def test_model_card_front_matter_and_content(fake_hub, pushed):  # noqa: F811
     assert "r1_gamma=1.0" in body  # settings
     assert "Fréchet distance" in body and "classes covered" in body  # quality metrics
     assert "discriminator/" in body
-    record = json.loads(fake_hub.files(repo_id)["training.json"])
+    record = json.loads(fake_hub.files(repo_id)["summary.json"])
     assert 0 <= record["quality"]["classes_covered"] <= 10
     assert "out_dir" not in record["train_config"]  # no local paths in public files
 
