@@ -93,8 +93,13 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-def image_grid(images: torch.Tensor, min_cell: int = 64, columns: int | None = None) -> Image.Image:
-    """A grid of samples, as square as possible; empty cells stay black."""
+def image_grid(images: torch.Tensor, min_cell: int = 64, columns: int | None = None, padding: int = 0,
+               padding_colour: tuple[int, int, int] = (96, 96, 96)) -> Image.Image:
+    """A grid of samples, as square as possible; empty cells stay black.
+
+    `padding` pixels of `padding_colour` around each cell keep samples apart: digits
+    touch the top and bottom of their 8x8 cell, so unpadded they merge into stripes.
+    """
     from diffusers.utils import make_image_grid
 
     pictures = to_pil_images(images, min_cell)
@@ -102,7 +107,13 @@ def image_grid(images: torch.Tensor, min_cell: int = 64, columns: int | None = N
     rows = math.ceil(len(pictures) / cols)
     blank = Image.new(pictures[0].mode, pictures[0].size)
     pictures += [blank] * (rows * cols - len(pictures))
-    return make_image_grid(pictures, rows=rows, cols=cols)
+    if padding == 0:
+        return make_image_grid(pictures, rows=rows, cols=cols)
+    width, height = pictures[0].size
+    grid = Image.new("RGB", (cols * (width + padding) + padding, rows * (height + padding) + padding), padding_colour)
+    for index, picture in enumerate(pictures):
+        grid.paste(picture, (padding + index % cols * (width + padding), padding + index // cols * (height + padding)))
+    return grid
 
 
 def scatter_plot(fake: torch.Tensor, real: torch.Tensor | None = None, size: int = 512,

@@ -58,13 +58,15 @@ def warm_up(demo: gr.Blocks) -> threading.Thread:
     def work():
         try:
             from gan_space import training  # noqa: F401  (torch, diffusers, the models)
-            from gan_space.sampling import generate, image_grid
+            from gan_space.sampling import generate
+
+            from .pictures import grid_picture
 
             entries = list_generators(demo.context.paths)
             if entries:
                 generator = demo.context.generators.get(find_generator(demo.context.paths, entries[0].key))
                 if not entries[0].is_points:
-                    image_grid(generate(generator, 4))
+                    grid_picture(generate(generator, 4))
         except Exception:  # a failed warm-up only costs time later; the click reports the error
             logger.exception("warm-up failed")
 

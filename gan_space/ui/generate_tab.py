@@ -8,6 +8,7 @@ import gradio as gr
 
 from .common import AppContext, session_hash, user_error
 from .models import GeneratorEntry, find_generator, list_generators
+from .pictures import grid_picture
 
 ALL_CLASSES = "all classes (in turn)"
 MAX_COUNT = 64
@@ -49,8 +50,10 @@ def _truncation(value) -> float:
 
 def _class_label(entry: GeneratorEntry, value) -> int | None:
     """A class name (or index) from the class list -> its index; None = all classes in turn."""
-    if not entry.num_classes or value in (None, "", ALL_CLASSES):
+    if value in (None, "", ALL_CLASSES):
         return None
+    if not entry.num_classes:
+        raise ValueError(f"{entry.key} is not class-conditional: it has no class {value!r} (leave the class empty)")
     names = entry.class_names
     if str(value) in names:
         return names.index(str(value))
@@ -75,7 +78,7 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
                 refresh_button = gr.Button("↻", scale=0, min_width=48, elem_id="refresh-models")
             model_info = gr.Markdown(elem_id="model-info")
             with gr.Row():
-                seed = gr.Number(label="Seed", value=0, precision=0, minimum=0)
+                seed = gr.Number(label="Seed", value=0, precision=0)
                 class_label = gr.Dropdown([ALL_CLASSES], value=ALL_CLASSES, label="Class", visible=False,
                                           allow_custom_value=True)
             count = gr.Slider(1, MAX_COUNT, value=64, step=1, label="Count",
@@ -85,14 +88,14 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
             generate_button = gr.Button("Generate", variant="primary")
             with gr.Accordion("Interpolate between two seeds", open=True):
                 with gr.Row():
-                    seed_a = gr.Number(label="From seed", value=0, precision=0, minimum=0)
-                    seed_b = gr.Number(label="To seed", value=1, precision=0, minimum=0)
+                    seed_a = gr.Number(label="From seed", value=0, precision=0)
+                    seed_b = gr.Number(label="To seed", value=1, precision=0)
                     frames = gr.Slider(4, 60, value=24, step=1, label="Frames")
                 interpolate_button = gr.Button("Interpolate")
         with gr.Column(scale=3, min_width=320):
             grid = gr.Image(label="Samples", type="pil", format="png", interactive=False, elem_id="generate-grid",
                             height=420)
-            download = gr.DownloadButton("Download PNG", visible=False, elem_id="download-png")
+            download = gr.DownloadButton("Download PNG", elem_id="download-png")
             animation = gr.Image(label="Interpolation", type="filepath", interactive=False,
                                  elem_id="interpolation", height=300)
 
@@ -114,7 +117,7 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
     def generate_grid(model, seed, count, truncation, class_label, request: gr.Request):
         """Sample `count` images (1-64) from `model` (a key from the model list) by seed: returns the grid and
         the same grid as a PNG file."""
-        from gan_space.sampling import generate, image_grid, scatter_plot
+        from gan_space.sampling import generate, scatter_plot
 
         try:
             entry = find_generator(context.paths, model)
@@ -123,12 +126,12 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
             generator = context.generators.get(entry)
             num = count * POINTS_PER_COUNT if entry.is_points else count
             samples = generate(generator, num, seed=seed, truncation=truncation, labels=label)
-            picture = scatter_plot(samples) if entry.is_points else image_grid(samples)
+            picture = scatter_plot(samples) if entry.is_points else grid_picture(samples)
         except Exception as error:
             raise user_error(error) from None
         path = _output_path(context, request, f"{entry.key.split('/')[-1]}-seed{seed}-{count}", ".png")
         picture.save(path)
-        return picture, gr.update(value=str(path), visible=True)
+        return picture, str(path)
 
     def interpolate_seeds(model, seed_a, seed_b, frames, truncation, class_label, request: gr.Request) -> str:
         """An animated GIF of the samples on the path from `seed_a` to `seed_b` (image models)."""

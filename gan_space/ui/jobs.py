@@ -13,6 +13,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .pictures import grid_picture
+
 logger = logging.getLogger(__name__)
 
 # Live previews are drawn at most every 1/50 of the time: under 2% of training.
@@ -108,17 +110,21 @@ class TrainingJob:
         last_live_preview, preview_cost = float("-inf"), 0.0
         try:
             for event in self.trainer.run():
-                preview = event.preview
+                samples, preview = event.preview_samples, event.preview
                 now = time.monotonic()
                 # A preview may take at most 1/PREVIEW_COST_RATIO of the time between two,
                 # so live previews stay cheap even for big, slow generators.
                 interval = max(self.live_preview_seconds or 0.0, PREVIEW_COST_RATIO * preview_cost)
                 wants_live_preview = (self.live_preview_seconds is not None and event.status == "running"
                                       and now - last_live_preview >= interval)
-                if preview is None and wants_live_preview:
+                drew_live_preview = preview is None and wants_live_preview
+                if drew_live_preview:
                     # Between steps, in the training thread: the trainer is paused at its
                     # yield, so drawing its fixed latents cannot race with an update.
-                    _, preview = self.trainer.preview()
+                    samples, preview = self.trainer.preview()
+                if preview is not None and samples is not None and samples.dim() == 4:
+                    preview = grid_picture(samples)  # the app's padded grid (2-D data keep their scatter)
+                if drew_live_preview:
                     preview_cost = time.monotonic() - now
                 with self._lock:
                     self._event = event
