@@ -610,7 +610,7 @@ def model_card(repo_id: str, generator, record: dict, *, license: str = "apache-
                   "`ImagePipelineOutput` images:", "",
                   "```python", "from gan_space import GANPipeline", "",
                   f'pipe = GANPipeline.from_pretrained("{repo_id}")',
-                  "images = pipe(batch_size=16, seed=0).images   # PIL images; seed i+k gives sample k",
+                  "images = pipe(batch_size=16, seed=0).images   # PIL images; sample k comes from seed 0+k",
                   'images[0].save("sample.png")', "```", ""]
     lines += ["With gan_space:", "", "```python", "from gan_space import generate, image_grid, hub", "",
               f'generator = hub.pull("{repo_id}")   # downloads safetensors only',
@@ -717,7 +717,8 @@ def _quality_lines(quality: dict) -> list[str]:
     n = quality.get("num_samples")
     if "frechet_distance" in quality:
         lines += [f"Measured on {n} fresh samples with a small classifier trained on real digits, next to what "
-                  f"{n} real held-out digits score (lower distances are better):", "",
+                  f"{n} real held-out digits score. A lower Fréchet distance is better; a nearest-neighbour distance "
+                  "far below the real one would mean copying:", "",
                   "| metric | generated | real digits |", "|---|---|---|",
                   f"| Fréchet distance (classifier features) | {quality['frechet_distance']:.2f} | "
                   f"{quality.get('real_frechet_distance', math.nan):.2f} |"]
