@@ -94,6 +94,9 @@ def frechet_distance(mean_a, cov_a, mean_b, cov_b) -> float:
     through the symmetric form A^(1/2) B A^(1/2) so it stays real."""
     from scipy import linalg
 
+    # A tiny ridge: dead ReLU units make the covariances singular.
+    ridge = 1e-6 * np.eye(len(mean_a))
+    cov_a, cov_b = cov_a + ridge, cov_b + ridge
     sqrt_a = linalg.sqrtm(cov_a).real
     middle = linalg.sqrtm(sqrt_a @ cov_b @ sqrt_a).real
     return float(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(middle))
@@ -135,5 +138,5 @@ def digits_metrics(images: torch.Tensor) -> dict:
         "classes_covered": int((fractions >= 0.02).sum()),
         "median_nn_distance": float(np.median(sample_nn)),
         "real_median_nn_distance": float(np.median(real_nn)),
-        "classifier_accuracy_held_out": float((judge.predict(held_out) == judge.held_out_labels).mean()),
+        "classifier_accuracy_held_out": float((judge.predict(judge.held_out_images) == judge.held_out_labels).mean()),
     }

@@ -435,10 +435,10 @@ class Trainer:
                 "spectral norm, or switch the loss to 'hinge'")
         return TrainEvent(
             step=self.step, total_steps=self.config.steps, status="diverged",
-            losses={"d": float(loss_d), "g": float(loss_g)}, device=str(self.device), precision=self.precision,
+            losses={"d": float(loss_d.detach()), "g": float(loss_g.detach())}, device=str(self.device), precision=self.precision,
             elapsed_seconds=self.elapsed_before + time.perf_counter() - session_start,
             message=f"training diverged at step {self.step}: the losses became NaN or infinite "
-                    f"(D {float(loss_d)}, G {float(loss_g)}); {kept}. Try: {hint}.")
+                    f"(D {float(loss_d.detach())}, G {float(loss_g.detach())}); {kept}. Try: {hint}.")
 
 
 def _accumulate(sums: dict, name: str, value: torch.Tensor) -> None:
