@@ -14,8 +14,8 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .common import AppContext, session_hash, user_error
-from .jobs import JobSnapshot, TrainingJob
+from .common import AppContext, session_hash
+from .jobs import JobSnapshot, TrainingJob, describe_error
 from .models import BUILTIN_DATASETS, check_run_name, latest_generator_folder
 
 UPLOAD = "upload images or a .zip"
@@ -227,7 +227,7 @@ def follow_job(context: AppContext, session, job: TrainingJob):
     finally:
         if not job.done:  # the page went away mid-run: stop cleanly, keeping a checkpoint
             job.request_stop()
-    if snapshot.error:
+    if snapshot.error:  # the status line already shows it
         raise gr.Error(snapshot.error, print_exception=False)
     if snapshot.event is not None and snapshot.event.status == "diverged":
         gr.Warning(snapshot.event.message)
@@ -263,6 +263,11 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                                     info="image files or a .zip of images in a dataset repository (needs the network)")
             run_name = gr.Textbox(label="Run name", placeholder="blank: a new name like digits-1",
                                   info="the folder in runs/; Resume continues the run named here")
+            with gr.Row():
+                train_button = gr.Button("Train", variant="primary")
+                stop_button = gr.Button("Stop", variant="stop")
+                resume_button = gr.Button("Resume")
+            status = gr.Textbox(label="Status", interactive=False, lines=2, elem_id="train-status")
             with gr.Accordion("Advanced settings", open=False):
                 gr.Markdown("Filled with the preset for the chosen data; change what you like.")
                 with gr.Row():
@@ -285,14 +290,9 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                     conditional = gr.Checkbox(label="Class-conditional (uses the data's labels)", value=False)
                     live_preview = gr.Checkbox(label="Live previews", value=True,
                                                info="redraw the sample grid about once a second")
-            with gr.Row():
-                train_button = gr.Button("Train", variant="primary")
-                stop_button = gr.Button("Stop", variant="stop")
-                resume_button = gr.Button("Resume")
-            status = gr.Textbox(label="Status", interactive=False, lines=2, elem_id="train-status")
         with gr.Column(scale=3, min_width=320):
             grid = gr.Image(label="Samples of fixed latents (2-D data: real in blue, generated in orange)",
-                            type="pil", format="png", interactive=False, elem_id="train-grid", height=420)
+                            type="pil", format="png", interactive=False, elem_id="train-grid", height=480)
             with gr.Row():
                 loss_plot = gr.LinePlot(x="step", y="value", color="curve", title="Losses", height=220,
                                         elem_id="loss-plot")
@@ -318,17 +318,17 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
         if _cancelled_while_waiting(session):
             yield gr.skip(), gr.skip(), gr.skip(), "Cancelled before it started.", gr.skip()
             return
-        if session.training:
-            raise gr.Error("this session is already training: press Stop first", print_exception=False)
         yield gr.skip(), gr.skip(), gr.skip(), "Loading the data and building the networks…", gr.skip()
         try:
+            if session.training:
+                raise ValueError("this session is already training: press Stop first")
             settings = training_settings(
                 dataset, steps=steps, batch_size=batch_size, resolution=resolution, channels=channels, arch=arch,
                 loss=loss, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma, ema_decay=ema_decay, augment=augment,
                 conditional=bool(conditional), seed=seed)
             trainer, name = build_new_trainer(context, dataset, upload, hf_dataset, run_name, settings)
         except Exception as error:
-            raise user_error(error) from None
+            yield from _report_failure(error)
         for skipped in trainer.data.skipped[:1]:
             gr.Warning(f"skipped {len(trainer.data.skipped)} unusable file(s), e.g. {skipped}")
         yield from follow_job(context, session, _job(context, trainer, name, live_preview))
@@ -340,13 +340,13 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
         if _cancelled_while_waiting(session):
             yield gr.skip(), gr.skip(), gr.skip(), "Cancelled before it started.", gr.skip()
             return
-        if session.training:
-            raise gr.Error("this session is already training: press Stop first", print_exception=False)
         yield gr.skip(), gr.skip(), gr.skip(), f"Resuming {run_name}…", gr.skip()
         try:
+            if session.training:
+                raise ValueError("this session is already training: press Stop first")
             trainer, name = build_resumed_trainer(context, run_name, steps)
         except Exception as error:
-            raise user_error(error) from None
+            yield from _report_failure(error)
         yield from follow_job(context, session, _job(context, trainer, name, live_preview))
 
     def stop_training(request: gr.Request) -> str:
@@ -381,8 +381,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
         return gr.update(interactive=True), gr.update(interactive=True)
 
     buttons = [train_button, resume_button]
-    training = dict(concurrency_limit=1, concurrency_id=TRAINING_CONCURRENCY_ID, show_progress="minimal",
-                    show_progress_on=[status])
+    # No progress overlay: the status line says what is happening (queued, training, failed).
+    training = dict(concurrency_limit=1, concurrency_id=TRAINING_CONCURRENCY_ID, show_progress="hidden")
     train_event = train_button.click(announce, None, [status, *buttons], queue=False, api_visibility="private").then(
         start_training,
         [dataset, upload, hf_dataset, run_name, steps, batch_size, resolution, channels, arch, loss, lr_g, lr_d,
@@ -392,7 +392,9 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                                        api_visibility="private").then(
         resume_training, [run_name, steps, live_preview], progress_outputs, api_name="resume", **training)
     for event in (train_event, resume_event):
+        # `.then` follows success only; `.failure` brings the buttons back after an error too.
         event.then(run_ended, None, buttons, queue=False, api_visibility="private")
+        event.failure(run_ended, None, buttons, queue=False, api_visibility="private")
     stop_button.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
 
     def page_closed(request: gr.Request):
@@ -407,6 +409,14 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
 def _job(context: AppContext, trainer, name: str, live_preview) -> TrainingJob:
     seconds = context.live_preview_seconds if live_preview is None or live_preview else None
     return TrainingJob(trainer, name, live_preview_seconds=seconds)
+
+
+def _report_failure(error: BaseException):
+    """Put the message in the status line (it stays there), then raise it as a gr.Error
+    (a notice in the page, an exception for API clients)."""
+    message = describe_error(error)
+    yield gr.skip(), gr.skip(), gr.skip(), f"Error: {message}", gr.skip()
+    raise gr.Error(message, print_exception=False)
 
 
 def _cancelled_while_waiting(session) -> bool:

@@ -1,0 +1,108 @@
+"""Fixtures for the app tests: the real app served on a free loopback port, a
+gradio_client factory, and Debian's Chromium driven by Playwright.
+
+Import them into a test module (pytest finds fixtures by name):
+
+    from app_fixtures import app_server, client_factory, browser  # noqa: F401
+"""
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class AppServer:
+    url: str
+    demo: object
+    runs_dir: Path
+
+    def run_dir(self, name: str) -> Path:
+        return self.runs_dir / name
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """The app over the repository's shipped checkpoints/ and a fresh runs/ folder."""
+    assert os.environ.get("GRADIO_ANALYTICS_ENABLED") == "False"  # set by conftest.py: no calls home
+    from gan_space.ui import build_demo, warm_up
+
+    runs_dir = tmp_path_factory.mktemp("runs")
+    demo = build_demo(checkpoints_dir=REPO / "checkpoints", runs_dir=runs_dir,
+                      sessions_dir=tmp_path_factory.mktemp("sessions"),
+                      live_preview_seconds=0.3)  # tests train for seconds: preview more often
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True)
+    warm_up(demo).join(timeout=120)
+    try:
+        yield AppServer(url=f"http://127.0.0.1:{port}/", demo=demo, runs_dir=runs_dir)
+    finally:
+        for session in list(demo.context.sessions._sessions.values()):
+            if session.training:
+                session.job.request_stop()
+                session.job.wait(30)
+        demo.close()
+
+
+@pytest.fixture
+def client_factory(app_server, tmp_path):
+    """New gradio_client sessions on the app (each Client is its own user session)."""
+    from gradio_client import Client
+
+    clients = []
+
+    def make():
+        client = Client(app_server.url, verbose=False, analytics_enabled=False,
+                        download_files=str(tmp_path / f"downloads-{len(clients)}"))
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium (Playwright's own browser download does not work offline)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run tests/run.sh (it installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, app_server):
+    """A fresh browser page (its own Gradio session) that only talks to loopback."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+        ("http://127.0.0.1", "data:", "blob:")) else route.abort())
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield page
+    finally:
+        context.close()

@@ -1,0 +1,102 @@
+"""The app in a real browser: Debian's Chromium driven by Playwright, headless.
+
+Screenshots go to test-artifacts/screenshots/ (look at them: a grid of noise after
+training is a bug)."""
+
+import re
+import time
+
+from PIL import Image
+from playwright.sync_api import expect
+
+from app_fixtures import SCREENSHOTS, app_server, browser, page  # noqa: F401  (fixtures)
+from test_app_api import cells_of_grid, grid_size
+
+
+def distinct_sources(page, selector: str, count: int, timeout: float = 120) -> list[str]:
+    """Watch an <img> until it has shown `count` different pictures; their URLs."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while len(seen) < count:
+        assert time.monotonic() < deadline, f"{selector} showed only {len(seen)} picture(s)"
+        source = page.locator(selector).get_attribute("src") if page.locator(selector).count() else None
+        if source and source not in seen:
+            seen.append(source)
+        time.sleep(0.1)
+    return seen
+
+
+def test_train_on_digits_watch_it_stream_stop_then_generate(page, app_server, tmp_path):
+    page.goto(app_server.url)
+    page.get_by_role("button", name="Train", exact=True).wait_for()
+    # The advanced fold is filled from the library's preset for digits.
+    page.get_by_text("Advanced settings").click()
+    expect(page.get_by_label("Steps")).to_have_value("6000", timeout=60_000)
+    page.get_by_label("Run name").fill("browser-digits")
+
+    page.get_by_role("button", name="Train", exact=True).click()
+    sources = distinct_sources(page, "#train-grid img", 3)
+    page.wait_for_function("() => /step \\d+\\/6000/.test(document.querySelector('#train-status textarea').value)")
+    page.screenshot(path=str(SCREENSHOTS / "train-streaming.png"), full_page=True)
+
+    # Two streamed grids really differ (the generator changes as it trains).
+    first, last = (page.request.get(source).body() for source in (sources[1], sources[-1]))
+    assert first != last
+
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.wait_for_function(
+        "() => /stopped at step \\d+\\/6000/.test(document.querySelector('#train-status textarea').value)")
+    status = page.locator("#train-status textarea").input_value()
+    stopped_step = int(re.search(r"stopped at step (\d+)", status).group(1))
+    assert (app_server.run_dir("browser-digits") / "checkpoints" / "latest").read_text() == f"step-{stopped_step:07d}"
+    page.screenshot(path=str(SCREENSHOTS / "train-stopped.png"), full_page=True)
+
+    # The Generate tab lists the run just trained (selected) without a restart.
+    page.get_by_role("tab", name="Generate").click()
+    model = page.get_by_label("Generator")
+    expect(model).to_have_value(re.compile("browser-digits"))
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.locator("#generate-grid img").wait_for()
+    page.screenshot(path=str(SCREENSHOTS / "generate-trained-run.png"), full_page=True)
+
+    # Then the shipped model: a grid of digits, and its PNG download.
+    model.click()
+    page.get_by_role("option", name="digits (shipped)").click()
+    page.wait_for_function("() => document.querySelector('#model-info').innerText.includes('MLPGenerator')")
+    before = page.locator("#generate-grid img").get_attribute("src")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.wait_for_function(f"() => document.querySelector('#generate-grid img')?.src !== {before!r}")
+    page.screenshot(path=str(SCREENSHOTS / "generate-shipped.png"), full_page=True)
+    with page.expect_download() as download_info:
+        page.locator("#download-png").click()
+    downloaded = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(downloaded)
+    assert downloaded.suffix == ".png" and Image.open(downloaded).size == grid_size(64)
+    from gan_space.metrics import digits_metrics
+
+    assert digits_metrics(cells_of_grid(str(downloaded)))["classes_covered"] >= 8
+
+    # The interpolation animates.
+    page.get_by_role("button", name="Interpolate", exact=True).click()
+    page.locator("#interpolation img").wait_for()
+    gif = page.request.get(page.locator("#interpolation img").get_attribute("src")).body()
+    assert gif[:6] in (b"GIF87a", b"GIF89a")
+    page.screenshot(path=str(SCREENSHOTS / "generate-interpolation.png"), full_page=True)
+
+
+def test_a_bad_input_shows_a_message_in_the_page(page, app_server):
+    page.goto(app_server.url)
+    page.get_by_role("button", name="Train", exact=True).wait_for()
+    page.get_by_label("Hugging Face dataset").check()
+    page.get_by_role("button", name="Train", exact=True).click()
+    # A notice in the page, and the message stays in the status line.
+    page.get_by_text("enter a Hugging Face dataset id, like 'owner/name'").wait_for()
+    expect(page.locator("#train-status textarea")).to_have_value(
+        "Error: enter a Hugging Face dataset id, like 'owner/name'")
+    page.screenshot(path=str(SCREENSHOTS / "train-error.png"), full_page=True)
+    assert "Traceback" not in page.content()
+    # The page keeps working: the buttons come back and another action runs.
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
+    page.get_by_role("tab", name="Generate").click()
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.locator("#generate-grid img").wait_for()
