@@ -77,6 +77,7 @@ class TrainConfig:
     beta2: float = 0.99
     loss: str = "non-saturating"
     r1_gamma: float = 1.0  # 0 turns R1 off
+    r1_every: int = 16  # lazy R1 (StyleGAN2): every N steps, N times stronger; its double backward is costly
     gp_weight: float = 10.0  # WGAN-GP only
     d_steps: int = 1  # discriminator updates per generator update
     ema_decay: float = 0.999  # 0 turns the EMA generator off
@@ -146,6 +147,7 @@ class TrainConfig:
             check(name, 0 <= getattr(self, name) < 1, "from 0 up to (not including) 1")
         check("loss", self.loss in LOSSES, f"one of {', '.join(LOSSES)}")
         check("r1_gamma", 0 <= self.r1_gamma <= 1000, "from 0 (off) to 1000")
+        check("r1_every", isinstance(self.r1_every, int) and 1 <= self.r1_every <= 256, "an integer from 1 to 256")
         check("gp_weight", 0 <= self.gp_weight <= 1000, "from 0 to 1000")
         check("d_steps", isinstance(self.d_steps, int) and 1 <= self.d_steps <= 10, "an integer from 1 to 10")
         check("ema_decay", self.ema_decay == 0 or 0.5 <= self.ema_decay < 1, "0 (off) or from 0.5 up to 1")
@@ -341,35 +343,35 @@ class Trainer:
                 group["lr"] = c.lr_d * factor
 
             # 1. Discriminator: real samples up, generated samples down.
-            for _ in range(c.d_steps):
+            for d_step in range(c.d_steps):
                 real, real_labels = self.sample_batch()
                 z = torch.randn(c.batch_size, c.latent_dim, device=self.device)
                 fake_labels = self.random_labels(c.batch_size)
+                # The last batch of fakes keeps its graph: the generator step below reuses it
+                # instead of running G a second time (as in PyTorch's DCGAN example).
+                with autocast_context(self.device, self.precision), torch.set_grad_enabled(d_step == c.d_steps - 1):
+                    fake = G(z, fake_labels)
                 with autocast_context(self.device, self.precision):
-                    with torch.no_grad():
-                        fake = G(z, fake_labels)
                     real_logits = D(augment(real, c.augment), real_labels).float()
-                    fake_logits = D(augment(fake, c.augment), fake_labels).float()
+                    fake_logits = D(augment(fake.detach(), c.augment), fake_labels).float()
                     loss_d = discriminator_loss(c.loss, real_logits, fake_logits)
                 if c.loss == "wgan-gp" and c.gp_weight > 0:
-                    gp = gradient_penalty(D, real, fake.float(), real_labels if real_labels is not None else None)
+                    gp = gradient_penalty(D, real, fake.detach().float(), real_labels)
                     loss_d = loss_d + c.gp_weight * gp
                     _accumulate(sums, "gp", gp)
-                if c.r1_gamma > 0:
+                if c.r1_gamma > 0 and self.step % c.r1_every == 0:
                     # R1 in fp32: double backward through bf16 loses the small gradients it measures.
                     r1 = r1_penalty(D, real, real_labels)
-                    loss_d = loss_d + 0.5 * c.r1_gamma * r1
-                    _accumulate(sums, "r1", r1)
+                    loss_d = loss_d + 0.5 * c.r1_gamma * c.r1_every * r1
+                    _accumulate(sums, "r1", r1 * c.r1_every)  # the mean over steps is then the mean penalty
                 self.opt_d.zero_grad(set_to_none=True)
                 self.scaler_d.scale(loss_d).backward()
                 self.scaler_d.step(self.opt_d)
                 self.scaler_d.update()
 
-            # 2. Generator: make D call its samples real.
-            z = torch.randn(c.batch_size, c.latent_dim, device=self.device)
-            fake_labels = self.random_labels(c.batch_size)
+            # 2. Generator: make the updated D call its samples real.
             with autocast_context(self.device, self.precision):
-                fake_logits_g = D(augment(G(z, fake_labels), c.augment), fake_labels).float()
+                fake_logits_g = D(augment(fake, c.augment), fake_labels).float()
                 loss_g = generator_loss(c.loss, fake_logits_g)
             self.opt_g.zero_grad(set_to_none=True)
             self.scaler_g.scale(loss_g).backward()
