@@ -83,8 +83,10 @@ def browser():
     """Headless Debian Chromium (Playwright's own browser download does not work offline)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run tests/run.sh (it installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait for the page; a loaded 2-core CI machine needs more than the 5 s default.
+    expect.set_options(timeout=60_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -94,15 +96,26 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, app_server):
-    """A fresh browser page (its own Gradio session) that only talks to loopback."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-        ("http://127.0.0.1", "data:", "blob:")) else route.abort())
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+def page_factory(browser):
+    """New browser pages, each in its own context (its own Gradio session, like another
+    user), that only talk to loopback."""
+    contexts = []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        yield page
-    finally:
+
+    def make():
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+            ("http://127.0.0.1", "data:", "blob:")) else route.abort())
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        return page
+
+    yield make
+    for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def page(page_factory):
+    return page_factory()

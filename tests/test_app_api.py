@@ -3,6 +3,7 @@
 import math
 import re
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -240,3 +241,21 @@ def test_a_hub_dataset_that_cannot_be_reached(client_factory, tmp_path, monkeypa
     client = client_factory()
     with pytest.raises(AppError, match="could not reach the Hugging Face Hub"):
         client.predict(dataset="Hugging Face dataset", hf_dataset="alice/some-images", api_name="/train")
+
+
+def test_training_on_an_uploaded_zip_with_classes(app_server, client_factory, tiny_image_folder, tmp_path):
+    archive = tmp_path / "shapes.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for path in sorted(tiny_image_folder.rglob("*")):
+            if path.is_file():
+                handle.write(path, path.relative_to(tiny_image_folder).as_posix())
+    client = client_factory()
+    outputs = list(client.submit(dataset="upload images or a .zip", upload=[handle_file(str(archive))],
+                                 run_name="upload-zip", steps=6, batch_size=4, resolution=8,
+                                 conditional=True, api_name="/train"))
+    assert "finished 6 steps" in outputs[-1][3]
+    assert (app_server.run_dir("upload-zip") / "data" / "images.zip").is_file()  # the run keeps its data
+    models = {model["key"]: model for model in client.predict(api_name="/models")}
+    assert models["runs/upload-zip"]["classes"] == ["blue", "red"]
+    image, _ = client.predict(model="runs/upload-zip", count=4, class_label="red", api_name="/generate")
+    assert Image.open(image).size == grid_size(4)

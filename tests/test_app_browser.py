@@ -9,7 +9,7 @@ import time
 from PIL import Image
 from playwright.sync_api import expect
 
-from app_fixtures import SCREENSHOTS, app_server, browser, page  # noqa: F401  (fixtures)
+from app_fixtures import SCREENSHOTS, app_server, browser, page, page_factory  # noqa: F401  (fixtures)
 from test_app_api import cells_of_grid, grid_size
 
 
@@ -100,3 +100,36 @@ def test_a_bad_input_shows_a_message_in_the_page(page, app_server):
     page.get_by_role("tab", name="Generate").click()
     page.get_by_role("button", name="Generate", exact=True).click()
     page.locator("#generate-grid img").wait_for()
+
+
+def test_a_second_user_sees_they_are_queued_and_can_still_generate(page_factory, app_server):
+    first, second = page_factory(), page_factory()
+    first.goto(app_server.url)
+    first.get_by_label("ring8").check()
+    first.get_by_label("Run name").fill("browser-queue-first")
+    first.get_by_role("button", name="Train", exact=True).click()
+    expect(first.locator("#train-status textarea")).to_have_value(re.compile(r"step \d+/"))
+
+    second.goto(app_server.url)
+    second.get_by_label("Run name").fill("browser-queue-second")
+    second.get_by_role("button", name="Train", exact=True).click()
+    expect(second.locator("#train-status textarea")).to_have_value(
+        re.compile("Queued: the training device is busy with run browser-queue-first"))
+    second.screenshot(path=str(SCREENSHOTS / "train-queued.png"), full_page=True)
+
+    # While waiting, the second user generates.
+    second.get_by_role("tab", name="Generate").click()
+    second.get_by_role("button", name="Generate", exact=True).click()
+    second.locator("#generate-grid img").wait_for()
+    assert "step" in first.locator("#train-status textarea").input_value()  # the first run still trains
+
+    # Stop while queued: the second run never starts, and leaves no folder.
+    second.get_by_role("tab", name="Train").click()
+    second.get_by_role("button", name="Stop", exact=True).click()
+    expect(second.locator("#train-status textarea")).to_have_value("Cancelled: the queued run will not start.")
+    first.get_by_role("button", name="Stop", exact=True).click()
+    expect(first.locator("#train-status textarea")).to_have_value(re.compile("stopped at step"))
+    first.screenshot(path=str(SCREENSHOTS / "train-ring8-stopped.png"), full_page=True)
+    expect(second.locator("#train-status textarea")).to_have_value("Cancelled before it started.")
+    expect(second.get_by_role("button", name="Train", exact=True)).to_be_enabled()
+    assert not app_server.run_dir("browser-queue-second").exists()

@@ -46,6 +46,12 @@ def build_demo(checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None
             event.then(show_trained_run, generate.model, generate.model, queue=False, api_visibility="private")
         generate_tab.select(lambda key: generate.refresh(key), generate.model, generate.model, queue=False,
                             api_visibility="private")
+
+        def remove_session_files(request: gr.Request):
+            # Pictures already shown were copied into Gradio's cache; the session's own copies can go.
+            context.paths.remove_session_dir(session_hash(request))
+
+        demo.unload(remove_session_files)
     demo.context = context  # for tests and for warm_up
     return demo
 

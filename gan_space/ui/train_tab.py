@@ -349,17 +349,30 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
             yield from _report_failure(error)
         yield from follow_job(context, session, _job(context, trainer, name, live_preview))
 
-    def stop_training(request: gr.Request) -> str:
-        """Stop this session's run after its current step; its checkpoint is kept for Resume."""
-        session = context.sessions.get(session_hash(request))
+    def request_stop(session) -> str:
         if session.training:
             session.job.request_stop()
             return f"{session.job.run_name}: stopping after this step; the checkpoint is kept (Resume continues it)."
         if session.waiting:
             session.cancel_requested = True
             return "Cancelled: the queued run will not start."
-        gr.Warning("Nothing is training in this session.")
         return "Nothing is training in this session."
+
+    def stop_clicked(request: gr.Request):
+        # The status line belongs to the training stream (its last word is "stopped at
+        # step N"); Stop only writes there when no stream runs yet: a run still queued.
+        session = context.sessions.get(session_hash(request))
+        waiting = session.waiting and not session.training
+        message = request_stop(session)
+        if waiting:
+            return message
+        (gr.Info if session.training else gr.Warning)(message)
+        return gr.skip()
+
+    def stop_training(request: gr.Request) -> str:
+        """Stop this session's run after its current step; its checkpoint is kept for /resume. Returns what
+        happened."""
+        return request_stop(context.sessions.get(session_hash(request)))
 
     def announce(request: gr.Request):
         """Runs at once on a click, before the run waits its turn for the device."""
@@ -395,7 +408,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
         # `.then` follows success only; `.failure` brings the buttons back after an error too.
         event.then(run_ended, None, buttons, queue=False, api_visibility="private")
         event.failure(run_ended, None, buttons, queue=False, api_visibility="private")
-    stop_button.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
+    stop_button.click(stop_clicked, None, status, concurrency_limit=None, api_visibility="private")
+    gr.api(stop_training, api_name="stop", concurrency_limit=None)
 
     def page_closed(request: gr.Request):
         session = context.sessions.pop(session_hash(request))
