@@ -1,0 +1,231 @@
+"""Training speed: the project's Trainer against a plain fp32 eager loop of the same
+networks, side by side in one process.
+
+    plain     the loop everyone starts from, written out below: fp32, eager, contiguous
+              tensors, torch.optim.Adam with its defaults (lr 2e-4, betas 0.5/0.999),
+              BCEWithLogitsLoss, batch 64, the D-step fakes reused for the G step (as in
+              PyTorch's DCGAN example)
+    trainer   gan_space.training.Trainer with the "images" preset (DCGAN, width 64, latent
+              100, batch 64, EMA generator, flip augmentation) and its automatic device and
+              precision choice: the same networks, the same batch, more work per step
+
+Both train the same DCGANGenerator / DCGANDiscriminator on scikit-learn's digits, scaled up
+to the resolution and copied to RGB, from tensors in memory. Each round runs a few steps of
+each (the order alternates from round to round); warm-up steps are not timed; the table
+gives the median speeds and the median of the per-round ratios (the two measured under the
+same machine load).
+
+Then live previews on vs off: the app's training job (gan_space.ui.jobs.TrainingJob, which
+draws the fixed latents at most once a second and at most 1/50 of the time) around the same
+Trainer, whole runs timed from start to end, in alternating order. stream_overhead.py
+measures the same through the running web app.
+
+    python benchmarks/train_throughput.py [--resolutions 32 64] [--rounds 5] [--steps 2]
+        [--threads N] [--preview-rounds 3] [--preview-steps 150] [--skip-previews]
+
+The last line holds the figures: the ratios at each resolution and the preview cost.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from gan_space.data import load_digits  # noqa: E402
+from gan_space.models import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from gan_space.training import PRESETS, TrainConfig, Trainer  # noqa: E402
+
+BATCH, WIDTH, LATENT = 64, 64, 100
+
+
+class PlainLoop:
+    """The reference: a plain fp32 eager DCGAN loop, nothing tuned."""
+
+    def __init__(self, images: torch.Tensor, resolution: int, seed: int = 0):
+        torch.manual_seed(seed)
+        self.images = images.contiguous()
+        self.G = DCGANGenerator(resolution=resolution, channels=3, latent_dim=LATENT, width=WIDTH)
+        self.D = DCGANDiscriminator(resolution=resolution, channels=3, width=WIDTH)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.criterion = nn.BCEWithLogitsLoss()
+        self.ones, self.zeros = torch.ones(BATCH), torch.zeros(BATCH)
+
+    def step(self) -> None:
+        real = self.images[torch.randint(len(self.images), (BATCH,))]
+        # Discriminator: real -> 1, fake -> 0.
+        self.D.zero_grad()
+        loss_real = self.criterion(self.D(real), self.ones)
+        loss_real.backward()
+        fake = self.G(torch.randn(BATCH, LATENT))
+        loss_fake = self.criterion(self.D(fake.detach()), self.zeros)
+        loss_fake.backward()
+        self.opt_d.step()
+        # Generator: the same fakes, judged by the updated D, should look real.
+        self.G.zero_grad()
+        loss_g = self.criterion(self.D(fake), self.ones)
+        loss_g.backward()
+        self.opt_g.step()
+
+    def run(self, steps: int) -> None:
+        for _ in range(steps):
+            self.step()
+
+
+class TrainerChunks:
+    """The project's Trainer, driven `steps` steps at a time through its own event loop."""
+
+    def __init__(self, resolution: int, steps: int, out_dir: str, **overrides):
+        values = {**PRESETS["images"], "dataset": "digits", "resolution": resolution, "channels": 3,
+                  "out_dir": out_dir, "steps": 10_000_000, "log_every": steps, "sample_every": 10_000_000,
+                  "checkpoint_every": 10_000_000, **overrides}
+        assert values["batch_size"] == BATCH and values["width"] == WIDTH and values["latent_dim"] == LATENT
+        self.trainer = Trainer(TrainConfig(**values))
+        self.events = self.trainer.run()
+
+    def run(self, steps: int) -> None:
+        event = next(self.events)  # one event per `steps` steps (log_every)
+        assert event.status == "running", event.message
+
+
+def step_gflops_per_image(resolution: int, freeze_d_in_g_step: bool) -> float:
+    """Arithmetic of one training step per image (convolutions and matmuls, forward and
+    backward): what either loop must compute at the very least."""
+    G = DCGANGenerator(resolution=resolution, channels=3, latent_dim=LATENT, width=WIDTH)
+    D = DCGANDiscriminator(resolution=resolution, channels=3, width=WIDTH)
+    bce = nn.BCEWithLogitsLoss()
+    real, z = torch.randn(BATCH, 3, resolution, resolution), torch.randn(BATCH, LATENT)
+    with FlopCounterMode(display=False) as counter:
+        fake = G(z)
+        (bce(D(real), torch.ones(BATCH)) + bce(D(fake.detach()), torch.zeros(BATCH))).backward()
+        D.requires_grad_(not freeze_d_in_g_step)
+        bce(D(fake), torch.ones(BATCH)).backward()
+    return counter.get_total_flops() / BATCH / 1e9
+
+
+def matmul_ceiling_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """The best a large matmul reaches on this machine in `dtype`, right now."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def interleaved(contenders: dict, steps: int, rounds: int, warmup_steps: int) -> dict:
+    """img/s of each contender per round; the order alternates to cancel drifts in load."""
+    for contender in contenders.values():
+        contender.run(warmup_steps)
+    speeds = {name: [] for name in contenders}
+    names = list(contenders)
+    for round_index in range(rounds):
+        for name in names if round_index % 2 == 0 else names[::-1]:
+            start = time.perf_counter()
+            contenders[name].run(steps)
+            speeds[name].append(steps * BATCH / (time.perf_counter() - start))
+        print(f"  round {round_index + 1}: " + ", ".join(f"{n} {v[-1]:.1f}" for n, v in speeds.items()) + " img/s",
+              flush=True)
+    return speeds
+
+
+def per_round_ratio(speeds: dict, a: str, b: str) -> float:
+    return statistics.median(x / y for x, y in zip(speeds[a], speeds[b]))
+
+
+def throughput(resolution: int, args, runs_dir: Path) -> float:
+    images = load_digits(resolution, 3).normalised()
+    plain = PlainLoop(images, resolution)
+    trainer = TrainerChunks(resolution, args.steps, str(runs_dir / f"throughput-{resolution}"))
+    t = trainer.trainer
+    print(f"\n{resolution}x{resolution}: trainer on {t.device} in {t.precision}, "
+          f"{'channels_last' if t.memory_format == torch.channels_last else 'contiguous'}; "
+          f"{args.rounds} rounds of {args.steps} steps each")
+    speeds = interleaved({"plain": plain, "trainer": trainer}, args.steps, args.rounds, args.warmup)
+    ratio = per_round_ratio(speeds, "trainer", "plain")
+    flops = {"plain": step_gflops_per_image(resolution, False), "trainer": step_gflops_per_image(resolution, True)}
+    print(f"  {'':8s} {'img/s':>8s} {'GFLOP/img':>10s} {'GFLOP/s':>8s}")
+    for name, values in speeds.items():
+        median = statistics.median(values)
+        print(f"  {name:8s} {median:8.1f} {flops[name]:10.2f} {median * flops[name]:8.1f}")
+    print(f"  trainer / plain: {ratio:.2f}x (median of per-round ratios; "
+          f"ratio of medians {statistics.median(speeds['trainer']) / statistics.median(speeds['plain']):.2f}x)")
+    return ratio
+
+
+def preview_overhead(args, runs_dir: Path) -> float:
+    from gan_space.ui.jobs import TrainingJob
+
+    resolution = 32
+    print(f"\nlive previews on vs off: the app's TrainingJob around the Trainer at {resolution}x{resolution}, "
+          f"{args.preview_steps} steps a run, {args.preview_rounds} rounds")
+
+    def one_run(name: str, live_preview_seconds) -> float:
+        values = {**PRESETS["images"], "dataset": "digits", "resolution": resolution, "channels": 3,
+                  "out_dir": str(runs_dir / name), "steps": args.preview_steps, "log_every": 5}
+        trainer = Trainer(TrainConfig(**values))  # built outside the timing, as the app does before it starts
+        job = TrainingJob(trainer, name, live_preview_seconds=live_preview_seconds)
+        start = time.perf_counter()
+        job.start().wait()
+        seconds = time.perf_counter() - start
+        snapshot = job.snapshot()
+        assert snapshot.error is None and snapshot.event.status == "finished", snapshot.error
+        print(f"    {name}: {seconds:.1f}s, {snapshot.preview_version} previews", flush=True)
+        return args.preview_steps * BATCH / seconds
+
+    one_run("warm-up", 1.0)
+    speeds = {"on": [], "off": []}
+    for round_index in range(args.preview_rounds):
+        for mode in ("on", "off") if round_index % 2 == 0 else ("off", "on"):
+            speeds[mode].append(one_run(f"previews-{mode}-{round_index}", 1.0 if mode == "on" else None))
+    cost = 1 - per_round_ratio(speeds, "on", "off")
+    print(f"  previews off {statistics.median(speeds['off']):.1f} img/s, on {statistics.median(speeds['on']):.1f} img/s"
+          f" (medians); previews cost {100 * cost:.1f}% (median of per-round ratios)")
+    return cost
+
+
+def main() -> None:
+    started = time.perf_counter()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=2, help="steps of each loop per round")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps of each loop first")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--preview-rounds", type=int, default=3)
+    parser.add_argument("--preview-steps", type=int, default=150)
+    parser.add_argument("--skip-previews", action="store_true")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    runs_dir = Path(tempfile.mkdtemp(prefix="gan_space-throughput-"))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    print(f"matmul ceiling now: fp32 {matmul_ceiling_gflops(torch.float32):.0f} GFLOP/s, "
+          f"bf16 {matmul_ceiling_gflops(torch.bfloat16):.0f} GFLOP/s")
+    ratios = {resolution: throughput(resolution, args, runs_dir) for resolution in args.resolutions}
+    cost = None if args.skip_previews else preview_overhead(args, runs_dir)
+    print(f"\nload average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
+          f"{time.perf_counter() - started:.0f}s in all")
+    figures = [f"trainer/plain {ratio:.2f}x at {res}px" for res, ratio in ratios.items()]
+    if cost is not None:
+        figures.append(f"previews cost {100 * cost:.1f}%")
+    print("; ".join(figures))
+
+
+if __name__ == "__main__":
+    main()
