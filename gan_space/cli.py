@@ -26,7 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = verbs.add_parser("train", help="train a GAN", description=(
         "Train a GAN. Settings you leave out come from the preset for the data: 2-D points, the 8x8 digits, "
-        "or images from files."))
+        "or images from files."), epilog=(
+        "Several GPUs: `accelerate launch --multi_gpu --num_processes 4 -m gan_space train ...` (or `torchrun "
+        "--nproc_per_node 4 -m gan_space train ...`). Several machines: on each, `accelerate launch --multi_gpu "
+        "--num_machines 2 --num_processes 8 --machine_rank R --main_process_ip IP --main_process_port 29500 -m "
+        "gan_space train ...`. --batch-size is the global batch, split over the processes; rank 0 writes the run "
+        "folder (put it on a shared disk to resume on several machines)."))
     train.add_argument("--dataset", default="digits",
                        help=f"built-in ({', '.join(BUILTIN_DATASETS)}), a folder or .zip of images, or a Hugging "
                             "Face dataset id (default: digits)")
@@ -108,21 +113,28 @@ def _train(args) -> int:
         config = TrainConfig.for_dataset(args.dataset, out_dir=args.out, **settings)
         trainer = Trainer(config)
     config = trainer.config
-    print(f"{trainer.data.summary()} -> {config.out_dir} on {trainer.device} ({trainer.precision})")
+    # Under `accelerate launch` / `torchrun` every process runs this; only rank 0 prints.
+    show = print if trainer.is_main_process else (lambda *args, **kwargs: None)
+    processes = (f", {trainer.dist.world_size} processes x {trainer.local_batch_size} samples a step"
+                 if trainer.dist is not None else "")
+    show(f"{trainer.data.summary()} -> {config.out_dir} on {trainer.device} ({trainer.precision}){processes}")
     for skipped in trainer.data.skipped[:10]:
-        print(f"  skipped {skipped}")
+        show(f"  skipped {skipped}")
     event = None
-    with tqdm(total=config.steps, initial=trainer.step, unit="step", dynamic_ncols=True) as bar:
+    with tqdm(total=config.steps, initial=trainer.step, unit="step", dynamic_ncols=True,
+              disable=not trainer.is_main_process) as bar:
         try:
             for event in trainer.run():
                 bar.update(event.step - bar.n)
                 bar.set_postfix_str(f"D {event.losses.get('d', 0):.3f} G {event.losses.get('g', 0):.3f} "
                                     f"{event.images_per_second:,.0f} img/s")
         except KeyboardInterrupt:
+            if trainer.dist is not None:  # the launcher stops every process; resume from the last checkpoint
+                raise
             trainer.request_stop()
             for event in trainer.run():  # finishes the step, checkpoints and stops
                 pass
-    print(event.message if event else "nothing to do: the run is already at its last step")
+    show(event.message if event else "nothing to do: the run is already at its last step")
     return EXIT_FAILED if event is not None and event.status == "diverged" else 0
 
 

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import torch
 
-from . import checkpoints
+from . import checkpoints, distributed
 from .augment import AUGMENTATIONS, augment
 from .data import BUILTIN_POINT_SETS, Dataset, dataset_kind, load_dataset
 from .devices import autocast_context, resolve_precision, select_device
@@ -214,6 +214,15 @@ class Trainer:
                                  f"output folder")
 
         self.device = select_device(config.device)
+        # Several processes (accelerate launch, torchrun): one device each, see distributed.py.
+        # None in a single process, which trains exactly as it always has.
+        self.dist = distributed.from_environment(self.device)
+        if self.dist is not None:
+            self.device = self.dist.device
+        self.is_main_process = self.dist is None or self.dist.is_main
+        # batch_size is the global batch; this process draws its share of it.
+        self.local_batch_size = (config.batch_size if self.dist is None
+                                 else self.dist.local_batch_size(config.batch_size, config.pack))
         self.precision = resolve_precision(config.precision, self.device, config.arch)
         torch.manual_seed(config.seed)
         self.data = dataset if dataset is not None else load_dataset(
@@ -225,7 +234,8 @@ class Trainer:
         self.memory_format = torch.channels_last if config.arch == "dcgan" else torch.contiguous_format
         self.generator.to(self.device, memory_format=self.memory_format)
         self.discriminator.to(self.device, memory_format=self.memory_format)
-        self.ema = EMA(self.generator, config.ema_decay) if config.ema_decay > 0 else None
+        # Rank 0 alone keeps the EMA generator: only it samples previews and saves checkpoints.
+        self.ema = EMA(self.generator, config.ema_decay) if config.ema_decay > 0 and self.is_main_process else None
 
         adam = dict(betas=(config.beta1, config.beta2))
         if self.device.type in ("cuda", "cpu"):
@@ -239,10 +249,13 @@ class Trainer:
         self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
 
         # The whole (small) dataset lives on the device, already normalised.
-        self.real = self.data.normalised().to(self.device)
+        real, labels = self.data.normalised(), (self.data.labels if self.num_classes else None)
+        if self.dist is not None:  # several processes: each keeps (and samples) its own 1/N of it
+            real, labels = self.dist.shard(real), self.dist.shard(labels)
+        self.real = real.to(self.device)
         if self.real.dim() == 4:
             self.real = self.real.contiguous(memory_format=self.memory_format)
-        self.labels = self.data.labels.to(self.device) if self.num_classes else None
+        self.labels = labels.to(self.device) if labels is not None else None
         self.batch_rng = torch.Generator().manual_seed(config.seed + 1)
         self.preview_latents = sample_latents(config.num_preview if self.data.kind == "images" else 2500,
                                               config.latent_dim, seed=config.seed).to(self.device)
@@ -252,6 +265,9 @@ class Trainer:
         self.elapsed_before = 0.0  # training seconds of earlier sessions of this run
         if resume:
             self.step, self.elapsed_before = checkpoints.load_training_state(self)
+        if self.dist is not None:  # the same networks on every rank; each rank its own noise and batches
+            self.dist.broadcast_from_main(self.generator, self.discriminator)
+            self.dist.seed_rank_streams(self.batch_rng, config.seed, self.step)
 
     @classmethod
     def resume(cls, out_dir: str, **overrides) -> "Trainer":
@@ -294,7 +310,7 @@ class Trainer:
         return 1.0 if step < start else max(0.0, 1.0 - (step - start) / decay_steps)
 
     def sample_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        index = torch.randint(self.real.shape[0], (self.config.batch_size,), generator=self.batch_rng)
+        index = torch.randint(self.real.shape[0], (self.local_batch_size,), generator=self.batch_rng)
         index = index.to(self.device)
         real = self.real[index]
         return real, (self.labels[index] if self.labels is not None else None)
@@ -329,8 +345,9 @@ class Trainer:
     def run(self) -> Iterator[TrainEvent]:
         c = self.config
         G, D = self.generator, self.discriminator
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        checkpoints.write_json_atomic(self.out_dir / "train_config.json", c.to_dict())
+        if self.is_main_process:  # several processes: rank 0 alone writes the run folder
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            checkpoints.write_json_atomic(self.out_dir / "train_config.json", c.to_dict())
         G.train()
         D.train()
         sums = {}  # running sums of the logged quantities, kept as tensors: no host sync per step
@@ -348,8 +365,8 @@ class Trainer:
             # 1. Discriminator: real samples up, generated samples down.
             for d_step in range(c.d_steps):
                 real, real_labels = self.sample_batch()
-                z = torch.randn(c.batch_size, c.latent_dim, device=self.device)
-                fake_labels = self.random_labels(c.batch_size)
+                z = torch.randn(self.local_batch_size, c.latent_dim, device=self.device)
+                fake_labels = self.random_labels(self.local_batch_size)
                 # The last batch of fakes keeps its graph: the generator step below reuses it
                 # instead of running G a second time (as in PyTorch's DCGAN example).
                 with autocast_context(self.device, self.precision), torch.set_grad_enabled(d_step == c.d_steps - 1):
@@ -369,6 +386,8 @@ class Trainer:
                     _accumulate(sums, "r1", r1 * c.r1_every)  # the mean over steps is then the mean penalty
                 self.opt_d.zero_grad(set_to_none=True)
                 self.scaler_d.scale(loss_d).backward()
+                if self.dist is not None:  # several processes: every rank steps with the mean gradient
+                    self.dist.average_gradients(D)
                 self.scaler_d.step(self.opt_d)
                 self.scaler_d.update()
 
@@ -381,6 +400,8 @@ class Trainer:
                 loss_g = generator_loss(c.loss, fake_logits_g)
             self.opt_g.zero_grad(set_to_none=True)
             self.scaler_g.scale(loss_g).backward()
+            if self.dist is not None:
+                self.dist.average_gradients(G)
             self.scaler_g.step(self.opt_g)
             self.scaler_g.update()
             D.requires_grad_(True)
@@ -399,9 +420,11 @@ class Trainer:
             # 4. Report, preview and checkpoint on their schedules. Only here are values read
             # back from the device, so on a GPU the steps in between queue up without waiting.
             finished = self.step >= c.steps
-            stopping = self.stop_requested
+            stopping = self.stop_requested and self.dist is None  # several processes: agreed on below
             if self.step % c.log_every == 0 or finished or stopping:
                 now = time.perf_counter()
+                if self.dist is not None:  # means over all ranks' samples; a stop asked on any rank stops all
+                    sums, stopping = self.dist.average_logs(sums, self.stop_requested)
                 images_per_second = window_steps * c.batch_size / max(now - window_start, 1e-9)
                 means = {k: float(v) / window_steps for k, v in sums.items()}
                 sums, window_start, window_steps = {}, now, 0
@@ -417,14 +440,17 @@ class Trainer:
                     elapsed_seconds=self.elapsed_before + now - session_start,
                     eta_seconds=(c.steps - self.step) * c.batch_size / max(images_per_second, 1e-9),
                     device=str(self.device), precision=self.precision)
-                if self.step % c.sample_every == 0 or finished or stopping:
+                if self.is_main_process and (self.step % c.sample_every == 0 or finished or stopping):
                     event.preview_samples, event.preview = self.preview()
                     samples_dir = self.out_dir / "samples"
                     samples_dir.mkdir(exist_ok=True)
                     event.preview.save(samples_dir / f"step-{self.step:07d}.png")
                 if self.step % c.checkpoint_every == 0 or finished or stopping:
-                    event.checkpoint = str(checkpoints.save_checkpoint(
-                        self, elapsed_seconds=event.elapsed_seconds, metrics=event.losses))
+                    if self.is_main_process:
+                        event.checkpoint = str(checkpoints.save_checkpoint(
+                            self, elapsed_seconds=event.elapsed_seconds, metrics=event.losses))
+                    if self.dist is not None:  # no rank goes on, or exits, before the checkpoint is on disk
+                        self.dist.barrier()
                 if finished:
                     event.status = "finished"
                     event.message = (f"finished {c.steps} steps in {event.elapsed_seconds:.0f}s; "
