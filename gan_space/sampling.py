@@ -94,26 +94,36 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 def image_grid(images: torch.Tensor, min_cell: int = 64, columns: int | None = None, padding: int = 0,
-               padding_colour: tuple[int, int, int] = (96, 96, 96)) -> Image.Image:
+               padding_value: int = 96) -> Image.Image:
     """A grid of samples, as square as possible; empty cells stay black.
 
-    `padding` pixels of `padding_colour` around each cell keep samples apart: digits
-    touch the top and bottom of their 8x8 cell, so unpadded they merge into stripes.
+    `padding` pixels of grey (`padding_value`) around each cell keep samples apart:
+    digits touch the top and bottom of their 8x8 cell, so unpadded they merge into
+    stripes. A padded grid keeps the samples' mode (L or RGB) and is drawn with numpy in
+    one go, cheap enough to redraw while training.
     """
-    from diffusers.utils import make_image_grid
-
-    pictures = to_pil_images(images, min_cell)
-    cols = columns or math.ceil(math.sqrt(len(pictures)))
-    rows = math.ceil(len(pictures) / cols)
-    blank = Image.new(pictures[0].mode, pictures[0].size)
-    pictures += [blank] * (rows * cols - len(pictures))
     if padding == 0:
+        from diffusers.utils import make_image_grid
+
+        pictures = to_pil_images(images, min_cell)
+        cols = columns or math.ceil(math.sqrt(len(pictures)))
+        rows = math.ceil(len(pictures) / cols)
+        blank = Image.new(pictures[0].mode, pictures[0].size)
+        pictures += [blank] * (rows * cols - len(pictures))
         return make_image_grid(pictures, rows=rows, cols=cols)
-    width, height = pictures[0].size
-    grid = Image.new("RGB", (cols * (width + padding) + padding, rows * (height + padding) + padding), padding_colour)
-    for index, picture in enumerate(pictures):
-        grid.paste(picture, (padding + index % cols * (width + padding), padding + index // cols * (height + padding)))
-    return grid
+    cells = to_uint8(images)  # (N, h, w, C)
+    scale = max(1, math.ceil(min_cell / cells.shape[1]))
+    cells = cells.repeat(scale, axis=1).repeat(scale, axis=2)
+    count, height, width, channels = cells.shape
+    cols = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / cols)
+    cells = np.concatenate([cells, np.zeros((rows * cols - count, height, width, channels), np.uint8)])
+    # Each cell with its top and left padding, then one more padding row and column at the end.
+    blocks = np.full((rows, padding + height, cols, padding + width, channels), padding_value, np.uint8)
+    blocks[:, padding:, :, padding:] = cells.reshape(rows, cols, height, width, channels).transpose(0, 2, 1, 3, 4)
+    grid = np.pad(blocks.reshape(rows * (padding + height), cols * (padding + width), channels),
+                  ((0, padding), (0, padding), (0, 0)), constant_values=padding_value)
+    return Image.fromarray(grid[:, :, 0], mode="L") if channels == 1 else Image.fromarray(grid, mode="RGB")
 
 
 def scatter_plot(fake: torch.Tensor, real: torch.Tensor | None = None, size: int = 512,

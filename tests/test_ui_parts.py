@@ -155,7 +155,17 @@ def test_the_app_grid_keeps_samples_apart():
     columns, rows = 3, 2
     assert picture.size == (columns * (GRID_CELL + GRID_PADDING) + GRID_PADDING,
                             rows * (GRID_CELL + GRID_PADDING) + GRID_PADDING)
-    assert picture.getpixel((0, 0)) == (96, 96, 96) and picture.getpixel((GRID_PADDING, GRID_PADDING)) == (0, 0, 0)
+    assert picture.mode == "L" and picture.getpixel((0, 0)) == 96 and picture.getpixel((GRID_PADDING, GRID_PADDING)) == 0
+    assert picture.getpixel((GRID_PADDING + GRID_CELL, GRID_PADDING)) == 96  # between two cells
+    assert picture.getpixel((picture.width - 1, picture.height - 1)) == 96
+    # Colour samples keep their colour, each in its own place.
+    colours = torch.tensor([[1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]])[:, :, None, None]
+    picture = grid_picture(colours.expand(3, 3, 8, 8))
+    assert picture.mode == "RGB" and picture.size == (2 * (GRID_CELL + GRID_PADDING) + GRID_PADDING,) * 2
+    step = GRID_CELL + GRID_PADDING
+    assert [picture.getpixel((GRID_PADDING + x, GRID_PADDING + y)) for x, y in ((0, 0), (step, 0), (0, step))] == [
+        (255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    assert picture.getpixel((GRID_PADDING + step, GRID_PADDING + step)) == (0, 0, 0)  # an empty cell
 
 
 def _tiny_points_trainer(out_dir: Path, steps: int):
