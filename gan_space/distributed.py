@@ -78,7 +78,7 @@ class DataParallel:
         self.rank = self.state.process_index
         self.world_size = self.state.num_processes
         self.is_main = self.state.is_main_process
-        self.device = self.state.device
+        self.device = torch.device("cpu") if self.state.device.type == "cpu" else self.state.device  # not cpu:0
 
     def local_batch_size(self, batch_size: int, pack: int = 1) -> int:
         """This rank's share of the global batch."""
