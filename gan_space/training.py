@@ -87,6 +87,7 @@ class TrainConfig:
     # machinery
     device: str = "auto"
     precision: str = "auto"  # "auto", "fp32", "bf16" or "fp16"
+    compile: bool = False  # torch.compile the steps' forward passes: tens of seconds to compile, ~+10% on a CPU
     log_every: int = 25
     sample_every: int = 500
     checkpoint_every: int = 2000
@@ -157,6 +158,7 @@ class TrainConfig:
         check("device", isinstance(self.device, str) and self.device.split(":")[0] in ("auto", "cpu", "cuda", "mps"),
               "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
         check("precision", self.precision in ("auto", "fp32", "bf16", "fp16"), "'auto', 'fp32', 'bf16' or 'fp16'")
+        check("compile", isinstance(self.compile, bool), "True or False")
         for name in ("log_every", "sample_every", "checkpoint_every"):
             check(name, isinstance(getattr(self, name), int) and getattr(self, name) >= 1, "an integer of at least 1")
         check("num_preview", isinstance(self.num_preview, int) and 1 <= self.num_preview <= 256,
@@ -224,6 +226,8 @@ class Trainer:
         self.local_batch_size = (config.batch_size if self.dist is None
                                  else self.dist.local_batch_size(config.batch_size, config.pack))
         self.precision = resolve_precision(config.precision, self.device, config.arch)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # the shapes never change: let cuDNN time its kernels once
         torch.manual_seed(config.seed)
         self.data = dataset if dataset is not None else load_dataset(
             config.dataset, config.resolution, config.channels, max_images=config.max_images, seed=config.seed)
@@ -311,7 +315,9 @@ class Trainer:
 
     def sample_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         index = torch.randint(self.real.shape[0], (self.local_batch_size,), generator=self.batch_rng)
-        index = index.to(self.device)
+        if self.device.type == "cuda":
+            # The data already lives on the GPU; only the indices cross, without making the CPU wait.
+            index = index.pin_memory().to(self.device, non_blocking=True)
         real = self.real[index]
         return real, (self.labels[index] if self.labels is not None else None)
 
@@ -345,6 +351,9 @@ class Trainer:
     def run(self) -> Iterator[TrainEvent]:
         c = self.config
         G, D = self.generator, self.discriminator
+        # compile=True: the steps' forward passes go through torch.compile; the modules stay eager
+        # for everything else (checkpoints, the EMA copy, previews, R1's double backward).
+        G_forward, D_forward = (torch.compile(G), torch.compile(D)) if c.compile else (G, D)
         if self.is_main_process:  # several processes: rank 0 alone writes the run folder
             self.out_dir.mkdir(parents=True, exist_ok=True)
             checkpoints.write_json_atomic(self.out_dir / "train_config.json", c.to_dict())
@@ -370,10 +379,10 @@ class Trainer:
                 # The last batch of fakes keeps its graph: the generator step below reuses it
                 # instead of running G a second time (as in PyTorch's DCGAN example).
                 with autocast_context(self.device, self.precision), torch.set_grad_enabled(d_step == c.d_steps - 1):
-                    fake = G(z, fake_labels)
+                    fake = G_forward(z, fake_labels)
                 with autocast_context(self.device, self.precision):
-                    real_logits = D(augment(real, c.augment), real_labels).float()
-                    fake_logits = D(augment(fake.detach(), c.augment), fake_labels).float()
+                    real_logits = D_forward(augment(real, c.augment), real_labels).float()
+                    fake_logits = D_forward(augment(fake.detach(), c.augment), fake_labels).float()
                     loss_d = discriminator_loss(c.loss, real_logits, fake_logits)
                 if c.loss == "wgan-gp" and c.gp_weight > 0:
                     gp = gradient_penalty(D, real, fake.detach().float(), real_labels)
@@ -396,7 +405,7 @@ class Trainer:
             # a tenth of the step's arithmetic.
             D.requires_grad_(False)
             with autocast_context(self.device, self.precision):
-                fake_logits_g = D(augment(fake, c.augment), fake_labels).float()
+                fake_logits_g = D_forward(augment(fake, c.augment), fake_labels).float()
                 loss_g = generator_loss(c.loss, fake_logits_g)
             self.opt_g.zero_grad(set_to_none=True)
             self.scaler_g.scale(loss_g).backward()
