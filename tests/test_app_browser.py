@@ -4,6 +4,7 @@ Screenshots go to test-artifacts/screenshots/ (look at them: a grid of noise aft
 training is a bug)."""
 
 import re
+import threading
 import time
 
 from PIL import Image
@@ -133,3 +134,18 @@ def test_a_second_user_sees_they_are_queued_and_can_still_generate(page_factory,
     expect(second.locator("#train-status textarea")).to_have_value("Cancelled before it started.")
     expect(second.get_by_role("button", name="Train", exact=True)).to_be_enabled()
     assert not app_server.run_dir("browser-queue-second").exists()
+
+
+def test_closing_the_page_stops_its_run_and_keeps_a_checkpoint(page, app_server):
+    page.goto(app_server.url)
+    page.get_by_label("Run name").fill("browser-closed")
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.locator("#train-status textarea")).to_have_value(re.compile(r"step \d+/6000"))
+    page.close()  # the user leaves mid-run: nobody watches, so the device must not stay busy
+    latest = app_server.run_dir("browser-closed") / "checkpoints" / "latest"
+    deadline = time.monotonic() + 120
+    while not latest.exists() or any(t.name == "train-browser-closed" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the run of a closed page kept training"
+        time.sleep(0.2)
+    step = int(latest.read_text().removeprefix("step-"))
+    assert 0 < step < 6000  # stopped early, not trained to the end
