@@ -48,8 +48,9 @@ def test_events_report_progress_previews_and_checkpoints(tmp_path):
     events = list(Trainer(tiny_config(tmp_path)).run())
     assert [e.step for e in events] == [5, 10, 15, 20]
     assert events[-1].status == "finished" and all(e.status == "running" for e in events[:-1])
+    assert any("r1" in event.losses for event in events)  # lazy R1: logged in the windows where it ran
     for event in events:
-        assert set(event.losses) >= {"d", "g", "r1"} and all(map(lambda v: v == v, event.losses.values()))
+        assert set(event.losses) >= {"d", "g"} and all(map(lambda v: v == v, event.losses.values()))
         assert 0 <= event.d_real <= 1 and 0 <= event.d_fake <= 1
         assert event.images_per_second > 0 and event.device == "cpu"
     assert events[1].preview is not None and events[0].preview is None
