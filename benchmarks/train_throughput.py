@@ -15,6 +15,9 @@ each (the order alternates from round to round); warm-up steps are not timed; th
 gives the median speeds and the median of the per-round ratios (the two measured under the
 same machine load).
 
+--compile adds the trainer with compile=True (compiled during the warm-up); --layers adds a
+table of each convolution alone, fp32 vs bf16, with its arithmetic: what limits the ratio.
+
 Then live previews on vs off: the app's training job (gan_space.ui.jobs.TrainingJob, which
 draws the fixed latents at most once a second and at most 1/50 of the time) around the same
 Trainer, whole runs timed from start to end, in alternating order. stream_overhead.py
@@ -22,6 +25,7 @@ measures the same through the running web app.
 
     python benchmarks/train_throughput.py [--resolutions 32 64] [--rounds 5] [--steps 2]
         [--threads N] [--preview-rounds 2] [--preview-steps 100] [--skip-previews]
+        [--compile] [--layers]
 
 The last line holds the figures: the ratios at each resolution and the preview cost.
 """
@@ -146,6 +150,57 @@ def per_round_ratio(speeds: dict, a: str, b: str) -> float:
     return statistics.median(x / y for x, y in zip(speeds[a], speeds[b]))
 
 
+def layer_table(resolution: int, rounds: int) -> None:
+    """Each convolution of the two networks alone, forward and backward, fp32 contiguous vs
+    bf16 autocast channels_last: where the time goes and what bf16 buys layer by layer."""
+    G = DCGANGenerator(resolution=resolution, channels=3, latent_dim=LATENT, width=WIDTH)
+    D = DCGANDiscriminator(resolution=resolution, channels=3, width=WIDTH)
+    inputs = {}
+    hooks = [module.register_forward_hook(lambda m, args, out, name=f"{prefix}.{name}": inputs.setdefault(
+                 name, (m, args[0].shape)) and None)
+             for prefix, net in (("G", G), ("D", D)) for name, module in net.named_modules()
+             if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d))]
+    with torch.no_grad():
+        D(G(torch.randn(BATCH, LATENT)))
+    for hook in hooks:
+        hook.remove()
+
+    def forward_backward(module, shape, fast):
+        memory_format = torch.channels_last if fast else torch.contiguous_format
+        module = module.to(memory_format=memory_format)
+        x = torch.randn(shape).contiguous(memory_format=memory_format).requires_grad_(True)
+
+        def run():
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+                y = module(x)
+            y.backward(torch.ones_like(y))
+        return run
+
+    print(f"\n{resolution}x{resolution}, each convolution forward + backward (weights and input), batch {BATCH}, "
+          f"median of {rounds}:")
+    print(f"  {'layer':16s} {'input':>20s} {'GFLOP':>6s} {'fp32 ms':>8s} {'GFLOP/s':>8s} {'bf16 ms':>8s} "
+          f"{'GFLOP/s':>8s} {'ratio':>6s}")
+    totals = [0.0, 0.0, 0.0]
+    for name, (module, shape) in inputs.items():
+        with FlopCounterMode(display=False) as counter:
+            forward_backward(module, shape, False)()
+        flops = counter.get_total_flops() / 1e9
+        runs = {"fp32": forward_backward(module, shape, False), "bf16": forward_backward(module, shape, True)}
+        times = {key: [] for key in runs}
+        for _ in range(rounds + 1):  # the first is a warm-up
+            for key, run in runs.items():
+                start = time.perf_counter()
+                run()
+                times[key].append(time.perf_counter() - start)
+        slow, fast = (statistics.median(values[1:]) for values in times.values())
+        totals = [totals[0] + flops, totals[1] + slow, totals[2] + fast]
+        print(f"  {name:16s} {'x'.join(map(str, shape)):>20s} {flops:6.2f} {1000 * slow:8.1f} {flops / slow:8.1f} "
+              f"{1000 * fast:8.1f} {flops / fast:8.1f} {slow / fast:6.2f}")
+    flops, slow, fast = totals
+    print(f"  {'all':16s} {'':>20s} {flops:6.1f} {1000 * slow:8.0f} {flops / slow:8.1f} {1000 * fast:8.0f} "
+          f"{flops / fast:8.1f} {slow / fast:6.2f}")
+
+
 def throughput(resolution: int, args, runs_dir: Path) -> float:
     images = load_digits(resolution, 3).normalised()
     plain = PlainLoop(images, resolution)
@@ -154,15 +209,25 @@ def throughput(resolution: int, args, runs_dir: Path) -> float:
     print(f"\n{resolution}x{resolution}: trainer on {t.device} in {t.precision}, "
           f"{'channels_last' if t.memory_format == torch.channels_last else 'contiguous'}; "
           f"{args.rounds} rounds of {args.steps} steps each")
-    speeds = interleaved({"plain": plain, "trainer": trainer}, args.steps, args.rounds, args.warmup)
+    contenders = {"plain": plain, "trainer": trainer}
+    if args.compile:  # compiled in the warm-up steps, which are not timed
+        contenders["compiled"] = TrainerChunks(resolution, args.steps, str(runs_dir / f"compiled-{resolution}"),
+                                               compile=True)
+    speeds = interleaved(contenders, args.steps, args.rounds, args.warmup)
     ratio = per_round_ratio(speeds, "trainer", "plain")
-    flops = {"plain": step_gflops_per_image(resolution, False), "trainer": step_gflops_per_image(resolution, True)}
+    trainer_flops = step_gflops_per_image(resolution, True)
+    flops = {"plain": step_gflops_per_image(resolution, False), "trainer": trainer_flops, "compiled": trainer_flops}
     print(f"  {'':8s} {'img/s':>8s} {'GFLOP/img':>10s} {'GFLOP/s':>8s}")
     for name, values in speeds.items():
         median = statistics.median(values)
         print(f"  {name:8s} {median:8.1f} {flops[name]:10.2f} {median * flops[name]:8.1f}")
     print(f"  trainer / plain: {ratio:.2f}x (median of per-round ratios; "
           f"ratio of medians {statistics.median(speeds['trainer']) / statistics.median(speeds['plain']):.2f}x)")
+    if args.compile:
+        print(f"  compiled / plain: {per_round_ratio(speeds, 'compiled', 'plain'):.2f}x, "
+              f"compiled / trainer: {per_round_ratio(speeds, 'compiled', 'trainer'):.2f}x")
+    if args.layers:
+        layer_table(resolution, args.rounds)
     return ratio
 
 
@@ -229,6 +294,8 @@ def main() -> None:
     parser.add_argument("--preview-rounds", type=int, default=2)
     parser.add_argument("--preview-steps", type=int, default=100)
     parser.add_argument("--skip-previews", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="also the trainer with compile=True")
+    parser.add_argument("--layers", action="store_true", help="also each convolution alone, fp32 vs bf16")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
