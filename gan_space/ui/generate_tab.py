@@ -2,6 +2,7 @@
 animate the path between two seeds."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
@@ -20,14 +21,16 @@ SAMPLING_CONCURRENCY = 2  # generation stays responsive while a run trains
 
 @dataclass
 class GenerateTab:
+    """What build_demo and other tabs (the Hub tab, after a pull) wire to."""
+
     model: gr.Dropdown
+    # refresh(key=None, request=None) -> a dropdown update listing every generator the request's
+    # session may use, selecting `key`
+    refresh: Callable
 
-    # Bound by build_generate_tab: the model list as a dropdown update, optionally selecting a key.
-    refresh: object = None
 
-
-def model_choices(context: AppContext) -> list[tuple[str, str]]:
-    return [(entry.label, entry.key) for entry in list_generators(context.paths)]
+def model_choices(context: AppContext, owner: str | None = None) -> list[tuple[str, str]]:
+    return [(entry.label, entry.key) for entry in list_generators(context.paths, owner)]
 
 
 def _count(value) -> int:
@@ -99,16 +102,16 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
             animation = gr.Image(label="Interpolation", type="filepath", interactive=False,
                                  elem_id="interpolation", height=300)
 
-    def refresh(selected: str | None = None):
+    def refresh(selected: str | None = None, request: gr.Request | None = None):
         """The model list, keeping (or selecting) `selected` when it is still there."""
-        choices = model_choices(context)
+        choices = model_choices(context, context.owner(request))
         keys = [key for _, key in choices]
         value = selected if selected in keys else (keys[0] if keys else None)
         return gr.update(choices=choices, value=value)
 
-    def describe_model(key: str | None):
+    def describe_model(key: str | None, request: gr.Request):
         try:
-            entry = find_generator(context.paths, key)
+            entry = find_generator(context.paths, key, context.owner(request))
         except ValueError as error:
             return str(error), gr.update(visible=False, choices=[ALL_CLASSES], value=ALL_CLASSES)
         classes = [ALL_CLASSES, *entry.class_names] if entry.num_classes else [ALL_CLASSES]
@@ -120,7 +123,7 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
         from gan_space.sampling import generate, scatter_plot
 
         try:
-            entry = find_generator(context.paths, model)
+            entry = find_generator(context.paths, model, context.owner(request))
             seed, count, truncation = _seed(seed), _count(count), _truncation(truncation)
             label = _class_label(entry, class_label)
             generator = context.generators.get(entry)
@@ -140,7 +143,7 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
         from gan_space.sampling import interpolate, to_pil_images
 
         try:
-            entry = find_generator(context.paths, model)
+            entry = find_generator(context.paths, model, context.owner(request))
             if entry.is_points:
                 raise ValueError("interpolation animates one image between two seeds: pick an image generator "
                                  "(this one makes 2-D points)")
@@ -160,15 +163,15 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
 
     model.change(describe_model, model, [model_info, class_label], queue=False, api_visibility="private")
     # A page opened later sees the runs trained since the app started.
-    demo.load(lambda key: refresh(key), model, model, queue=False, api_visibility="private").then(
+    demo.load(refresh, model, model, queue=False, api_visibility="private").then(
         describe_model, model, [model_info, class_label], queue=False, api_visibility="private")
-    refresh_button.click(lambda key: refresh(key), model, model, queue=False, api_visibility="private")
+    refresh_button.click(refresh, model, model, queue=False, api_visibility="private")
 
-    def list_models() -> list[dict]:
+    def list_models(request: gr.Request) -> list[dict]:
         """The generators /generate and /interpolate accept: key (pass it as `model`), label, source
         (shipped, trained or hub) and class names (conditional models)."""
         return [{"key": e.key, "label": e.label, "source": e.source, "classes": e.class_names}
-                for e in list_generators(context.paths)]
+                for e in list_generators(context.paths, context.owner(request))]
 
     gr.api(list_models, api_name="models", concurrency_limit=None)
     sampling = dict(concurrency_limit=SAMPLING_CONCURRENCY, concurrency_id=SAMPLING_CONCURRENCY_ID)
