@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 BUILTIN_IMAGE_SETS = ("digits",)
-BUILTIN_POINT_SETS = ("ring8", "grid25")
+MIXTURE_SETS = ("ring8", "grid25")  # mixtures of Gaussians: modes to count (metrics.mode_metrics)
+BUILTIN_POINT_SETS = MIXTURE_SETS + ("moons", "spiral")
 BUILTIN_DATASETS = BUILTIN_IMAGE_SETS + BUILTIN_POINT_SETS
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -86,16 +87,47 @@ def mixture_modes(name: str) -> tuple[torch.Tensor, float]:
     if name == "grid25":
         coords = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
         return torch.cartesian_prod(coords, coords), 0.05
-    raise DatasetError(f"{name!r} is not a 2-D mixture; choose one of {BUILTIN_POINT_SETS}")
+    raise DatasetError(f"{name!r} is not a 2-D mixture; choose one of {MIXTURE_SETS}")
 
 
 def load_mixture(name: str, num_samples: int = 100_000, seed: int = 0) -> Dataset:
-    modes, std = mixture_modes(name)
     generator = torch.Generator().manual_seed(seed)
-    which = torch.randint(len(modes), (num_samples,), generator=generator)
-    points = modes[which] + std * torch.randn(num_samples, 2, generator=generator)
+    if name in MIXTURE_SETS:
+        modes, std = mixture_modes(name)
+        which = torch.randint(len(modes), (num_samples,), generator=generator)
+        points = modes[which] + std * torch.randn(num_samples, 2, generator=generator)
+    else:
+        points = _point_shape(name, num_samples, generator)
+    return points_dataset(name, points)
+
+
+def _point_shape(name: str, num_samples: int, generator: torch.Generator) -> torch.Tensor:
+    """Two interleaved half circles ("moons") or a two-armed spiral, with a little noise."""
+    t = torch.rand(num_samples, generator=generator)
+    arm = torch.randint(2, (num_samples,), generator=generator)
+    if name == "moons":
+        angle = math.pi * t
+        x = torch.where(arm == 0, angle.cos(), 1 - angle.cos())
+        y = torch.where(arm == 0, angle.sin(), 0.5 - angle.sin())
+        noise = 0.05
+    elif name == "spiral":
+        angle = 0.5 * math.pi + 3 * math.pi * t.sqrt()  # sqrt: even density along the arm
+        radius = angle / (3.5 * math.pi)
+        sign = 1 - 2 * arm.float()
+        x, y = sign * radius * angle.cos(), sign * radius * angle.sin()
+        noise = 0.02
+    else:
+        raise DatasetError(f"{name!r} is not a built-in point set; choose one of {BUILTIN_POINT_SETS}")
+    return torch.stack([x, y], 1) + noise * torch.randn(num_samples, 2, generator=generator)
+
+
+def points_dataset(name: str, points) -> Dataset:
+    """2-D points (N, 2) in data coordinates -> a Dataset that trains like the built-ins."""
+    points = torch.as_tensor(points, dtype=torch.float32)
+    if points.dim() != 2 or points.shape[1] != 2 or points.shape[0] < 2 or not torch.isfinite(points).all():
+        raise DatasetError(f"points must be at least 2 finite rows of x, y; got shape {tuple(points.shape)}")
     offset = points.mean(0)
-    scale = float(points.std(0).mean())
+    scale = max(float(points.std(0).mean()), 1e-3)  # all points in one place: still a usable scale
     return Dataset(name=name, kind="points", samples=points, offset=offset.tolist(), scale=scale)
 
 

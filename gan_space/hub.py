@@ -543,7 +543,7 @@ def hub_dataset_id(dataset: str) -> str | None:
 
 def _quality_metrics(generator, dataset: str | None) -> dict:
     """Quality measured on fresh samples for the built-in data sets (empty for others)."""
-    from .data import BUILTIN_POINT_SETS
+    from .data import MIXTURE_SETS
     from .sampling import generate
 
     if dataset == "digits":
@@ -552,7 +552,7 @@ def _quality_metrics(generator, dataset: str | None) -> dict:
         measured = digits_metrics(generate(generator, 1000, seed=1_000_000))
         keys = ("num_samples", "frechet_distance", "real_frechet_distance", "classes_covered", "min_class_fraction",
                 "median_nn_distance", "real_median_nn_distance")
-    elif dataset in BUILTIN_POINT_SETS:
+    elif dataset in MIXTURE_SETS:  # moons and spiral have no modes to count
         from .metrics import mode_metrics
 
         measured = mode_metrics(generate(generator, 2500, seed=1_000_000), dataset)

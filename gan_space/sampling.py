@@ -159,3 +159,17 @@ def preview_image(samples: torch.Tensor, real: torch.Tensor | None = None) -> Im
     if samples.dim() == 2:
         return scatter_plot(samples, real)
     return image_grid(samples)
+
+
+def class_seed_grid(generator, seeds: list[int], classes: list[int] | None = None,
+                    truncation: float = 1.0) -> torch.Tensor:
+    """Samples of a class-conditional generator, one row per class and one column per seed:
+    (len(classes) * len(seeds), ...), row-major. The same seed keeps its latent in every row,
+    so a column shows what the class label alone changes."""
+    num_classes = generator.config.num_classes
+    if not num_classes:
+        raise ValueError("this generator is not class-conditional: it has no classes to put in rows")
+    classes = list(range(num_classes)) if classes is None else [int(c) for c in classes]
+    latents = torch.cat([sample_latents(1, generator.config.latent_dim, s, truncation) for s in seeds])
+    return generate(generator, latents=latents.repeat(len(classes), 1),
+                    labels=torch.tensor(classes).repeat_interleave(len(seeds)))

@@ -10,6 +10,7 @@ import gradio as gr
 from .common import AppContext, session_hash, user_error
 from .models import GeneratorEntry, find_generator, list_generators
 from .pictures import grid_picture
+from .steer import build_steer_panels
 
 ALL_CLASSES = "all classes (in turn)"
 MAX_COUNT = 64
@@ -63,6 +64,11 @@ def _class_label(entry: GeneratorEntry, value) -> int | None:
     raise ValueError(f"class {value!r} is not one of this model's classes: {', '.join(names)}")
 
 
+def _steer_inputs(entry: GeneratorEntry, seed, count, truncation, class_label):
+    """The steering folds check their inputs as Generate does."""
+    return _seed(seed), _count(count), _truncation(truncation), _class_label(entry, class_label)
+
+
 def _output_path(context: AppContext, request, stem: str, suffix: str):
     # Unique per call, so an earlier download link keeps pointing at its own picture.
     return context.paths.session_dir(session_hash(request)) / f"{stem}-{time.time_ns()}{suffix}"
@@ -95,6 +101,7 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
                     seed_b = gr.Number(label="To seed", value=1, precision=0)
                     frames = gr.Slider(4, 60, value=24, step=1, label="Frames")
                 interpolate_button = gr.Button("Interpolate")
+            build_steer_panels(context, model, seed, count, truncation, class_label, _steer_inputs)
         with gr.Column(scale=3, min_width=320):
             grid = gr.Image(label="Samples", type="pil", format="png", interactive=False, elem_id="generate-grid",
                             height=420)

@@ -21,7 +21,7 @@ from .models import BUILTIN_DATASETS, check_run_name, latest_generator_folder
 UPLOAD = "upload images or a .zip"
 HUB_DATASET = "Hugging Face dataset"
 SOURCES = (*BUILTIN_DATASETS, UPLOAD, HUB_DATASET)
-POINT_SETS = ("ring8", "grid25")
+POINT_SETS = ("ring8", "grid25", "moons", "spiral")
 # The library's choices (gan_space.losses.LOSSES, gan_space.augment.AUGMENTATIONS),
 # named here so that building the page does not import torch; a test keeps them equal.
 LOSSES = ("non-saturating", "hinge", "least-squares", "wgan-gp")
@@ -256,7 +256,7 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
             dataset = gr.Radio(list(SOURCES), value="digits", label="Data",
-                               info="digits: 8x8 handwritten digits · ring8, grid25: 2-D mixtures of Gaussians")
+                               info="digits: 8x8 handwritten digits · ring8, grid25: 2-D mixtures of Gaussians · moons, spiral: 2-D shapes")
             upload = gr.File(label="Images or one .zip (sub-folders in the .zip are classes)",
                              file_count="multiple", file_types=["image", ".zip"], visible=False)
             hf_dataset = gr.Textbox(label="Hugging Face dataset id", placeholder="owner/name", visible=False,

@@ -1,0 +1,67 @@
+"""The Lab tab and the steering sliders in a real browser (Debian's Chromium).
+
+Screenshots: test-artifacts/screenshots/lab-*.png and steer-*.png (look at them: the lab
+should show green real points, purple generated ones, a tinted heat map and arrows)."""
+
+from PIL import Image
+from playwright.sync_api import expect
+
+from app_fixtures import SCREENSHOTS, app_server, browser, page, page_factory  # noqa: F401  (fixtures)
+
+
+def _picture(page, app_server, selector: str) -> Image.Image:
+    import io
+
+    source = page.locator(selector).get_attribute("src")
+    return Image.open(io.BytesIO(page.request.get(source).body())).convert("RGB")
+
+
+def test_lab_steps_d_then_g_then_runs_and_pauses(page, app_server):
+    page.goto(app_server.url)
+    page.get_by_role("tab", name="Lab").click()
+    page.get_by_role("button", name="Step G", exact=True).click()  # G alone: D has not judged real data yet
+    expect(page.locator("#lab-reading")).to_contain_text("Only one side has moved")
+    page.get_by_role("button", name="Step D", exact=True).click()
+    expect(page.locator("#lab-reading")).to_contain_text("D(x)")
+    page.wait_for_function("() => document.querySelector('#lab-scene img')?.src")
+    page.screenshot(path=str(SCREENSHOTS / "lab-one-step.png"), full_page=True)
+    first = page.locator("#lab-scene img").get_attribute("src")
+
+    # Slow motion: frames of 20 steps keep arriving until Pause.
+    frame_steps = page.get_by_role("spinbutton", name="number input for Steps per frame")
+    frame_steps.fill("20")
+    frame_steps.press("Enter")
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.wait_for_function(f"() => document.querySelector('#lab-scene img')?.src !== {first!r}")
+    page.wait_for_function("() => /Modes captured: \\*?\\*?\\d/.test(document.querySelector('#lab-reading').innerText)"
+                           " && document.querySelector('#lab-reading').innerText.length > 0", timeout=120_000)
+    page.wait_for_timeout(6000)
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.wait_for_timeout(5000)  # a frame already on its way may still land
+    paused = page.locator("#lab-scene img").get_attribute("src")
+    page.wait_for_timeout(3000)
+    assert page.locator("#lab-scene img").get_attribute("src") == paused  # no more frames
+    page.screenshot(path=str(SCREENSHOTS / "lab-running.png"), full_page=True)
+    scene = _picture(page, app_server, "#lab-scene img")
+    colours = set(scene.getdata())
+    assert (20, 120, 60) in colours and (120, 50, 170) in colours and len(colours) > 50
+
+
+def test_steer_sliders_change_the_samples_and_export_an_animation(page, app_server):
+    page.goto(app_server.url)
+    page.get_by_role("tab", name="Generate").click()
+    page.get_by_text("Steer (latent directions)").click()
+    page.get_by_role("button", name="Steer", exact=True).click()
+    expect(page.locator("#steer-info")).to_contain_text("Share of the first layer's variance", timeout=120_000)
+    neutral = _picture(page, app_server, "#steer-grid img")
+    source = page.locator("#steer-grid img").get_attribute("src")
+    page.locator("#steer-1 input[type=number]").fill("3")
+    page.locator("#steer-1 input[type=number]").press("Enter")
+    page.get_by_role("button", name="Steer", exact=True).click()
+    page.wait_for_function(f"() => document.querySelector('#steer-grid img')?.src !== {source!r}")
+    steered = _picture(page, app_server, "#steer-grid img")
+    assert steered.size == neutral.size and steered.tobytes() != neutral.tobytes()
+    page.locator("#steer").screenshot(path=str(SCREENSHOTS / "steer-sliders.png"))
+    page.get_by_role("button", name="Export animation along it", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#steer-gif img')?.src", timeout=120_000)
+    page.screenshot(path=str(SCREENSHOTS / "steer-page.png"), full_page=True)
