@@ -42,9 +42,11 @@ PRESETS = {
                    lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.9, r1_gamma=0.5, ema_decay=0.999,
                    lr_decay_fraction=0.3, augment="none", sample_every=1000, checkpoint_every=5000),
     # 8x8 digits at their native resolution: an MLP beats a convnet on a CPU, and R1 on
-    # real data is what prevents collapse.
+    # real data is what prevents collapse. R1 runs every step here: that is the recipe the
+    # shipped generator was trained and measured with (FD 0.20 vs 0.22 for real digits).
     "digits": dict(arch="mlp", resolution=8, channels=1, width=256, num_layers=3, latent_dim=32,
                    batch_size=128, steps=6000, lr_g=1e-3, lr_d=1e-3, beta1=0.0, beta2=0.99, r1_gamma=1.0,
+                   r1_every=1,
                    ema_decay=0.999, lr_decay_fraction=0.3, augment="none", sample_every=500,
                    checkpoint_every=2000),
     # Photos and drawings from folders: the DCGAN recipe plus EMA and flips.
