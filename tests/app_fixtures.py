@@ -79,20 +79,11 @@ def client_factory(app_server, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Headless Debian Chromium (Playwright's own browser download does not work offline)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run tests/run.sh (it installs Debian's chromium)")
-    from playwright.sync_api import expect, sync_playwright
-
-    # Assertions wait for the page; a loaded 2-core CI machine needs more than the 5 s default.
-    expect.set_options(timeout=60_000)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def browser(shared_chromium):
+    """Headless Debian Chromium. The browser itself is conftest.py's `shared_chromium`: each
+    test module imports this fixture, and two sync Playwright instances cannot run in one
+    process, so they all share the one defined there."""
+    return shared_chromium
 
 
 @pytest.fixture

@@ -31,3 +31,25 @@ def tiny_image_folder(tmp_path):
     (root / "red" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
     (root / "blue" / "notes.txt").write_text("not an image")
     return root
+
+
+@pytest.fixture(scope="session")
+def shared_chromium():
+    """Headless Debian Chromium (Playwright's own browser download does not work offline),
+    one for the whole session: a second sync Playwright in the same process fails."""
+    from pathlib import Path
+
+    from app_fixtures import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run tests/run.sh (it installs Debian's chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    # Assertions wait for the page; a loaded 2-core CI machine needs more than the 5 s default.
+    expect.set_options(timeout=60_000)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
