@@ -38,6 +38,10 @@ class ModelLoadError(ValueError):
     """A path does not hold a loadable gan_space generator; the message says why."""
 
 
+class CheckpointWriteError(OSError, ValueError):
+    """A checkpoint could not be written (a full disk, say); the previous one is intact."""
+
+
 def write_json_atomic(path: Path, data) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w") as handle:
@@ -70,13 +74,30 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
     return complete[-1] if complete else None
 
 
+def _discard(folder: Path) -> None:
+    """Remove a checkpoint folder so that a crash halfway never leaves a half-deleted one that
+    still looks complete: it is first renamed out of sight (atomic), then deleted."""
+    hidden = folder.with_name(f".old-{folder.name}-{os.getpid()}")
+    try:
+        os.replace(folder, hidden)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(hidden, ignore_errors=True)
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Temporary files and folders of a process killed while it saved (they are never read)."""
+    for path in root.glob(".*"):
+        if path.name.startswith((".tmp-", ".old-", ".latest.tmp-")):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
 def save_checkpoint(trainer, elapsed_seconds: float, metrics: dict) -> Path:
     root = trainer.out_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(root)  # one process writes a run; anything half-written here is from a crash
     name = f"step-{trainer.step:07d}"
     tmp = root / f".tmp-{name}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
     try:
         sampler = trainer.sampling_generator()
         if trainer.ema is not None:
@@ -123,17 +144,24 @@ def save_checkpoint(trainer, elapsed_seconds: float, metrics: dict) -> Path:
             json.dump(state, handle, indent=2)
         _fsync_tree(tmp)
         final = root / name
-        if final.exists():  # the same step saved again (e.g. stop right after a scheduled save)
-            shutil.rmtree(final)
+        if final.exists():  # the same step saved again (e.g. after a crash before `latest` was updated)
+            _discard(final)
         os.replace(tmp, final)
         tmp_pointer = root / f".latest.tmp-{os.getpid()}"
         tmp_pointer.write_text(name)
         os.replace(tmp_pointer, root / "latest")
+    except Exception as error:  # OSError from Python, SafetensorError from safetensors' own writer, ...
+        shutil.rmtree(tmp, ignore_errors=True)
+        previous = latest_checkpoint(trainer.out_dir)
+        kept = f"the previous checkpoint ({previous.name}) is intact" if previous else "no earlier checkpoint exists"
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise CheckpointWriteError(f"could not write checkpoint {name} in {root} ({reason}); {kept}. Free "
+                                   f"some disk space, then resume the run.") from error
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     for old in sorted(p for p in root.glob("step-*") if p.name != name)[:-(KEEP_CHECKPOINTS - 1) or None]:
-        shutil.rmtree(old, ignore_errors=True)
+        _discard(old)
     return final
 
 

@@ -11,6 +11,7 @@ Errors print one line and exit non-zero; no traceback reaches the user.
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -142,7 +143,7 @@ def _load_model(model: str, device: str):
     from .checkpoints import load_generator
 
     if Path(model).exists() or "/" not in model or model.startswith((".", "/", "~")):
-        return load_generator(Path(model).expanduser(), device)
+        return load_generator(Path(os.path.expanduser(model)), device)
     from . import hub  # a Hub repo id: pulled first (the only time generate goes online)
 
     return hub.pull(model, token=hub.resolve_token(), device=device)

@@ -12,6 +12,7 @@ import os
 import re
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,13 +24,18 @@ MIXTURE_SETS = ("ring8", "grid25")  # mixtures of Gaussians: modes to count (met
 BUILTIN_POINT_SETS = MIXTURE_SETS + ("moons", "spiral")
 BUILTIN_DATASETS = BUILTIN_IMAGE_SETS + BUILTIN_POINT_SETS
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+# The decoders PIL may use (it picks one by the file's content, not its name). PIL knows
+# some forty formats; EPS alone would run Ghostscript on whatever a user uploads. (The JPEG
+# decoder also opens the multi-picture JPEGs of phone cameras, MPO.)
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "DIB", "TIFF")
 
 # Guards against hostile files: a decompression bomb is refused, not decoded.
 MAX_IMAGE_PIXELS = 40_000_000
-MAX_ZIP_MEMBER_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = 64 * 1024 * 1024  # one image file; larger ones are skipped unread
+MAX_ZIP_MEMBER_BYTES = MAX_FILE_BYTES
 MAX_ZIP_TOTAL_BYTES = 1024 * 1024 * 1024
 DEFAULT_MAX_IMAGES = 50_000
-HF_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
+HF_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$", re.ASCII)
 
 
 class DatasetError(ValueError):
@@ -162,12 +168,13 @@ def decode_image(data: bytes, resolution: int, channels: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+                # Image.open has read the header only: a bomb is refused before any pixel is decoded.
                 if image.width * image.height > MAX_IMAGE_PIXELS:
                     raise ValueError(f"image too large ({image.width}x{image.height} pixels)")
                 image.seek(0)  # first frame of an animation
                 image.load()
-                image = _to_8bit(image)
+                image = _to_8bit(_upright(image))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ValueError("image too large (decompression bomb)") from None
         except ValueError:
@@ -181,6 +188,16 @@ def decode_image(data: bytes, resolution: int, channels: int) -> np.ndarray:
     image = ImageOps.fit(image, (resolution, resolution), Image.Resampling.BICUBIC)
     array = np.asarray(image, dtype=np.uint8)
     return array[None] if channels == 1 else array.transpose(2, 0, 1)
+
+
+def _upright(image):
+    """Phone photos are often stored sideways with an EXIF orientation tag: turn them upright."""
+    from PIL import ImageOps
+
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # a damaged orientation tag is not worth losing the picture for
+        return image
 
 
 def _to_8bit(image):
@@ -227,19 +244,39 @@ def _images_from_named_bytes(name: str, items, resolution: int, channels: int, m
 
 
 def load_image_folder(folder: str | os.PathLike, resolution: int, channels: int,
-                      max_images: int = DEFAULT_MAX_IMAGES) -> Dataset:
+                      max_images: int = DEFAULT_MAX_IMAGES, links_within: str | os.PathLike | None = None) -> Dataset:
+    """Image files anywhere under `folder`. Symbolic links could point anywhere on the machine:
+    they are skipped (and counted), unless they resolve to a file inside `links_within` (the
+    Hugging Face cache keeps a snapshot's files as links into the repo's own blob folder)."""
     root = Path(folder)
     if not root.is_dir():
         raise DatasetError(f"{folder} is not a folder")
+    allowed = Path(links_within).resolve() if links_within is not None else None
 
     def items():
-        for path in sorted(root.rglob("*")):
-            # Symlinks could point anywhere on the machine: only regular files inside the folder count.
-            if path.is_symlink() or not path.is_file():
+        for path in sorted(root.rglob("*")):  # rglob does not descend into linked folders
+            name = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                if allowed is None or not _link_inside(path, allowed):
+                    yield name, _refuse("a symbolic link (not followed)")
+                    continue
+            elif not path.is_file():  # folders; pipes and devices are not files either
                 continue
-            yield path.relative_to(root).as_posix(), path.read_bytes
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                yield name, _refuse(f"file too large ({size / 2**20:.0f} MiB)")
+                continue
+            yield name, path.read_bytes
 
     return _images_from_named_bytes(str(folder), items(), resolution, channels, max_images)
+
+
+def _link_inside(link: Path, folder: Path) -> bool:
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):  # dangling, or a loop
+        return False
+    return target.is_relative_to(folder) and target.is_file()
 
 
 def load_image_zip(zip_path: str | os.PathLike, resolution: int, channels: int,
@@ -261,17 +298,32 @@ def load_image_zip(zip_path: str | os.PathLike, resolution: int, channels: int,
             for member in sorted(members, key=lambda m: m.filename):
                 name = member.filename.replace("\\", "/").lstrip("/")
                 if member.file_size > MAX_ZIP_MEMBER_BYTES:
-                    yield name, lambda: (_ for _ in ()).throw(ValueError("file too large"))
+                    yield name, _refuse(f"file too large ({member.file_size / 2**20:.0f} MiB unpacked)")
                     continue
                 yield name, (lambda m=member: _read_member(archive, m))
 
         return _images_from_named_bytes(Path(zip_path).name, items(), resolution, channels, max_images)
 
 
+def _refuse(reason: str):
+    """A reader that fails with `reason`: the file is skipped and counted like an unreadable one."""
+
+    def read():
+        raise ValueError(reason)
+
+    return read
+
+
 def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
     # Read at most the declared size + 1 so a member that lies about its size is caught.
-    with archive.open(member) as handle:
-        data = handle.read(member.file_size + 1)
+    try:
+        with archive.open(member) as handle:
+            data = handle.read(member.file_size + 1)
+    # One damaged member (bad deflate data, a wrong CRC, encrypted, an unknown compression
+    # method) costs that file only, not the whole archive.
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, OSError) as error:
+        reason = "encrypted" if member.flag_bits & 0x1 else f"{type(error).__name__}: {str(error)[:80]}"
+        raise ValueError(f"unreadable archive member ({reason})") from None
     if len(data) > member.file_size:
         raise ValueError("archive member larger than declared")
     return data
@@ -296,7 +348,8 @@ def load_hf_dataset(repo_id: str, resolution: int, channels: int, token: str | N
     zips = sorted(Path(folder).rglob("*.zip"))
     if zips and not any(p.suffix.lower() in IMAGE_EXTENSIONS for p in Path(folder).rglob("*")):
         return load_image_zip(zips[0], resolution, channels, max_images)
-    dataset = load_image_folder(folder, resolution, channels, max_images)
+    # The snapshot's files are links into the repo's blob folder, two levels up.
+    dataset = load_image_folder(folder, resolution, channels, max_images, links_within=Path(folder).parents[1])
     dataset.name = repo_id
     return dataset
 
@@ -316,11 +369,11 @@ def load_dataset(source: str, resolution: int = 32, channels: int = 1, token: st
         return load_digits(resolution, channels)
     if source in BUILTIN_POINT_SETS:
         return load_mixture(source, seed=seed)
-    path = Path(source).expanduser()
+    path = Path(os.path.expanduser(source))  # (Path.expanduser raises for '~nobody/x')
     if path.is_dir():
         return load_image_folder(path, resolution, channels, max_images)
     if path.is_file():
-        if zipfile.is_zipfile(path):
+        if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":  # a damaged .zip says why
             return load_image_zip(path, resolution, channels, max_images)
         raise DatasetError(f"{source} is a file but not a .zip archive; give a folder of images or a .zip")
     if HF_REPO_ID.match(source) and not source.startswith((".", "/", "~")):

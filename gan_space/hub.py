@@ -64,7 +64,7 @@ SUMMARY_NAME = "summary.json"
 RECORD_KEYS = ("train_config", "quality", "weights")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # Repo ids are owner/name: letters, digits, '-', '_', '.'; at most 96 characters per part.
-REPO_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
+REPO_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$", re.ASCII)
 
 
 class HubError(Exception):
@@ -440,15 +440,21 @@ def push(model_dir: str | Path, repo_id: str, token: str | None, private: bool =
         description = stage_repo_files(model_dir, staging, repo_id, ema=ema,
                                        include_discriminator=include_discriminator, license=license,
                                        measure_quality=measure_quality)
-        with _hub_errors(action, repo_id, token, endpoint):
-            url = api.create_repo(repo_id, token=token, private=private, exist_ok=True, repo_type="model")
-            if private and existing is not None and not existing.private:
-                api.update_repo_settings(repo_id, private=True, token=token)
-            api.upload_folder(
-                repo_id=repo_id, folder_path=staging, token=token, repo_type="model",
-                commit_message=commit_message or f"Upload {description} with gan_space",
-                # A discriminator from an earlier push would not match this generator.
-                delete_patterns=None if include_discriminator else ["discriminator/*"])
+        try:
+            with _hub_errors(action, repo_id, token, endpoint):
+                url = api.create_repo(repo_id, token=token, private=private, exist_ok=True, repo_type="model")
+                if private and existing is not None and not existing.private:
+                    api.update_repo_settings(repo_id, private=True, token=token)
+                api.upload_folder(
+                    repo_id=repo_id, folder_path=staging, token=token, repo_type="model",
+                    commit_message=commit_message or f"Upload {description} with gan_space",
+                    # A discriminator from an earlier push would not match this generator.
+                    delete_patterns=None if include_discriminator else ["discriminator/*"])
+        except HubError as error:
+            # A push only reads model_dir (its files are staged in a temporary folder): say so,
+            # so nobody fears for the only copy of a run.
+            raise type(error)(f"{error} The push did not complete; the generator in {model_dir} is unchanged: "
+                              "push again once this is fixed.") from None
     logger.info("pushed %s to %s", description, url)
     return str(url)
 
@@ -536,7 +542,7 @@ def hub_dataset_id(dataset: str) -> str | None:
     from .data import BUILTIN_DATASETS
 
     if (not dataset or dataset in BUILTIN_DATASETS or dataset.startswith((".", "/", "~"))
-            or not REPO_ID_PATTERN.match(dataset) or Path(dataset).expanduser().exists()):
+            or not REPO_ID_PATTERN.match(dataset) or Path(dataset).exists()):
         return None
     return dataset
 

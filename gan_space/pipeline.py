@@ -10,6 +10,7 @@ sample k from seed s+k, exactly like `gan_space.generate(generator, num, seed=s)
 usual `generator=torch.Generator(...)` works too.
 """
 
+import os
 from pathlib import Path
 
 import torch
@@ -47,7 +48,7 @@ class GANPipeline(DiffusionPipeline):
 
         if use_safetensors is False:
             raise ValueError("GANPipeline loads safetensors only: pickled weights are never loaded")
-        path = Path(pretrained_model_name_or_path).expanduser()
+        path = Path(os.path.expanduser(pretrained_model_name_or_path))  # '~nobody/x' stays as it is
         if path.exists():
             folder = path
         else:

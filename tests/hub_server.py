@@ -209,11 +209,17 @@ class FakeHub:
         return self.tokens[self.token]
 
     def fail_next(self, n: int = 1, *, method: str | None = None, path_contains: str = "", status: int = 500) -> None:
-        """Answer the next ``n`` requests matching ``method`` / ``path_contains`` with ``status`` (no state change)."""
+        """Answer the next ``n`` requests matching ``method`` / ``path_contains`` with ``status`` (no state change).
+        ``status=0`` drops the connection instead, without an answer (a network failure)."""
         with self._lock:
             self._failures.append(
                 {"remaining": n, "method": method.upper() if method else None, "path": path_contains, "status": status}
             )
+
+    def clear_failures(self) -> None:
+        """Forget the failures `fail_next` queued and not yet used."""
+        with self._lock:
+            self._failures.clear()
 
     def fail_commits(self, n: int = 1, status: int = 500) -> None:
         """Make the next ``n`` commit calls (``POST .../commit/...``) fail with ``status``.
@@ -415,6 +421,9 @@ class _Handler(BaseHTTPRequestHandler):
         segments = split.path.split("/")[1:]  # still percent-encoded
         try:
             status = hub._take_failure(method, split.path)
+            if status == 0:  # a dropped connection: the client gets no answer at all
+                self.close_connection = True
+                return
             if status is not None:
                 raise _HubError(status, f"Injected failure (FakeHub) for {method} {split.path}")
             self._route(method, segments)

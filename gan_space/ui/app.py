@@ -12,7 +12,6 @@ import gradio as gr
 
 from .common import AppContext, session_hash
 from .generate_tab import build_generate_tab
-from .hub_tab import build_hub_tab
 from .lab_tab import build_lab_tab
 from .models import AppPaths, find_generator, list_generators
 from .train_tab import build_train_tab
@@ -26,10 +25,13 @@ Train a GAN and watch its samples sharpen live, then sample what you trained.
 
 
 def build_demo(checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None,
-               live_preview_seconds: float = 1.0) -> gr.Blocks:
-    """The Gradio app over the given folders (relative paths are resolved now)."""
+               live_preview_seconds: float = 1.0, private_runs: bool = True) -> gr.Blocks:
+    """The Gradio app over the given folders (relative paths are resolved now).
+
+    private_runs: each browser session sees, samples and resumes only the runs it made (for an
+    app many people use, like a public Space); False shows everyone every run in runs/."""
     context = AppContext(paths=AppPaths.create(checkpoints_dir, runs_dir, sessions_dir),
-                         live_preview_seconds=live_preview_seconds)
+                         live_preview_seconds=live_preview_seconds, private_runs=private_runs)
     # Preview images go to Gradio's cache on every update: clear files older than an hour.
     with gr.Blocks(title="gan_space", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         gr.Markdown(INTRO)
@@ -38,19 +40,17 @@ def build_demo(checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None
                 train = build_train_tab(context, demo)
             with gr.Tab("Generate", id="generate") as generate_tab:
                 generate = build_generate_tab(context, demo)
-            with gr.Tab("Hub", id="hub"):
-                build_hub_tab(context, demo, generate)
             with gr.Tab("Lab", id="lab"):
                 build_lab_tab(context, demo)
 
         def show_trained_run(selected: str | None, request: gr.Request):
             """After a run ends, list it in the Generate tab (selected, when it has a checkpoint)."""
             last_run = context.sessions.get(session_hash(request)).last_run
-            return generate.refresh(f"runs/{last_run}" if last_run else selected)
+            return generate.refresh(f"runs/{last_run}" if last_run else selected, request)
 
         for event in train.run_events:
             event.then(show_trained_run, generate.model, generate.model, queue=False, api_visibility="private")
-        generate_tab.select(lambda key: generate.refresh(key), generate.model, generate.model, queue=False,
+        generate_tab.select(generate.refresh, generate.model, generate.model, queue=False,
                             api_visibility="private")
 
         def remove_session_files(request: gr.Request):
@@ -91,11 +91,18 @@ def main() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    demo = build_demo(checkpoints_dir=os.path.join(root, "checkpoints"),
-                      runs_dir=os.environ.get("GAN_SPACE_RUNS", os.path.join(root, "runs")))
-    demo.queue()
     # Spaces sets GRADIO_SERVER_NAME=0.0.0.0; locally the app stays on loopback.
-    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+    server_name = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    # Served to a network, every browser session keeps its runs to itself; on loopback there is one
+    # user, who sees all of runs/ (what the command line trained too). GAN_SPACE_PRIVATE_RUNS=1/0 decides.
+    local = server_name in ("127.0.0.1", "localhost", "::1")
+    private_runs = os.environ.get("GAN_SPACE_PRIVATE_RUNS", "0" if local else "1").strip().lower() not in (
+        "0", "false", "")
+    demo = build_demo(checkpoints_dir=os.path.join(root, "checkpoints"),
+                      runs_dir=os.environ.get("GAN_SPACE_RUNS", os.path.join(root, "runs")),
+                      private_runs=private_runs)
+    demo.queue()
+    demo.launch(server_name=server_name,
                 server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
                 ssr_mode=False, max_file_size="500mb", prevent_thread_lock=True)
     warm_up(demo)

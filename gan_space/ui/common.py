@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 
 from .jobs import describe_error
-from .models import AppPaths, GeneratorCache
+from .models import AppPaths, GeneratorCache, owner_id
 from .sessions import Sessions
 
 
@@ -19,6 +19,13 @@ class AppContext:
     generators: GeneratorCache = field(default_factory=GeneratorCache)
     # How often the Train tab redraws the fixed latents while a run trains (seconds).
     live_preview_seconds: float = 1.0
+    # Each browser session sees only the runs it made (a shared app, e.g. a public Space);
+    # False: one user, who sees every run in runs/.
+    private_runs: bool = True
+
+    def owner(self, request: gr.Request | None) -> str | None:
+        """Whose runs a request may see: None when runs are not private."""
+        return owner_id(session_hash(request)) if self.private_runs else None
 
 
 def user_error(error: BaseException) -> gr.Error:

@@ -12,6 +12,7 @@ never by a path: the UI only loads what this scan found, so no user input become
 file path.
 """
 
+import hashlib
 import json
 import re
 import shutil
@@ -31,6 +32,9 @@ BUILTIN_DATASETS = ("digits", "ring8", "grid25", "moons", "spiral")
 # letter or digit, so a name can never climb out of runs/ or hide as a dot-folder.
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 RESERVED_RUN_NAMES = ("hub",)
+# In a shared app (a public Space) each run folder made through the app holds the hashed id of
+# the session that made it; other sessions neither list it nor load, resume or overwrite it.
+OWNER_FILE = ".owner"
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,30 @@ class AppPaths:
         """runs/<run_name>, after checking the name cannot point anywhere else."""
         check_run_name(run_name)
         return self.runs_dir / run_name
+
+
+def owner_id(session_hash: str) -> str:
+    """What an owner file holds: a hash, so the session's own id is never written down."""
+    return hashlib.sha256(f"gan_space-owner:{session_hash}".encode()).hexdigest()
+
+
+def mark_owner(folder: Path, owner: str | None) -> None:
+    if owner is not None:
+        (folder / OWNER_FILE).write_text(owner)
+
+
+def may_use(folder: Path, owner: str | None) -> bool:
+    """Whether `owner` may see the run or pulled model in `folder` (runs/<name>, runs/hub/<x>).
+    owner=None: no checks (one user: the CLI, a local app). Folders without an owner file
+    (made with the command line, say) belong to everyone."""
+    if owner is None:
+        return True
+    try:
+        return (folder / OWNER_FILE).read_text().strip() == owner
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def check_run_name(run_name: str) -> str:
@@ -167,8 +195,9 @@ def _subfolders(folder: Path) -> list[Path]:
                   key=lambda p: p.name.lower())
 
 
-def list_generators(paths: AppPaths) -> list[GeneratorEntry]:
-    """Every generator the Generate tab can sample: shipped first, then runs, then Hub pulls."""
+def list_generators(paths: AppPaths, owner: str | None = None) -> list[GeneratorEntry]:
+    """Every generator the Generate tab can sample: shipped first, then runs, then Hub pulls
+    (with `owner`: only the runs and pulls that owner may use)."""
     entries = []
     for folder in _subfolders(paths.checkpoints_dir):
         config = _generator_config(folder)
@@ -177,7 +206,7 @@ def list_generators(paths: AppPaths) -> list[GeneratorEntry]:
             entries.append(GeneratorEntry(f"shipped/{folder.name}", f"{folder.name} (shipped)", folder, "shipped",
                                           config, summary))
     for run in _subfolders(paths.runs_dir):
-        if run.name in RESERVED_RUN_NAMES:
+        if run.name in RESERVED_RUN_NAMES or not may_use(run, owner):
             continue
         generator = latest_generator_folder(run)
         config = _generator_config(generator) if generator is not None else None
@@ -188,6 +217,8 @@ def list_generators(paths: AppPaths) -> list[GeneratorEntry]:
             entries.append(GeneratorEntry(f"runs/{run.name}", f"{run.name} (trained here{progress})", generator,
                                           "trained", config, summary))
     for pulled in _subfolders(paths.hub_dir):
+        if not may_use(pulled, owner):
+            continue
         # A pulled repo holds the generator at its top or in generator/ (a pipeline layout).
         for folder in (pulled, pulled / "generator"):
             config = _generator_config(folder)
@@ -200,9 +231,9 @@ def list_generators(paths: AppPaths) -> list[GeneratorEntry]:
     return entries
 
 
-def find_generator(paths: AppPaths, key: str) -> GeneratorEntry:
+def find_generator(paths: AppPaths, key: str, owner: str | None = None) -> GeneratorEntry:
     """The generator a model-list key names; ValueError with the choices if none does."""
-    entries = list_generators(paths)
+    entries = list_generators(paths, owner)
     for entry in entries:
         if entry.key == key:
             return entry

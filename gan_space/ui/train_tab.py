@@ -7,6 +7,7 @@ and the job's progress into pictures, curves and a status line.
 
 import math
 import re
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import pandas as pd
 
 from .common import AppContext, session_hash
 from .jobs import JobSnapshot, TrainingJob, describe_error
-from .models import BUILTIN_DATASETS, check_run_name, latest_generator_folder
+from .models import BUILTIN_DATASETS, check_run_name, latest_generator_folder, mark_owner, may_use
 
 UPLOAD = "upload images or a .zip"
 HUB_DATASET = "Hugging Face dataset"
@@ -28,7 +29,7 @@ LOSSES = ("non-saturating", "hinge", "least-squares", "wgan-gp")
 AUGMENTATIONS = ("none", "flip", "diffaugment")
 RESOLUTIONS = (8, 16, 32, 64, 128)
 # The library's Hugging Face id pattern (gan_space.data.HF_REPO_ID).
-HF_DATASET_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
+HF_DATASET_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$", re.ASCII)
 
 # One training run at a time on the device: every Train and Resume shares this queue.
 TRAINING_CONCURRENCY_ID = "training-device"
@@ -55,15 +56,18 @@ class TrainTab:
 
 
 def unique_run_name(runs_dir: Path, base: str) -> str:
+    """base-<8 random hex digits>: another session cannot guess it (nor count the runs made)."""
     base = re.sub(r"[^A-Za-z0-9._-]", "-", base).strip(".-_")[:40] or "run"
-    number = 1
-    while (runs_dir / f"{base}-{number}").exists():
-        number += 1
-    return f"{base}-{number}"
+    while True:
+        name = f"{base}-{secrets.token_hex(4)}"
+        if not (runs_dir / name).exists():
+            return name
 
 
 def _safe_file_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name).lstrip(".") or "file"
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name).lstrip(".") or "file"
+    suffix = Path(safe).suffix[:16]
+    return safe[: len(safe) - len(Path(safe).suffix)][:100] + suffix  # file systems allow 255 bytes a name
 
 
 def copy_uploads(files: list | None, data_dir: Path) -> str:
@@ -118,8 +122,9 @@ def training_settings(dataset: str, **values) -> dict:
 
 
 def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str | None, run_name: str | None,
-                      settings: dict):
-    """A Trainer for a new run in runs/<run name>. Returns (trainer, run name)."""
+                      settings: dict, owner: str | None = None):
+    """A Trainer for a new run in runs/<run name>, owned by `owner` (see AppContext.owner).
+    Returns (trainer, run name)."""
     from gan_space.training import Trainer, TrainConfig  # torch and diffusers: loaded on first use
 
     if dataset not in SOURCES:
@@ -133,12 +138,16 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
         base = dataset if dataset in BUILTIN_DATASETS else "upload" if dataset == UPLOAD else hub_id.split("/")[1]
         name = unique_run_name(runs_dir, base)
     run_dir = context.paths.run_dir(name)
+    if not may_use(run_dir, owner):  # another session's run: nothing about it is told
+        raise ValueError(f"the run name {name!r} is taken: choose another run name")
     if latest_generator_folder(run_dir) is not None:
         raise ValueError(f"a run named {name!r} already exists: press Resume to continue it, or choose another "
                          f"run name")
     created = not run_dir.exists()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
+        if created:
+            mark_owner(run_dir, owner)
         source = dataset if dataset in BUILTIN_DATASETS else hub_id or copy_uploads(upload, run_dir / "data")
         config = TrainConfig.for_dataset(source, out_dir=str(run_dir), log_every=LOG_EVERY, **settings)
         trainer = Trainer(config)
@@ -149,14 +158,15 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
     return trainer, name
 
 
-def build_resumed_trainer(context: AppContext, run_name: str | None, steps):
+def build_resumed_trainer(context: AppContext, run_name: str | None, steps, owner: str | None = None):
     from gan_space.training import Trainer
 
     name = (run_name or "").strip()
     if not name:
         raise ValueError("enter the run name to resume (a folder in runs/)")
     run_dir = context.paths.run_dir(check_run_name(name))
-    if latest_generator_folder(run_dir) is None:
+    # Another session's run reads exactly like one that does not exist.
+    if not may_use(run_dir, owner) or latest_generator_folder(run_dir) is None:
         raise ValueError(f"no run named {name!r} with a checkpoint to resume: train it first")
     if steps is not None:
         steps = training_settings("", steps=steps)["steps"]
@@ -261,7 +271,7 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                              file_count="multiple", file_types=["image", ".zip"], visible=False)
             hf_dataset = gr.Textbox(label="Hugging Face dataset id", placeholder="owner/name", visible=False,
                                     info="image files or a .zip of images in a dataset repository (needs the network)")
-            run_name = gr.Textbox(label="Run name", placeholder="blank: a new name like digits-1",
+            run_name = gr.Textbox(label="Run name", placeholder="blank: a new name like digits-3f9a1c2e",
                                   info="the folder in runs/; Resume continues the run named here")
             with gr.Row():
                 train_button = gr.Button("Train", variant="primary")
@@ -326,7 +336,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                 dataset, steps=steps, batch_size=batch_size, resolution=resolution, channels=channels, arch=arch,
                 loss=loss, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma, ema_decay=ema_decay, augment=augment,
                 conditional=bool(conditional), seed=seed)
-            trainer, name = build_new_trainer(context, dataset, upload, hf_dataset, run_name, settings)
+            trainer, name = build_new_trainer(context, dataset, upload, hf_dataset, run_name, settings,
+                                              context.owner(request))
         except Exception as error:
             yield from _report_failure(error)
         for skipped in trainer.data.skipped[:1]:
@@ -344,7 +355,7 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
         try:
             if session.training:
                 raise ValueError("this session is already training: press Stop first")
-            trainer, name = build_resumed_trainer(context, run_name, steps)
+            trainer, name = build_resumed_trainer(context, run_name, steps, context.owner(request))
         except Exception as error:
             yield from _report_failure(error)
         yield from follow_job(context, session, _job(context, trainer, name, live_preview))
