@@ -1,0 +1,120 @@
+"""Many users (issue 7, part 4), each a gradio_client session of the served app: two train
+and five generate at once. Training queues on the device, generation answers meanwhile, and
+no session sees, samples, resumes, overwrites or stops another session's run or data."""
+
+import re
+import zipfile
+
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+from gradio_client.utils import Status
+from PIL import Image
+
+from app_fixtures import app_server, client_factory  # noqa: F401  (fixtures)
+from test_app_api import steps_seen, wait_until
+
+UPLOAD = "upload images or a .zip"
+
+
+def run_name_of(job) -> str:
+    """The run name the app gave a run (its stream fills the Run name box)."""
+    names = [output[4] for output in job.outputs() if isinstance(output[4], str) and output[4]]
+    assert names, "no run name streamed yet"
+    return names[-1]
+
+
+def model_keys(client) -> set[str]:
+    return {model["key"] for model in client.predict(api_name="/models")}
+
+
+def test_two_train_five_generate_and_nobody_sees_another_users_runs(app_server, client_factory, tmp_path):
+    alice, bob = client_factory(), client_factory()
+    others = [client_factory() for _ in range(5)]
+
+    # Alice trains on her own pictures; Bob's run waits for the device.
+    archive = tmp_path / "alice-private.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for index in range(6):
+            picture = Image.new("RGB", (16, 16), (40 * index, 200, 90))
+            with handle.open(f"{index}.png", "w") as member:
+                picture.save(member, format="PNG")
+    alice_job = alice.submit(dataset=UPLOAD, upload=[handle_file(str(archive))], steps=100_000, batch_size=4,
+                             resolution=8, api_name="/train")
+    wait_until(lambda: steps_seen(alice_job), what="Alice's run to train")
+    bob_job = bob.submit(dataset="ring8", steps=100_000, batch_size=64, api_name="/train")
+    wait_until(lambda: bob_job.status().code == Status.IN_QUEUE, what="Bob's run to queue for the device")
+
+    # Five users generate at once, all answered while Alice trains and Bob waits.
+    generating = [client.submit(model="shipped/digits", seed=index, count=16, api_name="/generate")
+                  for index, client in enumerate(others)]
+    grids = [job.result(timeout=180)[0] for job in generating]
+    pictures = [Image.open(grid).tobytes() for grid in grids]
+    assert len(set(pictures)) == 5  # five seeds, five different grids, each to its own user
+    assert not alice_job.done() and bob_job.status().code == Status.IN_QUEUE and not steps_seen(bob_job)
+
+    # The names the app chose cannot be guessed (nor tell how many runs there are).
+    alice_run = run_name_of(alice_job)
+    assert re.fullmatch(r"upload-[0-9a-f]{8}", alice_run), alice_run
+
+    # A stranger's Stop stops nothing of Alice's. Alice's Stop starts Bob's run.
+    stranger = others[0]
+    assert "Nothing is training in this session" in stranger.predict(api_name="/stop")
+    alice.predict(api_name="/stop")
+    wait_until(alice_job.done, what="Alice's run to stop")
+    assert "stopped at step" in alice_job.outputs()[-1][3]
+    wait_until(lambda: steps_seen(bob_job), what="Bob's run to start once the device is free")
+    bob.predict(api_name="/stop")
+    wait_until(bob_job.done, what="Bob's run to stop")
+    bob_run = run_name_of(bob_job)
+    assert re.fullmatch(r"ring8-[0-9a-f]{8}", bob_run) and bob_run != alice_run
+
+    # Each sees, and samples, their own run only; nobody else can see, sample, resume or take it over.
+    assert f"runs/{alice_run}" in model_keys(alice) and f"runs/{bob_run}" not in model_keys(alice)
+    assert f"runs/{bob_run}" in model_keys(bob) and f"runs/{alice_run}" not in model_keys(bob)
+    for client in others:
+        assert not any(key.startswith("runs/") for key in model_keys(client))
+    image, _ = bob.predict(model=f"runs/{bob_run}", count=2, api_name="/generate")
+    assert Image.open(image).size[0] > 0
+    with pytest.raises(AppError) as refused:
+        stranger.predict(model=f"runs/{alice_run}", count=4, api_name="/generate")
+    assert f"no generator 'runs/{alice_run}'" in str(refused.value)
+    assert "runs/" not in str(refused.value).split("choose one of", 1)[1]  # the choices list no one's runs
+    with pytest.raises(AppError, match=f"no run named '{alice_run}' with a checkpoint"):
+        stranger.predict(run_name=alice_run, steps=10, api_name="/resume")
+    with pytest.raises(AppError, match=f"no run named '{bob_run}'"):
+        alice.predict(run_name=bob_run, steps=10, api_name="/resume")
+    with pytest.raises(AppError, match="is taken: choose another run name"):
+        stranger.predict(dataset="digits", run_name=alice_run, steps=2, api_name="/train")
+    assert (app_server.run_dir(alice_run) / "data" / "images.zip").read_bytes() == archive.read_bytes()
+
+    # Who owns a run is written as a hash: no session id lands on disk.
+    for client, run in ((alice, alice_run), (bob, bob_run)):
+        owner = (app_server.run_dir(run) / ".owner").read_text()
+        assert re.fullmatch(r"[0-9a-f]{64}", owner) and client.session_hash not in owner
+
+
+def test_private_runs_in_a_shared_app_and_every_run_for_one_user(tmp_path):
+    """Served to a network (a Space), a session lists only its own runs and those made outside the
+    app (no owner file); served on loopback for one person (`python app.py`), every run."""
+    from gan_space.ui.common import AppContext
+    from gan_space.ui.models import AppPaths, find_generator, list_generators, owner_id
+    from test_ui_parts import REPO, _fake_run
+
+    paths = AppPaths.create(tmp_path / "checkpoints", tmp_path / "runs", tmp_path / "sessions")
+    for name in ("alices", "bobs", "from-the-cli"):
+        _fake_run(paths.runs_dir / name, [10], "step-0000010", REPO / "checkpoints" / "digits")
+    (paths.runs_dir / "alices" / ".owner").write_text(owner_id("alice-session"))
+    (paths.runs_dir / "bobs" / ".owner").write_text(owner_id("bob-session"))
+
+    def runs(owner):
+        return [entry.key for entry in list_generators(paths, owner) if entry.source == "trained"]
+
+    assert runs(owner_id("alice-session")) == ["runs/alices", "runs/from-the-cli"]
+    assert runs(owner_id("bob-session")) == ["runs/bobs", "runs/from-the-cli"]
+    assert runs(None) == ["runs/alices", "runs/bobs", "runs/from-the-cli"]
+    with pytest.raises(ValueError, match="no generator 'runs/alices'") as refused:
+        find_generator(paths, "runs/alices", owner_id("bob-session"))
+    assert "alices" not in str(refused.value).split("choose one of")[1]
+    assert AppContext(paths=paths, private_runs=False).owner(None) is None
+    assert AppContext(paths=paths).owner(None) == owner_id("anonymous")
