@@ -329,10 +329,11 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
     return data
 
 
-def load_hf_dataset(repo_id: str, resolution: int, channels: int, token: str | None = None,
+def load_hf_dataset(repo_id: str, resolution: int, channels: int, token: str | bool | None = None,
                     max_images: int = DEFAULT_MAX_IMAGES) -> Dataset:
     """Image files (or .zip files of images) in a Hugging Face dataset repository.
-    This is the only data source that uses the network."""
+    This is the only data source that uses the network. token=None: huggingface_hub's own
+    (HF_TOKEN, a stored login); False: none."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
@@ -358,7 +359,7 @@ def load_hf_dataset(repo_id: str, resolution: int, channels: int, token: str | N
 # One entry point
 
 
-def load_dataset(source: str, resolution: int = 32, channels: int = 1, token: str | None = None,
+def load_dataset(source: str, resolution: int = 32, channels: int = 1, token: str | bool | None = None,
                  max_images: int = DEFAULT_MAX_IMAGES, seed: int = 0) -> Dataset:
     """A built-in name, a folder, a .zip file, or a Hugging Face dataset id."""
     source = str(source).strip()

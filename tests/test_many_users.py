@@ -12,6 +12,7 @@ from gradio_client.utils import Status
 from PIL import Image
 
 from app_fixtures import app_server, client_factory  # noqa: F401  (fixtures)
+from hub_fixtures import fake_hub  # noqa: F401  (fixtures)
 from test_app_api import steps_seen, wait_until
 
 UPLOAD = "upload images or a .zip"
@@ -118,3 +119,46 @@ def test_private_runs_in_a_shared_app_and_every_run_for_one_user(tmp_path):
     assert "alices" not in str(refused.value).split("choose one of")[1]
     assert AppContext(paths=paths, private_runs=False).owner(None) is None
     assert AppContext(paths=paths).owner(None) == owner_id("anonymous")
+
+
+def test_visitors_of_a_shared_app_never_get_the_servers_token(fake_hub, app_server, client_factory, monkeypatch,
+                                                               tmp_path):  # noqa: F811
+    """A Space owner's HF_TOKEN (set for their own use) must not let visitors read the owner's
+    private datasets and models, nor push in their name; a visitor's own token works for them
+    alone and is kept nowhere."""
+    import io
+    import uuid
+
+    from hub_fixtures import hub_repo_id  # noqa: F401
+    from test_hub_safety import generator_files
+
+    picture = io.BytesIO()
+    Image.new("L", (8, 8), 200).save(picture, format="PNG")
+    secret_data = f"{fake_hub.user}/private-images-{uuid.uuid4().hex[:6]}"
+    secret_model = f"{fake_hub.user}/private-gan-{uuid.uuid4().hex[:6]}"
+    fake_hub.add_files(secret_data, {f"{i}.png": picture.getvalue() for i in range(4)}, private=True,
+                       repo_type="dataset")
+    fake_hub.add_files(secret_model, generator_files(), private=True)
+    monkeypatch.setenv("HF_TOKEN", fake_hub.token)  # the server's own token
+    visitor, other = client_factory(), client_factory()
+    fake_hub.clear_requests()
+
+    with pytest.raises(AppError, match=f"no dataset '{secret_data}'.*or it is private"):
+        visitor.predict(dataset="Hugging Face dataset", hf_dataset=secret_data, steps=2, api_name="/train")
+    with pytest.raises(AppError, match=f"no model repository {secret_model}"):
+        visitor.predict(secret_model, "", "", api_name="/pull")
+    with pytest.raises(AppError, match="pushing needs a Hugging Face token"):
+        visitor.predict("shipped/digits", f"{fake_hub.user}/vandalised", False, "", api_name="/push")
+    assert fake_hub.requests and not any("authorization" in r.headers for r in fake_hub.requests)
+    assert not fake_hub.repo_exists(f"{fake_hub.user}/vandalised")
+
+    # With their own token a visitor pulls the private model: for their session only.
+    status, _ = visitor.predict(secret_model, "", fake_hub.token, api_name="/pull")
+    key = "hub/" + secret_model.replace("/", "--")
+    assert key in status and key in model_keys(visitor) and key not in model_keys(other)
+    with pytest.raises(AppError, match="no generator"):
+        other.predict(model=key, count=2, api_name="/generate")
+    token_bytes = fake_hub.token.encode()
+    for path in app_server.runs_dir.parent.rglob("*"):
+        if path.is_file() and not path.is_relative_to(tmp_path):
+            assert token_bytes not in path.read_bytes(), path

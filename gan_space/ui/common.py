@@ -27,6 +27,20 @@ class AppContext:
         """Whose runs a request may see: None when runs are not private."""
         return owner_id(session_hash(request)) if self.private_runs else None
 
+    def hub_token(self, signed_in: str | None, typed: str | None) -> str | None:
+        """The token for one Hub call: the signed-in user's, else the typed one. In a shared app
+        the server's own HF_TOKEN is not lent to visitors (it would let anyone read the owner's
+        private repos and push to them); for one user it comes before the typed one, as on the
+        command line (gan_space.hub.resolve_token)."""
+        from gan_space.hub import resolve_token
+
+        if not self.private_runs:
+            return resolve_token(signed_in, typed)
+        for candidate in (signed_in, typed):
+            if candidate and candidate.strip():
+                return candidate.strip()
+        return None
+
 
 def user_error(error: BaseException) -> gr.Error:
     """An exception -> the gr.Error the page shows (our errors carry their own clear message)."""

@@ -1,8 +1,9 @@
 """The Hub tab: push a generator to the Hugging Face Hub, pull one back into runs/hub/.
 
-Token order (gan_space.hub.resolve_token): the signed-in user's (the Login button, on a Space
-with `hf_oauth: true`), then HF_TOKEN of the server, then the pasted token. The token is
-only handed to gan_space.hub for the one call: it is never logged, printed or stored.
+Token order (AppContext.hub_token): the signed-in user's (the Login button, on a Space with
+`hf_oauth: true`), then the pasted token; HF_TOKEN of the server too, but only when the app has
+one user (served on loopback), never for the visitors of a shared app. The token is only handed
+to gan_space.hub for the one call: it is never logged, printed or stored.
 
 API: /push (model key, repo id, private, token) -> Markdown with the repo URL;
 /pull (repo id, revision, token) -> Markdown status and the Generate tab's model list,
@@ -39,7 +40,7 @@ def build_hub_tab(context: AppContext, demo: gr.Blocks, generate: GenerateTab) -
         if _oauth_available():
             gr.LoginButton()
         token = gr.Textbox(label="Hugging Face token", type="password", placeholder="hf_...",
-                           info="or paste a token; HF_TOKEN is used when both are empty. It is never stored.")
+                           info="or paste a token. It is used for this one action and never stored.")
     with gr.Row():
         with gr.Column():
             gr.Markdown("### Push")
@@ -65,10 +66,10 @@ def build_hub_tab(context: AppContext, demo: gr.Blocks, generate: GenerateTab) -
 
         try:
             repo_id = hub.validate_repo_id(repo_id)
-            secret = hub.resolve_token(oauth_token.token if oauth_token else None, typed_token)
+            secret = context.hub_token(oauth_token.token if oauth_token else None, typed_token)
             if not secret:
-                raise hub.HubAuthError("pushing needs a Hugging Face token with write access: sign in, paste a "
-                                       "token or set HF_TOKEN (https://huggingface.co/settings/tokens).")
+                raise hub.HubAuthError("pushing needs a Hugging Face token with write access: sign in or paste a "
+                                       "token (https://huggingface.co/settings/tokens).")
             entry = find_generator(context.paths, model, context.owner(request))
             progress(0.1, desc=f"pushing {entry.key} to {repo_id} (sample grid, metrics, upload)")
             url = hub.push(entry.folder, repo_id, secret, private=bool(private))
@@ -85,7 +86,7 @@ def build_hub_tab(context: AppContext, demo: gr.Blocks, generate: GenerateTab) -
         owner = context.owner(request)
         try:
             repo_id = hub.validate_repo_id(repo_id)
-            secret = hub.resolve_token(oauth_token.token if oauth_token else None, typed_token)
+            secret = context.hub_token(oauth_token.token if oauth_token else None, typed_token)
             target = context.paths.hub_dir / _pull_folder_name(repo_id)
             if target.exists() and not may_use(target, owner):
                 raise hub.HubError(f"{repo_id} was pulled by another session of this app: pull it under "

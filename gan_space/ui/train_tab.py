@@ -150,7 +150,15 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
             mark_owner(run_dir, owner)
         source = dataset if dataset in BUILTIN_DATASETS else hub_id or copy_uploads(upload, run_dir / "data")
         config = TrainConfig.for_dataset(source, out_dir=str(run_dir), log_every=LOG_EVERY, **settings)
-        trainer = Trainer(config)
+        data = None
+        if hub_id and owner is not None:
+            # A shared app reads Hub datasets anonymously: huggingface_hub would otherwise send the
+            # server's own token (HF_TOKEN), and any visitor could train on its private datasets.
+            from gan_space.data import load_dataset
+
+            data = load_dataset(hub_id, config.resolution, config.channels, token=False,
+                                max_images=config.max_images, seed=config.seed)
+        trainer = Trainer(config, dataset=data)
     except BaseException:
         if created:  # leave nothing behind for a run that never started
             shutil.rmtree(run_dir, ignore_errors=True)
