@@ -12,6 +12,7 @@ import gradio as gr
 
 from .common import AppContext, session_hash
 from .generate_tab import build_generate_tab
+from .hub_tab import build_hub_tab
 from .lab_tab import build_lab_tab
 from .models import AppPaths, find_generator, list_generators
 from .train_tab import build_train_tab
@@ -40,6 +41,8 @@ def build_demo(checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None
                 train = build_train_tab(context, demo)
             with gr.Tab("Generate", id="generate") as generate_tab:
                 generate = build_generate_tab(context, demo)
+            with gr.Tab("Hub", id="hub"):
+                build_hub_tab(context, demo, generate)
             with gr.Tab("Lab", id="lab"):
                 build_lab_tab(context, demo)
 
