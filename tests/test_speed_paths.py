@@ -89,6 +89,18 @@ def test_freezing_d_in_the_generator_step_leaves_the_generator_gradients_unchang
     assert all(g is not None for g in plain_d) and all(g is None for g in frozen_d)  # the work skipped
 
 
+@pytest.mark.parametrize("pack, num_classes", [(1, 0), (2, 0), (2, 10)])
+def test_real_and_fake_in_one_discriminator_batch_score_as_they_would_apart(pack, num_classes):
+    torch.manual_seed(0)
+    D = DCGANDiscriminator(resolution=16, channels=3, width=16, pack=pack, num_classes=num_classes)
+    real, fake = torch.randn(8, 3, 16, 16), torch.randn(8, 3, 16, 16)
+    real_labels, fake_labels = (torch.randint(10, (8,)), torch.randint(10, (8,))) if num_classes else (None, None)
+    both_labels = torch.cat([real_labels, fake_labels]) if num_classes else None
+    real_logits, fake_logits = D(torch.cat([real, fake]), both_labels).chunk(2)
+    assert torch.allclose(real_logits, D(real, real_labels), atol=1e-5)
+    assert torch.allclose(fake_logits, D(fake, fake_labels), atol=1e-5)
+
+
 def test_fused_adam_takes_the_same_steps_as_the_default_adam():
     torch.manual_seed(0)
     weights = [torch.randn(64, 32), torch.randn(32)]
