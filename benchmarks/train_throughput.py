@@ -10,10 +10,12 @@ networks, side by side in one process.
               precision choice: the same networks, the same batch, more work per step
 
 Both train the same DCGANGenerator / DCGANDiscriminator on scikit-learn's digits, scaled up
-to the resolution and copied to RGB, from tensors in memory. Each round runs a few steps of
-each (the order alternates from round to round); warm-up steps are not timed; the table
-gives the median speeds and the median of the per-round ratios (the two measured under the
-same machine load).
+to the resolution and copied to RGB, from tensors in memory, on the device the trainer picks
+(a GPU when there is one). Each round runs a few steps of each (the order alternates from
+round to round); warm-up steps are not timed; the table gives the median speeds and the
+median of the per-round ratios (the two measured under the same machine load), by the wall
+clock and by this process's CPU time (which stands still while other processes use the
+cores: on a shared machine, run with --threads 1 and read both).
 
 --compile adds the trainer with compile=True (compiled during the warm-up); --layers adds a
 table of each convolution alone, fp32 vs bf16, with its arithmetic: what limits the ratio.
@@ -56,23 +58,24 @@ BATCH, WIDTH, LATENT = 64, 64, 100
 class PlainLoop:
     """The reference: a plain fp32 eager DCGAN loop, nothing tuned."""
 
-    def __init__(self, images: torch.Tensor, resolution: int, seed: int = 0):
+    def __init__(self, images: torch.Tensor, resolution: int, device: torch.device, seed: int = 0):
         torch.manual_seed(seed)
-        self.images = images.contiguous()
-        self.G = DCGANGenerator(resolution=resolution, channels=3, latent_dim=LATENT, width=WIDTH)
-        self.D = DCGANDiscriminator(resolution=resolution, channels=3, width=WIDTH)
+        self.device = device
+        self.images = images.contiguous().to(device)
+        self.G = DCGANGenerator(resolution=resolution, channels=3, latent_dim=LATENT, width=WIDTH).to(device)
+        self.D = DCGANDiscriminator(resolution=resolution, channels=3, width=WIDTH).to(device)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.criterion = nn.BCEWithLogitsLoss()
-        self.ones, self.zeros = torch.ones(BATCH), torch.zeros(BATCH)
+        self.ones, self.zeros = torch.ones(BATCH, device=device), torch.zeros(BATCH, device=device)
 
     def step(self) -> None:
-        real = self.images[torch.randint(len(self.images), (BATCH,))]
+        real = self.images[torch.randint(len(self.images), (BATCH,), device=self.device)]
         # Discriminator: real -> 1, fake -> 0.
         self.D.zero_grad()
         loss_real = self.criterion(self.D(real), self.ones)
         loss_real.backward()
-        fake = self.G(torch.randn(BATCH, LATENT))
+        fake = self.G(torch.randn(BATCH, LATENT, device=self.device))
         loss_fake = self.criterion(self.D(fake.detach()), self.zeros)
         loss_fake.backward()
         self.opt_d.step()
@@ -96,6 +99,7 @@ class TrainerChunks:
                   "checkpoint_every": 10_000_000, **overrides}
         assert values["batch_size"] == BATCH and values["width"] == WIDTH and values["latent_dim"] == LATENT
         self.trainer = Trainer(TrainConfig(**values))
+        self.device = self.trainer.device
         self.events = self.trainer.run()
 
     def run(self, steps: int) -> None:
@@ -142,6 +146,8 @@ def interleaved(contenders: dict, steps: int, rounds: int, warmup_steps: int) ->
         for name in names if round_index % 2 == 0 else names[::-1]:
             start, start_cpu = time.perf_counter(), time.process_time()
             contenders[name].run(steps)
+            if contenders[name].device.type == "cuda":
+                torch.cuda.synchronize()  # the GPU's queue must be done before the clock stops
             wall[name].append(steps * BATCH / (time.perf_counter() - start))
             cpu[name].append(steps * BATCH / (time.process_time() - start_cpu))
         print(f"  round {round_index + 1}: " + ", ".join(f"{n} {v[-1]:.1f}" for n, v in wall.items()) + " img/s",
@@ -206,9 +212,9 @@ def layer_table(resolution: int, rounds: int) -> None:
 
 def throughput(resolution: int, args, runs_dir: Path) -> tuple[float, float]:
     images = load_digits(resolution, 3).normalised()
-    plain = PlainLoop(images, resolution)
     trainer = TrainerChunks(resolution, args.steps, str(runs_dir / f"throughput-{resolution}"))
     t = trainer.trainer
+    plain = PlainLoop(images, resolution, t.device)  # on the device the trainer picked (CUDA, MPS, CPU)
     print(f"\n{resolution}x{resolution}: trainer on {t.device} in {t.precision}, "
           f"{'channels_last' if t.memory_format == torch.channels_last else 'contiguous'}; "
           f"{args.rounds} rounds of {args.steps} steps each")
