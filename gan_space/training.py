@@ -337,22 +337,25 @@ class Trainer:
         return self.ema.model if self.ema is not None else self.generator
 
     @torch.no_grad()
-    def preview(self):
-        """Samples of the fixed preview latents and a picture of them."""
+    def sample(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples of the sampling generator for these latents, in fp32 on the CPU: images
+        in [-1, 1], points in data coordinates."""
         generator = self.sampling_generator()
         if self.ema is not None:
             recalibrate_batchnorm(generator, self.config.latent_dim, self.device, self.random_labels)
         generator.eval()
         with autocast_context(self.device, "fp32"):
-            samples = generator(self.preview_latents, self.preview_labels).float()
+            samples = generator(latents.to(self.device), labels.to(self.device) if labels is not None else None)
         generator.train()
         if self.data.kind == "points":
-            samples = generator.to_data(samples).cpu()
-            image = preview_image(samples, real=self.data.samples[:2500])
-        else:
-            samples = samples.cpu()
-            image = preview_image(samples)
-        return samples, image
+            samples = generator.to_data(samples)
+        return samples.float().cpu()
+
+    def preview(self):
+        """Samples of the fixed preview latents and a picture of them."""
+        samples = self.sample(self.preview_latents, self.preview_labels)
+        real = self.data.samples[:2500] if self.data.kind == "points" else None
+        return samples, preview_image(samples, real=real)
 
     def run(self) -> Iterator[TrainEvent]:
         c = self.config

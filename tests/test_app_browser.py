@@ -38,6 +38,14 @@ def test_train_on_digits_watch_it_stream_stop_then_generate(page, app_server, tm
     page.get_by_role("button", name="Train", exact=True).click()
     sources = distinct_sources(page, "#train-grid img", 3)
     page.wait_for_function("() => /step \\d+\\/6000/.test(document.querySelector('#train-status textarea').value)")
+    # The diagnostics: the game read in plain words, the samples measured, and for
+    # digits the Fréchet distance curve next to real digits'.
+    reading = page.locator("#train-reading")
+    expect(reading).to_contain_text("Samples at step", timeout=60_000)
+    expect(reading).to_contain_text("D(x)")
+    expect(reading).to_contain_text("digit classes")
+    expect(page.locator("#frechet-plot")).to_be_visible()
+    expect(page.locator("#quality-plot")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "train-streaming.png"), full_page=True)
 
     # Two streamed grids really differ (the generator changes as it trains).

@@ -17,8 +17,18 @@ from .pictures import grid_picture
 
 logger = logging.getLogger(__name__)
 
-# Live previews are drawn at most every 1/50 of the time: under 2% of training.
+# Live previews are drawn at most every 1/50 of the time: under 2% of training. The same
+# budget holds for the sample measurements (diversity, digits' Fréchet distance).
 PREVIEW_COST_RATIO = 50
+# Measure the samples at most this often (seconds).
+DIAGNOSTICS_SECONDS = 5.0
+# At the end of a run, a measurement this cheap is made even over the budget: the last
+# word on the samples is worth a fraction of a second once.
+FREE_FINAL_MEASUREMENT = 0.25
+# A measurement expected to take longer than this is made with SMALL_MEASUREMENT samples.
+SLOW_MEASUREMENT = 1.0
+SMALL_MEASUREMENT = 256
+JUDGE_WAIT_SECONDS = 30.0
 
 
 @dataclass
@@ -39,6 +49,7 @@ class JobSnapshot:
     curve: list[CurvePoint] = field(default_factory=list)
     preview: object = None  # the latest PIL preview (sample grid, or scatter for 2-D data)
     preview_version: int = 0  # goes up by one with every new preview
+    quality: list = field(default_factory=list)  # gan_space.diagnostics.QualityPoint, oldest first
     done: bool = False
     error: str | None = None  # a message for the user when the run failed
 
@@ -65,12 +76,23 @@ class TrainingJob:
     live_preview_seconds: besides the trainer's scheduled previews (every
     `sample_every` steps, saved in the run folder), draw the fixed latents at most
     this often for the page; None turns these extra previews off.
+    diagnostics_seconds: measure the samples (gan_space.diagnostics) at most this
+    often, and once at the end; None turns the measurements off.
     """
 
-    def __init__(self, trainer, run_name: str, live_preview_seconds: float | None = 1.0):
+    def __init__(self, trainer, run_name: str, live_preview_seconds: float | None = 1.0,
+                 diagnostics_seconds: float | None = DIAGNOSTICS_SECONDS):
         self.trainer = trainer
         self.run_name = run_name
         self.live_preview_seconds = live_preview_seconds
+        self.diagnostics_seconds = diagnostics_seconds
+        self._watcher = None
+        self._judge_thread = None
+        self._quality = []
+        self._started = time.monotonic()
+        self._last_measurement = float("-inf")
+        self._measurement_seconds = 0.0  # spent measuring so far, the watcher's cost probe included
+        self._expected_cost = 0.0  # seconds the next measurement should take (the last one's)
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._event = None
@@ -104,9 +126,17 @@ class TrainingJob:
         with self._lock:
             return JobSnapshot(run_name=self.run_name, event=self._event, curve=list(self._curve),
                                preview=self._preview, preview_version=self._preview_version,
-                               done=self._done.is_set(), error=self._error)
+                               quality=list(self._quality), done=self._done.is_set(), error=self._error)
 
     def _train(self) -> None:
+        self._started = time.monotonic()
+        if self.diagnostics_seconds is not None and self.trainer.config.dataset == "digits":
+            # The digits judge (a small classifier, a few CPU-seconds once per process) is
+            # fitted beside the first steps rather than in the middle of them.
+            from gan_space.metrics import digits_judge
+
+            self._judge_thread = threading.Thread(target=digits_judge, name="digits-judge", daemon=True)
+            self._judge_thread.start()
         last_live_preview, preview_cost = float("-inf"), 0.0
         try:
             for event in self.trainer.run():
@@ -137,9 +167,54 @@ class TrainingJob:
                         self._preview_version += 1
                 if preview is not None:
                     last_live_preview = now
+                self._maybe_measure(event)
         except BaseException as error:  # the thread must always report why it ended
             with self._lock:
                 self._error = describe_error(error)
         finally:
             with self._lock:
                 self._done.set()
+
+    def _maybe_measure(self, event) -> None:
+        """Measure the samples when it is time (between steps, like the live previews),
+        keeping all measurements within 1/PREVIEW_COST_RATIO of the run's time. A failure
+        here is logged and turns the measurements off; training goes on."""
+        if self.diagnostics_seconds is None or event.status == "diverged":
+            return
+        if self._quality and self._quality[-1].step == event.step:
+            return
+        final = event.status != "running"  # finished or stopped: the last word on the samples
+        if not final and (not event.losses or time.monotonic() - self._last_measurement < self.diagnostics_seconds):
+            return  # while running: on log steps (losses just measured), once the interval has passed
+        if self._judge_thread is not None:
+            # While training, skip until the digits judge is ready; at the end (the
+            # checkpoint is written), wait for it: the last word is worth a few seconds.
+            self._judge_thread.join(timeout=JUDGE_WAIT_SECONDS if final else 0)
+            if self._judge_thread.is_alive():
+                return
+        try:
+            if self._watcher is None:
+                from gan_space.diagnostics import SampleWatcher
+
+                probe_start = time.monotonic()
+                self._watcher = SampleWatcher(self.trainer)
+                self._expected_cost = self._watcher.estimate_seconds()
+                if self._expected_cost > SLOW_MEASUREMENT and self._watcher.num_samples > SMALL_MEASUREMENT:
+                    # A big generator: fewer samples, so that measurements come more often.
+                    self._expected_cost = self._watcher.estimate_seconds(SMALL_MEASUREMENT)
+                    self._watcher = SampleWatcher(self.trainer, num_samples=SMALL_MEASUREMENT)
+                self._measurement_seconds += time.monotonic() - probe_start
+            budget = (time.monotonic() - self._started) / PREVIEW_COST_RATIO - self._measurement_seconds
+            if self._expected_cost > budget and not (final and self._expected_cost <= FREE_FINAL_MEASUREMENT):
+                return
+            measure_start = time.monotonic()
+            point = self._watcher.measure()
+        except Exception:
+            logger.exception("sample measurements failed; training goes on without them")
+            self.diagnostics_seconds = None
+            return
+        self._expected_cost = time.monotonic() - measure_start
+        self._measurement_seconds += self._expected_cost
+        self._last_measurement = time.monotonic()
+        with self._lock:
+            self._quality.append(point)

@@ -36,6 +36,7 @@ TRAINING_CONCURRENCY_ID = "training-device"
 POLL_SECONDS = 0.5  # the page gets at most two updates a second, however fast training runs
 LOG_EVERY = 5  # steps between progress events: smooth curves, a live status line
 MAX_CURVE_POINTS = 400  # longer curves are thinned before they go to the browser
+RECENT_CURVE_POINTS = 10  # the reading looks at the last 10 logged steps' D(x) and D(G(z))
 
 # Settings the "advanced" fold fills from the library's preset for the chosen data.
 PRESET_FIELDS = ("steps", "batch_size", "resolution", "channels", "arch", "loss", "lr_g", "lr_d", "r1_gamma",
@@ -195,17 +196,54 @@ def curve_frames(snapshot: JobSnapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
     stride = max(1, math.ceil(len(points) / MAX_CURVE_POINTS))
     points = points[::stride] + ([points[-1]] if points and (len(points) - 1) % stride else [])
     steps = [p.step for p in points]
-
-    def frame(series: dict) -> pd.DataFrame:
-        return pd.DataFrame({
-            "step": steps * len(series),
-            "value": [v for values in series.values() for v in values],
-            "curve": [name for name in series for _ in steps],
-        })
-
-    losses = frame({"D loss": [p.d_loss for p in points], "G loss": [p.g_loss for p in points]})
-    probabilities = frame({"D(x) real": [p.d_real for p in points], "D(G(z)) fake": [p.d_fake for p in points]})
+    losses = _long_frame(steps, {"D loss": [p.d_loss for p in points], "G loss": [p.g_loss for p in points]})
+    probabilities = _long_frame(steps, {"D(x) real": [p.d_real for p in points],
+                                        "D(G(z)) fake": [p.d_fake for p in points]})
     return losses, probabilities
+
+
+def quality_frames(snapshot: JobSnapshot) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Tables for the sample-quality plots: diversity and coverage as shares (1 = like
+    the data), and for digits the Fréchet distance next to real digits' (else None)."""
+    points = snapshot.quality
+    steps = [p.step for p in points]
+    shares = {"diversity (data = 1)": [p.diversity for p in points]}
+    if points and points[-1].classes_covered is not None:
+        shares["digit classes covered (of 10)"] = [p.classes_covered / 10 for p in points]
+    if points and points[-1].modes is not None:
+        shares["modes captured (share)"] = [p.modes / p.total_modes for p in points]
+    frechet = None
+    if points and points[-1].frechet_distance is not None:
+        frechet = _long_frame(steps, {"samples": [p.frechet_distance for p in points],
+                                      "real held-out digits": [p.real_frechet_distance for p in points]})
+    return _long_frame(steps, shares), frechet
+
+
+def _long_frame(steps: list[int], series: dict) -> pd.DataFrame:
+    return pd.DataFrame({
+        "step": steps * len(series),
+        "value": [v for values in series.values() for v in values],
+        "curve": [name for name in series for _ in steps],
+    })
+
+
+def reading_text(snapshot: JobSnapshot) -> str:
+    """The diagnostics in plain words (Markdown): the game of D(x) against D(G(z)) over
+    the last logged steps, the latest sample measurement, and a mode-collapse warning."""
+    from gan_space.diagnostics import collapse_warning, quality_line, read_game
+
+    recent = [p for p in snapshot.curve[-RECENT_CURVE_POINTS:] if math.isfinite(p.d_real) and math.isfinite(p.d_fake)]
+    if recent:
+        game = read_game(sum(p.d_real for p in recent) / len(recent), sum(p.d_fake for p in recent) / len(recent))
+    else:
+        game = read_game(float("nan"), float("nan"))
+    lines = [f"**Reading:** {game}"]
+    if snapshot.quality:
+        lines.append(quality_line(snapshot.quality[-1]))
+        warning = collapse_warning(snapshot.quality)
+        if warning:
+            lines.append(f"**⚠ {warning}**")
+    return "\n\n".join(lines)
 
 
 def status_text(snapshot: JobSnapshot, stopping: bool) -> str:
@@ -221,11 +259,14 @@ def status_text(snapshot: JobSnapshot, stopping: bool) -> str:
 
 def follow_job(context: AppContext, session, job: TrainingJob):
     """Start the job and yield page updates until it ends: (grid, loss plot, D plot,
-    status, run name). Unchanged pictures are skipped so nothing is sent twice."""
+    status, run name, quality plot, Fréchet distance plot, reading). Unchanged parts are
+    skipped so nothing is sent twice."""
     session.job, session.last_run = job, job.run_name
     job.start()
-    sent_version, sent_points = 0, -1
+    sent_version, sent_points, sent_quality = 0, -1, -1
     run_name_update = job.run_name
+    # The Fréchet distance plot is for digits only; hidden until it has a curve.
+    frechet_update = gr.update(value=None, visible=False)
     snapshot = job.snapshot()
     try:
         while True:
@@ -233,13 +274,20 @@ def follow_job(context: AppContext, session, job: TrainingJob):
             snapshot = job.snapshot()
             grid = snapshot.preview if snapshot.preview_version != sent_version else gr.skip()
             sent_version = snapshot.preview_version
+            losses = probabilities = quality = reading = gr.skip()
+            if len(snapshot.curve) != sent_points or len(snapshot.quality) != sent_quality:
+                reading = reading_text(snapshot)
             if len(snapshot.curve) != sent_points:
                 losses, probabilities = curve_frames(snapshot)
                 sent_points = len(snapshot.curve)
-            else:
-                losses = probabilities = gr.skip()
-            yield grid, losses, probabilities, status_text(snapshot, job.stop_requested), run_name_update
-            run_name_update = gr.skip()
+            if len(snapshot.quality) != sent_quality:
+                quality, frechet = quality_frames(snapshot)
+                if frechet is not None:
+                    frechet_update = gr.update(value=frechet, visible=True)
+                sent_quality = len(snapshot.quality)
+            yield (grid, losses, probabilities, status_text(snapshot, job.stop_requested), run_name_update, quality,
+                   frechet_update, reading)
+            run_name_update = frechet_update = gr.skip()
             if ended:
                 break
     finally:
@@ -316,6 +364,13 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                                         elem_id="loss-plot")
                 probability_plot = gr.LinePlot(x="step", y="value", color="curve", title="D(x) and D(G(z))",
                                                y_lim=[0, 1], height=220, elem_id="probability-plot")
+            reading = gr.Markdown(elem_id="train-reading")
+            with gr.Row():
+                quality_plot = gr.LinePlot(x="step", y="value", color="curve", title="Sample diversity and coverage",
+                                           y_lim=[0, 1.2], height=220, elem_id="quality-plot")
+                frechet_plot = gr.LinePlot(x="step", y="value", color="curve",
+                                           title="Fréchet distance to real digits (lower is better)", height=220,
+                                           elem_id="frechet-plot", visible=False)
 
     preset_fields = [steps, batch_size, resolution, channels, arch, loss, lr_g, lr_d, r1_gamma, ema_decay, augment]
     dataset.change(source_field_updates, dataset, [upload, hf_dataset, resolution, channels, arch, augment],
@@ -323,7 +378,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
     dataset.change(preset_values, dataset, preset_fields, api_visibility="private")
     demo.load(preset_values, dataset, preset_fields, api_visibility="private")
 
-    progress_outputs = [grid, loss_plot, probability_plot, status, run_name]
+    # New outputs go last: API clients read the status at index 3 and the run name at 4.
+    progress_outputs = [grid, loss_plot, probability_plot, status, run_name, quality_plot, frechet_plot, reading]
 
     # Defaults of None make these parameters optional for API clients (blank = preset).
     def start_training(dataset="digits", upload=None, hf_dataset=None, run_name=None, steps=None, batch_size=None,
@@ -331,12 +387,13 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                        ema_decay=None, augment=None, conditional=False, seed=None, live_preview=True,
                        request: gr.Request = None):
         """Train a new run and stream its progress: (sample grid, loss curves, D(x)/D(G(z)) curves, status,
-        run name). Blank settings take the preset for the data."""
+        run name, diversity/coverage curves, digits' Fréchet distance curve, reading in plain words). Blank
+        settings take the preset for the data."""
         session = context.sessions.get(session_hash(request))
         if _cancelled_while_waiting(session):
-            yield gr.skip(), gr.skip(), gr.skip(), "Cancelled before it started.", gr.skip()
+            yield _status_only("Cancelled before it started.")
             return
-        yield gr.skip(), gr.skip(), gr.skip(), "Loading the data and building the networks…", gr.skip()
+        yield _status_only("Loading the data and building the networks…")
         try:
             if session.training:
                 raise ValueError("this session is already training: press Stop first")
@@ -357,9 +414,9 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
         run's own). Streams like /train."""
         session = context.sessions.get(session_hash(request))
         if _cancelled_while_waiting(session):
-            yield gr.skip(), gr.skip(), gr.skip(), "Cancelled before it started.", gr.skip()
+            yield _status_only("Cancelled before it started.")
             return
-        yield gr.skip(), gr.skip(), gr.skip(), f"Resuming {run_name}…", gr.skip()
+        yield _status_only(f"Resuming {run_name}…")
         try:
             if session.training:
                 raise ValueError("this session is already training: press Stop first")
@@ -448,8 +505,13 @@ def _report_failure(error: BaseException):
     """Put the message in the status line (it stays there), then raise it as a gr.Error
     (a notice in the page, an exception for API clients)."""
     message = describe_error(error)
-    yield gr.skip(), gr.skip(), gr.skip(), f"Error: {message}", gr.skip()
+    yield _status_only(f"Error: {message}")
     raise gr.Error(message, print_exception=False)
+
+
+def _status_only(text: str) -> tuple:
+    """A page update that only writes the status line."""
+    return gr.skip(), gr.skip(), gr.skip(), text, gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
 
 def _cancelled_while_waiting(session) -> bool:

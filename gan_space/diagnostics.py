@@ -1,0 +1,196 @@
+"""Training diagnostics: what a run's numbers say, in plain words.
+
+- The game: D(x) against D(G(z)) (D's mean probabilities that real and generated
+  samples are real), read by `read_game`.
+- Sample diversity: the mean distance between generated samples of fixed latents over
+  the mean distance between real samples, so 1 means "as varied as the data". A
+  generator that collapses onto a few outputs drives it towards 0 while its losses can
+  look fine, so the warning watches for a drop from the best seen in the run.
+- For `digits`: the Fréchet distance in the judge classifier's features and the classes
+  covered (gan_space.metrics.digits_metrics, the quality benchmark's figures).
+- For the 2-D mixtures (ring8, grid25): modes captured (gan_space.metrics.mode_metrics).
+
+No gradio here: the app's TrainingJob calls `SampleWatcher.measure()` between steps.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .data import MIXTURE_SETS
+from .sampling import sample_latents
+
+# A sample set whose diversity fell under this share of the best seen so far...
+COLLAPSE_DROP = 0.5
+# ...and under this share of the data's own diversity has collapsed.
+COLLAPSE_LEVEL = 0.5
+# Losing this many digit classes (or mixture modes) from the best seen is collapse too.
+COVERAGE_DROP = 3
+# The seed of the watcher's fixed latents, apart from the preview's (config.seed).
+WATCH_SEED = 1_000_003
+PROBE_SAMPLES = 32  # estimate_seconds() samples this many
+RECALIBRATION_SAMPLES = 256  # samples each EMA BatchNorm recalibration draws (gan_space.ema: 4 x 64)
+
+
+@dataclass
+class QualityPoint:
+    """One measurement of a run's samples."""
+
+    step: int
+    diversity: float  # mean distance between samples / the same for real samples
+    frechet_distance: float | None = None  # digits only
+    real_frechet_distance: float | None = None  # held-out real digits at the same sample count
+    classes_covered: int | None = None  # digits: classes with at least 2% of the samples
+    modes: int | None = None  # ring8 / grid25: modes with at least one high-quality sample
+    total_modes: int | None = None
+
+
+def mean_pairwise_distance(samples: torch.Tensor) -> float:
+    """Mean Euclidean distance between two different samples of the set."""
+    flat = samples.reshape(samples.shape[0], -1).double()
+    n = flat.shape[0]
+    if n < 2:
+        raise ValueError("diversity needs at least 2 samples")
+    return float(torch.cdist(flat, flat).sum() / (n * (n - 1)))
+
+
+# What to tell the user in each state of the game, by where they watch it: the Train tab
+# (settings to change) or the Lab (buttons to press).
+TRAIN_ADVICE = {
+    "no reading": "No reading yet: D(x) and D(G(z)) appear after the first logged steps.",
+    "d winning": "If the samples stop improving, try a lower D learning rate, a stronger R1 penalty or "
+                 "DiffAugment (Advanced settings).",
+    "g winning": "D lags behind and its feedback is weak. Try a higher D learning rate or a weaker R1 penalty.",
+    "balanced": "neither network dominates, so both keep learning.",
+}
+LAB_ADVICE = {
+    "no reading": "Only one side has moved so far: step both networks to compare D(x) and D(G(z)).",
+    "d winning": "Try more G steps, a lower D learning rate, or an R1 penalty.",
+    "g winning": "Give D more steps or a higher learning rate.",
+    "balanced": "both networks are learning; watch the samples spread over the modes.",
+}
+
+
+def read_game(d_real: float, d_fake: float, advice: dict = TRAIN_ADVICE) -> str:
+    """A plain-words reading of D(x) and D(G(z)) (means of D's probabilities that real
+    and generated samples are real), with what to try."""
+    if not (math.isfinite(d_real) and math.isfinite(d_fake)):
+        return advice["no reading"]
+    if d_real - d_fake > 0.6:
+        return (f"The discriminator is winning (D(x) {d_real:.2f} vs D(G(z)) {d_fake:.2f}): the generator gets "
+                f"little signal. {advice['d winning']}")
+    if d_fake > d_real + 0.1:
+        return (f"The generator is fooling the discriminator (D(G(z)) {d_fake:.2f} > D(x) {d_real:.2f}): "
+                f"{advice['g winning']}")
+    return f"Balanced game (D(x) {d_real:.2f}, D(G(z)) {d_fake:.2f}): {advice['balanced']}"
+
+
+def collapse_warning(history: list[QualityPoint]) -> str | None:
+    """A warning when the latest measurement shows mode collapse, else None."""
+    if len(history) < 2:
+        return None
+    latest, earlier = history[-1], history[:-1]
+    best = max(point.diversity for point in earlier)
+    if latest.diversity < COLLAPSE_DROP * best and latest.diversity < COLLAPSE_LEVEL:
+        return (f"Mode collapse: sample diversity fell to {latest.diversity:.2f} of the data's (best so far "
+                f"{best:.2f}); the generator is making near-identical samples. Stop (the checkpoint is kept), "
+                f"then train again with a stronger R1 penalty, lower learning rates or DiffAugment.")
+    for name, unit in (("classes_covered", "digit classes"), ("modes", "modes")):
+        if getattr(latest, name) is None:
+            continue
+        best_coverage = max(getattr(point, name) for point in earlier)
+        if best_coverage - getattr(latest, name) >= COVERAGE_DROP:
+            return (f"Mode collapse: the samples cover {getattr(latest, name)} {unit}, down from {best_coverage}; "
+                    f"the generator is dropping whole kinds of sample. Stop (the checkpoint is kept), then train "
+                    f"again with a stronger R1 penalty, lower learning rates or DiffAugment.")
+    return None
+
+
+def quality_line(point: QualityPoint) -> str:
+    """The latest measurement in one line."""
+    parts = [f"diversity {point.diversity:.2f} of the data's"]
+    if point.frechet_distance is not None:
+        parts.append(f"Fréchet distance {point.frechet_distance:.2f} (real digits: {point.real_frechet_distance:.2f})")
+    if point.classes_covered is not None:
+        parts.append(f"{point.classes_covered}/10 digit classes")
+    if point.modes is not None:
+        parts.append(f"{point.modes}/{point.total_modes} modes")
+    return f"Samples at step {point.step}: " + ", ".join(parts) + "."
+
+
+class SampleWatcher:
+    """Measures a trainer's samples of fixed latents: diversity always, and the
+    digits or mixture metrics where the data has them.
+
+    num_samples: how many samples each measurement draws (default: 1,000 for digits
+    and 2-D data, where the metrics need them, and 256 for other images).
+    """
+
+    def __init__(self, trainer, num_samples: int | None = None):
+        self.trainer = trainer
+        data = trainer.data
+        self.is_digits = data.kind == "images" and trainer.config.dataset == "digits"
+        self.mixture = data.name if data.kind == "points" and data.name in MIXTURE_SETS else None
+        if num_samples is None:
+            num_samples = 1000 if self.is_digits or data.kind == "points" else 256
+        self.num_samples = num_samples
+        self.latents = sample_latents(num_samples, trainer.config.latent_dim, seed=WATCH_SEED)
+        self.labels = (torch.arange(num_samples) % trainer.num_classes) if trainer.num_classes else None
+        # The data's own diversity, on a fixed random subset, in the space samples come in
+        # (images in [-1, 1], points in data coordinates).
+        real = data.normalised() if data.kind == "images" else data.samples
+        subset = torch.randperm(len(data), generator=torch.Generator().manual_seed(WATCH_SEED))[:512]
+        self.real_diversity = mean_pairwise_distance(real[subset])
+        if self.is_digits:
+            from .metrics import digits_judge
+
+            digits_judge()  # fitted once here, so measurements stay cheap
+
+    def estimate_seconds(self, num_samples: int | None = None) -> float:
+        """What one `measure()` of `num_samples` (default: this watcher's) will take,
+        from one forward pass of a few latents, so that measurements can keep to a time
+        budget from the first one on."""
+        num_samples = num_samples or self.num_samples
+        generator, device = self.trainer.sampling_generator(), self.trainer.device
+        probe = self.latents[:PROBE_SAMPLES].to(device)
+        labels = self.labels[:PROBE_SAMPLES].to(device) if self.labels is not None else None
+        was_training = generator.training
+        generator.eval()
+        with torch.no_grad():
+            seconds = []
+            for _ in range(2):  # the first pass of a fresh network pays one-off set-up costs
+                start = time.perf_counter()
+                generator(probe, labels)
+                seconds.append(time.perf_counter() - start)
+        generator.train(was_training)
+        # Sampling the EMA generator also redraws its BatchNorm statistics (when it has
+        # any); allow 50% for the metrics.
+        has_batchnorm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in generator.modules())
+        fixed = RECALIBRATION_SAMPLES if self.trainer.ema is not None and has_batchnorm else 0
+        return 1.5 * seconds[-1] * (fixed + num_samples) / len(probe)
+
+    def measure(self) -> QualityPoint:
+        """Sample the fixed latents (EMA generator when there is one) and measure them.
+        Call it between training steps."""
+        samples = self.trainer.sample(self.latents, self.labels)
+        diversity = mean_pairwise_distance(samples[:512]) / self.real_diversity
+        point = QualityPoint(step=self.trainer.step, diversity=diversity)
+        if self.is_digits:
+            from .metrics import digits_metrics
+
+            digits = digits_metrics(samples)
+            point.frechet_distance = digits["frechet_distance"]
+            point.real_frechet_distance = digits["real_frechet_distance"]
+            point.classes_covered = digits["classes_covered"]
+        if self.mixture is not None:
+            from .metrics import mode_metrics
+
+            modes = mode_metrics(samples, self.mixture)
+            point.modes, point.total_modes = modes["modes"], modes["total_modes"]
+        return point
+
+
+__all__ = ["QualityPoint", "SampleWatcher", "read_game", "TRAIN_ADVICE", "LAB_ADVICE", "collapse_warning", "quality_line",
+           "mean_pairwise_distance"]
