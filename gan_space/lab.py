@@ -24,6 +24,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from .data import MIXTURE_SETS, BUILTIN_POINT_SETS, DatasetError, load_dataset, points_dataset
+from .diagnostics import LAB_ADVICE, read_game
 from .losses import discriminator_loss, generator_loss, r1_penalty
 from .training import PRESETS, TrainConfig, Trainer
 
@@ -54,6 +55,37 @@ def points_from_csv(text: str | bytes, name: str = "uploaded points"):
     if len(rows) < 8:
         raise DatasetError(f"the CSV holds {len(rows)} x, y row(s); give at least 8 points")
     return points_dataset(name, rows)
+
+
+MAX_DRAWN_POINTS = 4000
+DRAWING_EXTENT = 8.0  # the drawing's longer side spans this many units (grid25 spans -4..4)
+
+
+def points_from_drawing(image, name: str = "drawn points", seed: int = 0):
+    """A drawing, an (H, W, 3 or 4) array of strokes on a transparent or plain canvas ->
+    a Dataset of 2-D points: the inked pixels, up to MAX_DRAWN_POINTS of them picked at
+    random, each jittered within its pixel, with y pointing up."""
+    pixels = np.asarray(image)
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise DatasetError(f"a drawing must be an RGB or RGBA picture; got an array of shape {pixels.shape}")
+    if pixels.shape[2] == 4 and (pixels[..., 3] < 128).any():
+        inked = pixels[..., 3] >= 128  # a transparent canvas: every opaque pixel is ink
+    else:  # an opaque canvas: ink is what stands out from the background (its median)
+        luminance = pixels[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        inked = np.abs(luminance - np.median(luminance)) > 60
+    rows, columns = np.nonzero(inked)
+    if len(rows) < 8:
+        raise DatasetError(f"the drawing has {len(rows)} inked pixel(s): draw some strokes on the canvas, then press "
+                           f"New game")
+    rng = np.random.default_rng(seed)
+    if len(rows) > MAX_DRAWN_POINTS:
+        keep = rng.choice(len(rows), MAX_DRAWN_POINTS, replace=False)
+        rows, columns = rows[keep], columns[keep]
+    height, width = inked.shape
+    unit = max(height, width) / DRAWING_EXTENT
+    x = (columns + rng.random(len(columns)) - width / 2) / unit
+    y = (height / 2 - rows - rng.random(len(rows))) / unit
+    return points_dataset(name, np.stack([x, y], 1))
 
 
 @dataclass
@@ -238,17 +270,9 @@ class LabSession:
 
 
 def diagnose(d_real: float, d_fake: float) -> str:
-    """A plain-words reading of D(x) and D(G(z)) (means of D's probabilities)."""
-    if not (math.isfinite(d_real) and math.isfinite(d_fake)):
-        return "Only one side has moved so far: step both networks to compare D(x) and D(G(z))."
-    if d_real - d_fake > 0.6:
-        return (f"The discriminator is winning (D(x) {d_real:.2f} vs D(G(z)) {d_fake:.2f}): the generator gets "
-                f"little signal. Try more G steps, a lower D learning rate, or an R1 penalty.")
-    if d_fake > d_real + 0.1:
-        return (f"The generator is fooling the discriminator (D(G(z)) {d_fake:.2f} > D(x) {d_real:.2f}): give D "
-                f"more steps or a higher learning rate.")
-    return (f"Balanced game (D(x) {d_real:.2f}, D(G(z)) {d_fake:.2f}): both networks are learning; "
-            f"watch the samples spread over the modes.")
+    """A plain-words reading of D(x) and D(G(z)) (means of D's probabilities), with
+    advice in terms of the lab's buttons."""
+    return read_game(d_real, d_fake, LAB_ADVICE)
 
 
 def _square_bounds(points: torch.Tensor, margin: float = 0.2) -> tuple[float, float, float, float]:
@@ -344,5 +368,5 @@ def _legend(draw: ImageDraw.ImageDraw, size: int, session: LabSession) -> None:
         x += 20 + 6 * len(label)
 
 
-__all__ = ["LabSession", "LabHistory", "render_scene", "diagnose", "points_from_csv", "heatmap_colours",
-           "LAB_SETTINGS"]
+__all__ = ["LabSession", "LabHistory", "render_scene", "diagnose", "points_from_csv", "points_from_drawing",
+           "heatmap_colours", "LAB_SETTINGS"]

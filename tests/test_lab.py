@@ -4,6 +4,7 @@ single D / G updates, the warped latent grid, the picture, and the new point set
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from gan_space.data import DatasetError, load_dataset
@@ -110,3 +111,47 @@ def test_plain_words_reading():
     assert "discriminator is winning" in diagnose(0.95, 0.05)
     assert "fooling" in diagnose(0.3, 0.7)
     assert "Balanced" in diagnose(0.55, 0.45)
+
+
+def drawing(mode: str = "RGBA", background=(0, 0, 0, 0)):
+    from PIL import ImageDraw
+
+    canvas = Image.new(mode, (400, 400), background)
+    pen = ImageDraw.Draw(canvas)
+    pen.ellipse((100, 100, 300, 300), outline=(0, 0, 0, 255) if mode == "RGBA" else (0, 0, 0), width=10)
+    pen.rectangle((195, 20, 205, 30), fill=(20, 20, 20, 255) if mode == "RGBA" else (20, 20, 20))  # a dot on top
+    return np.asarray(canvas)
+
+
+def test_points_from_a_drawing():
+    from gan_space.lab import MAX_DRAWN_POINTS, points_from_drawing
+
+    for picture in (drawing(), drawing("RGB", (255, 255, 255))):  # transparent or white canvas
+        data = points_from_drawing(picture)
+        assert data.kind == "points" and data.data_shape == [2] and len(data) == MAX_DRAWN_POINTS
+        radius = data.samples.norm(dim=1)
+        # The canvas's 400 px span 8 units: the ring (radius 100 px) lies at 2 units, the dot at y = +3.5.
+        on_ring = (radius > 1.75) & (radius < 2.05)
+        on_dot = (data.samples[:, 1] > 3.3) & (data.samples[:, 0].abs() < 0.15)
+        assert bool((on_ring | on_dot).all()) and int(on_dot.sum()) > 20
+
+    with pytest.raises(DatasetError, match="0 inked pixel"):
+        points_from_drawing(np.full((50, 50, 4), 255, dtype=np.uint8) * np.array([1, 1, 1, 0], dtype=np.uint8))
+    with pytest.raises(DatasetError, match="RGB or RGBA"):
+        points_from_drawing(np.zeros((50, 50)))
+    lab = LabSession.create(points_from_drawing(drawing()), width=16)
+    lab.run(3)
+    assert lab.step_count == 3 and lab.samples().shape[1] == 2
+
+
+def test_points_from_a_drawing_in_light_ink_on_a_dark_canvas():
+    from PIL import ImageDraw
+
+    from gan_space.lab import points_from_drawing
+
+    canvas = Image.new("RGB", (200, 100), (30, 30, 30))
+    ImageDraw.Draw(canvas).rectangle((10, 40, 189, 59), fill=(250, 250, 100))  # a horizontal bar
+    data = points_from_drawing(np.asarray(canvas))
+    assert len(data) == 180 * 20
+    assert float(data.samples[:, 0].min()) < -3.5 and float(data.samples[:, 0].max()) > 3.5
+    assert float(data.samples[:, 1].abs().max()) < 0.45  # the bar is around y = 0, 20 px = 0.8 units tall

@@ -65,3 +65,36 @@ def test_steer_sliders_change_the_samples_and_export_an_animation(page, app_serv
     page.get_by_role("button", name="Export animation along it", exact=True).click()
     page.wait_for_function("() => document.querySelector('#steer-gif img')?.src", timeout=120_000)
     page.screenshot(path=str(SCREENSHOTS / "steer-page.png"), full_page=True)
+
+
+def test_lab_learns_points_drawn_on_the_canvas(page, app_server):
+    import math
+
+    page.goto(app_server.url)
+    page.get_by_role("tab", name="Lab").click()
+    page.get_by_label("drawn on the canvas").check()
+    expect(page.locator("#lab-reading")).to_contain_text("Draw the data on the canvas")
+    page.locator("#lab-drawing").get_by_role("button", name="Brush").click()
+    canvas = page.locator("#lab-drawing canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    centre_x, centre_y, radius = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 4
+    # A circle in one stroke.
+    page.mouse.move(centre_x + radius, centre_y)
+    page.mouse.down()
+    for i in range(1, 61):
+        angle = 2 * math.pi * i / 60
+        page.mouse.move(centre_x + radius * math.cos(angle), centre_y + radius * math.sin(angle), steps=2)
+    page.mouse.up()
+    page.get_by_role("button", name="New game", exact=True).click()
+    expect(page.locator("#lab-reading")).to_contain_text("Nothing has happened yet", timeout=60_000)
+    frame_steps = page.get_by_role("spinbutton", name="number input for Steps per frame")
+    frame_steps.fill("50")
+    frame_steps.press("Enter")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("#lab-reading")).to_contain_text("D(x)", timeout=60_000)
+    page.wait_for_timeout(8000)  # a few hundred steps: the purple samples spread towards the ring
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.screenshot(path=str(SCREENSHOTS / "lab-drawn.png"), full_page=True)
+    scene = _picture(page, app_server, "#lab-scene img")
+    assert (20, 120, 60) in set(scene.getdata())  # the drawn (real) points, in green

@@ -9,6 +9,9 @@ from .common import AppContext, user_error
 
 LAB_DATASETS = ("ring8", "grid25", "moons", "spiral")
 UPLOADED = "uploaded CSV (x, y)"
+DRAWN = "drawn on the canvas"
+DRAW_FIRST = ("Draw the data on the canvas (pick the brush on its left; a shape, letters, a few blobs), then press "
+              "**New game**.")
 MAX_STEPS_PER_FRAME = 100
 MAX_FRAMES = 2000  # one Run press plays at most this many frames (Pause stops it sooner)
 HELP = """**GAN Lab.** Green dots are real data, purple dots generated samples. The background is the
@@ -49,8 +52,13 @@ def build_lab_tab(context: AppContext, demo: gr.Blocks):
     session_state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=2, min_width=300):
-            dataset = gr.Radio([*LAB_DATASETS, UPLOADED], value="ring8", label="2-D data", elem_id="lab-dataset")
+            dataset = gr.Radio([*LAB_DATASETS, UPLOADED, DRAWN], value="ring8", label="2-D data",
+                               elem_id="lab-dataset")
             upload = gr.File(label="Points as CSV (x, y per row)", file_types=[".csv"], visible=False)
+            drawing = gr.Sketchpad(label="Draw the data with the brush, then press New game", type="numpy",
+                                   canvas_size=(400, 400), height=420, visible=False, elem_id="lab-drawing",
+                                   layers=False, brush=gr.Brush(default_size=8, colors=["#000000"],
+                                                                default_color="#000000", color_mode="fixed"))
             new_button = gr.Button("New game", elem_id="lab-new")
             with gr.Row():
                 step_d = gr.Button("Step D", elem_id="lab-step-d")
@@ -80,9 +88,14 @@ def build_lab_tab(context: AppContext, demo: gr.Blocks):
                                  height=220, y_lim=[0, 1], elem_id="lab-modes",
                                  color_map={"modes captured (share)": "#1f77b4", "high-quality samples": "#ff7f0e"})
 
-    def new_session(dataset, upload):
-        from gan_space.lab import LabSession, points_from_csv
+    def new_session(dataset, upload, drawing=None):
+        from gan_space.lab import LabSession, points_from_csv, points_from_drawing
 
+        if dataset == DRAWN:
+            picture = (drawing or {}).get("composite")
+            if picture is None:
+                raise ValueError(f"the canvas is empty: {DRAW_FIRST.replace('**', '')}")
+            return LabSession.create(points_from_drawing(picture))
         if dataset == UPLOADED:
             if not upload:
                 raise ValueError("upload a CSV of x, y points first")
@@ -104,16 +117,16 @@ def build_lab_tab(context: AppContext, demo: gr.Blocks):
     out = [session_state, scene, reading, loss_plot, d_plot, modes_plot]
     options = [show_heatmap, show_arrows, show_grid]
 
-    def start(dataset, upload, heatmap, arrows, grid):
+    def start(dataset, upload, drawing, heatmap, arrows, grid):
         try:
-            return outputs(new_session(dataset, upload), heatmap, arrows, grid)
+            return outputs(new_session(dataset, upload, drawing), heatmap, arrows, grid)
         except Exception as error:
             raise user_error(error) from None
 
     def stepper(d: bool, g: bool):
-        def step(session, dataset, upload, heatmap, arrows, grid):
+        def step(session, dataset, upload, drawing, heatmap, arrows, grid):
             try:
-                session = session or new_session(dataset, upload)
+                session = session or new_session(dataset, upload, drawing)
                 session.step(d=d, g=g)
                 return outputs(session, heatmap, arrows, grid)
             except Exception as error:
@@ -121,9 +134,9 @@ def build_lab_tab(context: AppContext, demo: gr.Blocks):
 
         return step
 
-    def run(session, dataset, upload, steps_per_frame, delay, heatmap, arrows, grid):
+    def run(session, dataset, upload, drawing, steps_per_frame, delay, heatmap, arrows, grid):
         try:
-            session = session or new_session(dataset, upload)
+            session = session or new_session(dataset, upload, drawing)
             for _ in range(MAX_FRAMES):
                 session.run(int(steps_per_frame))
                 yield outputs(session, heatmap, arrows, grid)
@@ -132,16 +145,23 @@ def build_lab_tab(context: AppContext, demo: gr.Blocks):
             raise user_error(error) from None
 
     lab = dict(concurrency_limit=2, concurrency_id="lab")
-    dataset.change(lambda d: gr.update(visible=d == UPLOADED), dataset, upload, queue=False,
-                   api_visibility="private")
-    new_button.click(start, [dataset, upload, *options], out, api_visibility="private", **lab)
-    dataset.input(start, [dataset, upload, *options], out, api_visibility="private", **lab)
-    upload.upload(start, [dataset, upload, *options], out, api_visibility="private", **lab)
-    state_inputs = [session_state, dataset, upload, *options]
+    dataset.change(lambda d: (gr.update(visible=d == UPLOADED), gr.update(visible=d == DRAWN)), dataset,
+                   [upload, drawing], queue=False, api_visibility="private")
+    sources = [dataset, upload, drawing]
+    new_button.click(start, [*sources, *options], out, api_visibility="private", **lab)
+    def pick(dataset, *rest):
+        """Built-in data starts a game at once; a drawing waits for New game (a CSV starts when uploaded)."""
+        if dataset == DRAWN:
+            return None, gr.skip(), DRAW_FIRST, gr.skip(), gr.skip(), gr.skip()
+        return start(dataset, *rest)
+
+    dataset.input(pick, [*sources, *options], out, api_visibility="private", **lab)
+    upload.upload(start, [*sources, *options], out, api_visibility="private", **lab)
+    state_inputs = [session_state, *sources, *options]
     step_d.click(stepper(True, False), state_inputs, out, api_visibility="private", **lab)
     step_g.click(stepper(False, True), state_inputs, out, api_visibility="private", **lab)
     step_both.click(stepper(True, True), state_inputs, out, api_visibility="private", **lab)
-    running = run_button.click(run, [session_state, dataset, upload, steps_per_frame, delay, *options], out,
+    running = run_button.click(run, [session_state, *sources, steps_per_frame, delay, *options], out,
                                api_visibility="private", **lab)
     pause_button.click(None, None, None, cancels=[running], queue=False, api_visibility="private")
     return session_state
