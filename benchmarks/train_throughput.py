@@ -20,10 +20,11 @@ cores: on a shared machine, run with --threads 1 and read both).
 --compile adds the trainer with compile=True (compiled during the warm-up); --layers adds a
 table of each convolution alone, fp32 vs bf16, with its arithmetic: what limits the ratio.
 
-Then live previews on vs off: the app's training job (gan_space.ui.jobs.TrainingJob, which
-draws the fixed latents at most once a second and at most 1/50 of the time) around the same
-Trainer, whole runs timed from start to end, in alternating order. stream_overhead.py
-measures the same through the running web app.
+Then what the app adds, on vs off: the app's training job (gan_space.ui.jobs.TrainingJob,
+which draws the fixed latents at most once a second and measures the samples for the Train
+tab's diagnostics at most every 5 s, each at most 1/50 of the time) around the same Trainer,
+whole runs timed from start to end, in alternating order. stream_overhead.py measures the
+previews through the running web app. `--resolutions` with no value measures this alone.
 
     python benchmarks/train_throughput.py [--resolutions 32 64] [--rounds 5] [--steps 2]
         [--threads N] [--preview-rounds 2] [--preview-steps 100] [--skip-previews]
@@ -248,10 +249,10 @@ def throughput(resolution: int, args, runs_dir: Path) -> tuple[float, float]:
 def preview_overhead(args, runs_dir: Path) -> tuple[float, float]:
     """The speed lost with live previews on (from the two speeds by CPU time), and the share
     of the run spent inside live previews (timed around each)."""
-    from gan_space.ui.jobs import TrainingJob
+    from gan_space.ui.jobs import DIAGNOSTICS_SECONDS, TrainingJob
 
     resolution = 32
-    print(f"\nlive previews on vs off: the app's TrainingJob around the Trainer at {resolution}x{resolution}, "
+    print(f"\nlive previews and sample measurements on vs off: the app's TrainingJob around the Trainer at {resolution}x{resolution}, "
           f"{args.preview_steps} steps a run, {args.preview_rounds} rounds")
 
     def one_run(name: str, live_preview_seconds) -> tuple[float, float, list[float], float]:
@@ -268,16 +269,21 @@ def preview_overhead(args, runs_dir: Path) -> tuple[float, float]:
             return result
 
         trainer.preview = timed_preview
-        job = TrainingJob(trainer, name, live_preview_seconds=live_preview_seconds)
+        # "on" is what the app does: live previews and the sample measurements (diagnostics);
+        # "off" neither.
+        job = TrainingJob(trainer, name, live_preview_seconds=live_preview_seconds,
+                          diagnostics_seconds=DIAGNOSTICS_SECONDS if live_preview_seconds else None)
         start, start_cpu = time.perf_counter(), time.process_time()
         job.start().wait()
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
         snapshot = job.snapshot()
         assert snapshot.error is None and snapshot.event.status == "finished", snapshot.error
+        measuring = job._measurement_seconds  # the job's own account of its sample measurements
         print(f"    {name}: {seconds:.1f}s ({cpu_seconds:.1f} CPU-s), {len(preview_seconds)} previews of "
-              f"{' '.join(f'{x:.2f}' for x in preview_seconds)}s", flush=True)
+              f"{' '.join(f'{x:.2f}' for x in preview_seconds)}s, {len(snapshot.quality)} measurements "
+              f"({measuring:.2f}s)", flush=True)
         images = args.preview_steps * BATCH
-        return images / seconds, images / cpu_seconds, preview_seconds, seconds
+        return images / seconds, images / cpu_seconds, preview_seconds + [measuring], seconds
 
     one_run("warm-up", 1.0)
     speeds, cpu_speeds, shares = {"on": [], "off": []}, {"on": [], "off": []}, {"on": [], "off": []}
@@ -296,16 +302,18 @@ def preview_overhead(args, runs_dir: Path) -> tuple[float, float]:
     print(f"  previews off {statistics.median(speeds['off']):.1f} img/s, on {statistics.median(speeds['on']):.1f} img/s"
           f" (medians); speed lost with previews on: {100 * measured:.1f}% (median of per-round ratios), "
           f"by CPU time {100 * measured_cpu:.1f}%")
-    print(f"  time inside previews: {100 * statistics.median(shares['on']):.1f}% of a run with live previews, "
+    print(f"  time inside previews and measurements: {100 * statistics.median(shares['on']):.1f}% of a run with "
+          f"them on, "
           f"{100 * statistics.median(shares['off']):.1f}% without (the trainer's own final preview): "
-          f"live previews cost {100 * accounted:.1f}%")
+          f"previews and measurements cost {100 * accounted:.1f}%")
     return measured_cpu, accounted
 
 
 def main() -> None:
     started = time.perf_counter()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--resolutions", type=int, nargs="*", default=[32, 64],
+                        help="give none to measure the live previews alone")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=2, help="steps of each loop per round")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps of each loop first")
@@ -330,7 +338,7 @@ def main() -> None:
           f"{time.perf_counter() - started:.0f}s in all")
     figures = [f"trainer/plain {wall:.2f}x at {res}px (by CPU time {cpu:.2f}x)" for res, (wall, cpu) in ratios.items()]
     if costs is not None:
-        figures.append(f"live previews cost {100 * costs[1]:.1f}% of the run (CPU-time speeds on vs off: "
+        figures.append(f"live previews and sample measurements cost {100 * costs[1]:.1f}% of the run (CPU-time speeds on vs off: "
                        f"{100 * costs[0]:.1f}%)")
     print("; ".join(figures))
 
