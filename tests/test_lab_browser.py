@@ -35,6 +35,7 @@ def test_lab_steps_d_then_g_then_runs_and_pauses(page, app_server):
     page.wait_for_function(f"() => document.querySelector('#lab-scene img')?.src !== {first!r}")
     page.wait_for_function("() => /Modes captured: \\*?\\*?\\d/.test(document.querySelector('#lab-reading').innerText)"
                            " && document.querySelector('#lab-reading').innerText.length > 0", timeout=120_000)
+    expect(page.locator("#lab-modes")).to_be_visible()
     page.wait_for_timeout(6000)
     page.get_by_role("button", name="Pause", exact=True).click()
     page.wait_for_timeout(5000)  # a frame already on its way may still land
@@ -95,6 +96,7 @@ def test_lab_learns_points_drawn_on_the_canvas(page, app_server):
     expect(page.locator("#lab-reading")).to_contain_text("D(x)", timeout=60_000)
     page.wait_for_timeout(8000)  # a few hundred steps: the purple samples spread towards the ring
     page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.locator("#lab-modes")).to_be_hidden()  # modes are for the mixtures; a drawing has none
     page.screenshot(path=str(SCREENSHOTS / "lab-drawn.png"), full_page=True)
     scene = _picture(page, app_server, "#lab-scene img")
     assert (20, 120, 60) in set(scene.getdata())  # the drawn (real) points, in green

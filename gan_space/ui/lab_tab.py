@@ -38,13 +38,16 @@ def _curves(session):
     for step, modes, quality in h.modes:
         rows_modes.append({"step": step, "value": modes / total, "series": "modes captured (share)"})
         rows_modes.append({"step": step, "value": quality, "series": "high-quality samples"})
+
     def frame(rows, names):
         # Every series from the first frame on: the plot fixes its legend when it first draws.
         missing = [name for name in names if not any(row["series"] == name for row in rows)]
         return pd.DataFrame(rows + [{"step": 0, "value": None, "series": name} for name in missing])
 
-    return (frame(rows_loss, ("D loss", "G loss")), frame(rows_d, ("D(x)", "D(G(z))")),
-            frame(rows_modes, ("modes captured (share)", "high-quality samples")))
+    # Modes exist for the mixtures only: for other data the plot is hidden, not left empty.
+    modes = gr.update(value=frame(rows_modes, ("modes captured (share)", "high-quality samples")),
+                      visible=total is not None)
+    return frame(rows_loss, ("D loss", "G loss")), frame(rows_d, ("D(x)", "D(G(z))")), modes
 
 
 def build_lab_tab(context: AppContext, demo: gr.Blocks):
