@@ -44,8 +44,9 @@ def test_train_on_digits_watch_it_stream_stop_then_generate(page, app_server, tm
     expect(reading).to_contain_text("Samples at step", timeout=60_000)
     expect(reading).to_contain_text("D(x)")
     expect(reading).to_contain_text("digit classes")
-    expect(page.locator("#frechet-plot")).to_be_visible()
-    expect(page.locator("#quality-plot")).to_be_visible()
+    expect(page.locator("#frechet-plot")).to_contain_text("real held-out digits")
+    # The legends name the curves (a plot that first drew an empty table showed a number scale).
+    expect(page.locator("#quality-plot")).to_contain_text("digit classes covered (of 10)")
     page.screenshot(path=str(SCREENSHOTS / "train-streaming.png"), full_page=True)
 
     # Two streamed grids really differ (the generator changes as it trains).
@@ -131,6 +132,9 @@ def test_a_second_user_sees_they_are_queued_and_can_still_generate(page_factory,
     second.get_by_role("button", name="Generate", exact=True).click()
     second.locator("#generate-grid img").wait_for()
     assert "step" in first.locator("#train-status textarea").input_value()  # the first run still trains
+    # The first user's diagnostics for 2-D data: modes captured, its curve named in the legend.
+    expect(first.locator("#train-reading")).to_contain_text("/8 modes")
+    expect(first.locator("#quality-plot")).to_contain_text("modes captured (share)")
 
     # Stop while queued: the second run never starts, and leaves no folder.
     second.get_by_role("tab", name="Train").click()

@@ -170,3 +170,4 @@ def test_the_reading_warns_of_collapse_in_the_tab():
     assert "**⚠ Mode collapse" in reading
     shares, frechet = train_tab.quality_frames(JobSnapshot(run_name="r", quality=quality))
     assert frechet is None and list(shares["value"]) == [0.9, 0.05]
+    assert train_tab.quality_frames(JobSnapshot(run_name="r")) == (None, None)  # nothing measured yet

@@ -202,10 +202,14 @@ def curve_frames(snapshot: JobSnapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
     return losses, probabilities
 
 
-def quality_frames(snapshot: JobSnapshot) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def quality_frames(snapshot: JobSnapshot) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Tables for the sample-quality plots: diversity and coverage as shares (1 = like
-    the data), and for digits the Fréchet distance next to real digits' (else None)."""
+    the data), and for digits the Fréchet distance next to real digits' (else None).
+    Before the first measurement, (None, None): an empty table would fix the plot's
+    legend as a number scale before the series' names arrive."""
     points = snapshot.quality
+    if not points:
+        return None, None
     steps = [p.step for p in points]
     shares = {"diversity (data = 1)": [p.diversity for p in points]}
     if points and points[-1].classes_covered is not None:
