@@ -142,7 +142,8 @@ class SampleWatcher:
         # (images in [-1, 1], points in data coordinates).
         real = data.normalised() if data.kind == "images" else data.samples
         subset = torch.randperm(len(data), generator=torch.Generator().manual_seed(WATCH_SEED))[:512]
-        self.real_diversity = mean_pairwise_distance(real[subset])
+        # (Data that are all one sample have no diversity: any spread then reads as large.)
+        self.real_diversity = max(mean_pairwise_distance(real[subset]), 1e-6)
         if self.is_digits:
             from .metrics import digits_judge
 
@@ -192,5 +193,5 @@ class SampleWatcher:
         return point
 
 
-__all__ = ["QualityPoint", "SampleWatcher", "read_game", "TRAIN_ADVICE", "LAB_ADVICE", "collapse_warning", "quality_line",
-           "mean_pairwise_distance"]
+__all__ = ["QualityPoint", "SampleWatcher", "read_game", "TRAIN_ADVICE", "LAB_ADVICE", "collapse_warning",
+           "quality_line", "mean_pairwise_distance"]

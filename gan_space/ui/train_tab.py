@@ -212,12 +212,12 @@ def quality_frames(snapshot: JobSnapshot) -> tuple[pd.DataFrame | None, pd.DataF
         return None, None
     steps = [p.step for p in points]
     shares = {"diversity (data = 1)": [p.diversity for p in points]}
-    if points and points[-1].classes_covered is not None:
+    if points[-1].classes_covered is not None:
         shares["digit classes covered (of 10)"] = [p.classes_covered / 10 for p in points]
-    if points and points[-1].modes is not None:
+    if points[-1].modes is not None:
         shares["modes captured (share)"] = [p.modes / p.total_modes for p in points]
     frechet = None
-    if points and points[-1].frechet_distance is not None:
+    if points[-1].frechet_distance is not None:
         frechet = _long_frame(steps, {"samples": [p.frechet_distance for p in points],
                                       "real held-out digits": [p.real_frechet_distance for p in points]})
     return _long_frame(steps, shares), frechet
