@@ -171,3 +171,15 @@ def test_the_reading_warns_of_collapse_in_the_tab():
     shares, frechet = train_tab.quality_frames(JobSnapshot(run_name="r", quality=quality))
     assert frechet is None and list(shares["value"]) == [0.9, 0.05]
     assert train_tab.quality_frames(JobSnapshot(run_name="r")) == (None, None)  # nothing measured yet
+
+
+def test_watcher_on_a_conditional_dcgan_over_an_image_folder(tmp_path, tiny_image_folder):
+    config = TrainConfig.for_dataset(str(tiny_image_folder), out_dir=str(tmp_path / "folder"), arch="dcgan",
+                                     resolution=16, width=8, batch_size=4, conditional=True, steps=10)
+    trainer = Trainer(config)
+    watcher = SampleWatcher(trainer)
+    assert watcher.num_samples == 256 and watcher.labels.tolist()[:4] == [0, 1, 0, 1]
+    assert 0 < watcher.estimate_seconds() < 60
+    point = watcher.measure()
+    assert point.diversity > 0 and point.frechet_distance is None and point.modes is None
+    assert "digit classes" not in quality_line(point)
