@@ -3,7 +3,6 @@ of a checkpoint write, and disks that fill up mid-write. The newest checkpoint a
 is complete, never goes back, and the run resumes from exactly its step."""
 
 import errno
-import hashlib
 import json
 import os
 import subprocess
@@ -17,6 +16,7 @@ from gan_space import checkpoints
 from gan_space.checkpoints import CheckpointWriteError, latest_checkpoint, load_generator
 from gan_space.sampling import generate
 from gan_space.training import TrainConfig, Trainer
+from folders import folder_digest
 
 REPO = Path(__file__).resolve().parent.parent
 RANDOM_KILLS = 20
@@ -72,15 +72,6 @@ def test_sigkill_at_random_moments_and_mid_checkpoint_never_loses_a_checkpoint(t
 def tiny_config(out_dir: Path) -> TrainConfig:
     return TrainConfig.for_dataset("digits", out_dir=str(out_dir), steps=6, width=16, latent_dim=8, batch_size=16,
                                    num_preview=4, log_every=1, sample_every=1000, checkpoint_every=2)
-
-
-def folder_digest(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        digest.update(path.relative_to(folder).as_posix().encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def _disk_full(*args, **kwargs):

@@ -3,7 +3,6 @@ malicious pickle is refused before a byte of it is deserialised (or even downloa
 that fails halfway leaves the local generator intact and says so; the token is in no log,
 file, URL or error message; repo ids and file names are checked before use."""
 
-import hashlib
 import json
 import logging
 import os
@@ -17,6 +16,7 @@ import pytest
 
 from gan_space import hub
 from gan_space.checkpoints import WEIGHTS_NAME, ModelLoadError, load_generator
+from folders import folder_digest
 from hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (fixtures)
 from test_hub import pushed, trained_run  # noqa: F401  (fixtures)
 
@@ -119,15 +119,6 @@ def test_a_run_folder_with_pickles_in_place_of_its_state_does_not_resume(trained
 # A push that fails halfway
 
 
-def digest(folder: Path) -> str:
-    hasher = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        hasher.update(path.relative_to(folder).as_posix().encode())
-        if path.is_file():
-            hasher.update(path.read_bytes())
-    return hasher.hexdigest()
-
-
 @pytest.fixture
 def no_retry_sleep(monkeypatch):
     """huggingface_hub retries a dropped connection 5 times with 1-8 s sleeps: skip the sleeping."""
@@ -149,7 +140,7 @@ def test_a_push_that_fails_halfway_leaves_everything_as_it_was_and_says_so(
 
     token = fake_hub.token
     hub.push(trained_run, hub_repo_id, token=token, measure_quality=False)
-    remote_before, local_before = fake_hub.files(hub_repo_id), digest(trained_run)
+    remote_before, local_before = fake_hub.files(hub_repo_id), folder_digest(trained_run)
     commits_before = fake_hub.commits(hub_repo_id)
 
     caplog.set_level(logging.DEBUG)
@@ -161,7 +152,7 @@ def test_a_push_that_fails_halfway_leaves_everything_as_it_was_and_says_so(
                  license="mit")  # a new card: something to commit
     message = str(failed.value)
     assert error in message and f"the generator in {trained_run} is unchanged" in message
-    assert digest(trained_run) == local_before  # the local run, byte for byte
+    assert folder_digest(trained_run) == local_before  # the local run, byte for byte
     assert fake_hub.files(hub_repo_id) == remote_before and fake_hub.commits(hub_repo_id) == commits_before
     assert load_generator(trained_run) is not None
 
