@@ -22,7 +22,7 @@ from .devices import autocast_context, resolve_precision, select_device
 from .ema import EMA, recalibrate_batchnorm
 from .losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, SUPPORTED_RESOLUTIONS
-from .sampling import preview_image, sample_latents
+from .sampling import generate, preview_image, sample_latents
 
 
 class ConfigError(ValueError):
@@ -339,17 +339,12 @@ class Trainer:
     @torch.no_grad()
     def sample(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Samples of the sampling generator for these latents, in fp32 on the CPU: images
-        in [-1, 1], points in data coordinates."""
+        in [-1, 1], points in data coordinates (gan_space.sampling.generate, after the EMA
+        generator's BatchNorm statistics are redrawn for its averaged weights)."""
         generator = self.sampling_generator()
         if self.ema is not None:
             recalibrate_batchnorm(generator, self.config.latent_dim, self.device, self.random_labels)
-        generator.eval()
-        with autocast_context(self.device, "fp32"):
-            samples = generator(latents.to(self.device), labels.to(self.device) if labels is not None else None)
-        generator.train()
-        if self.data.kind == "points":
-            samples = generator.to_data(samples)
-        return samples.float().cpu()
+        return generate(generator, latents=latents, labels=labels)
 
     def preview(self):
         """Samples of the fixed preview latents and a picture of them."""
