@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from .data import MIXTURE_SETS
-from .sampling import sample_latents
+from .sampling import generate, sample_latents
 
 # A sample set whose diversity fell under this share of the best seen so far...
 COLLAPSE_DROP = 0.5
@@ -154,18 +154,14 @@ class SampleWatcher:
         from one forward pass of a few latents, so that measurements can keep to a time
         budget from the first one on."""
         num_samples = num_samples or self.num_samples
-        generator, device = self.trainer.sampling_generator(), self.trainer.device
-        probe = self.latents[:PROBE_SAMPLES].to(device)
-        labels = self.labels[:PROBE_SAMPLES].to(device) if self.labels is not None else None
-        was_training = generator.training
-        generator.eval()
-        with torch.no_grad():
-            seconds = []
-            for _ in range(2):  # the first pass of a fresh network pays one-off set-up costs
-                start = time.perf_counter()
-                generator(probe, labels)
-                seconds.append(time.perf_counter() - start)
-        generator.train(was_training)
+        generator = self.trainer.sampling_generator()
+        probe = self.latents[:PROBE_SAMPLES]
+        labels = self.labels[:PROBE_SAMPLES] if self.labels is not None else None
+        seconds = []
+        for _ in range(2):  # the first pass of a fresh network pays one-off set-up costs
+            start = time.perf_counter()
+            generate(generator, latents=probe, labels=labels)
+            seconds.append(time.perf_counter() - start)
         # Sampling the EMA generator also redraws its BatchNorm statistics (when it has
         # any); allow 50% for the metrics.
         has_batchnorm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in generator.modules())
