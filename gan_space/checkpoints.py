@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .models import DISCRIMINATOR_CLASSES, GENERATOR_CLASSES
+from .models import discriminator_classes, generator_classes
 
 KEEP_CHECKPOINTS = 2
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
@@ -92,56 +92,24 @@ def _remove_leftovers(root: Path) -> None:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
-def save_checkpoint(trainer, elapsed_seconds: float, metrics: dict) -> Path:
-    root = trainer.out_dir / "checkpoints"
+def save_checkpoint(out_dir: str | Path, step: int, models: dict, tensors: dict, state: dict) -> Path:
+    """Write checkpoint `step-<step>` of the run in `out_dir`, atomically: each of `models`
+    (name -> diffusers model) as a folder of config.json + safetensors, `tensors` (name ->
+    tensor) as training_state.safetensors, and `state` (JSON; the step is added) as
+    state.json, written last. Returns the checkpoint folder."""
+    out_dir = Path(out_dir)
+    root = out_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(root)  # one process writes a run; anything half-written here is from a crash
-    name = f"step-{trainer.step:07d}"
+    name = f"step-{step:07d}"
     tmp = root / f".tmp-{name}-{os.getpid()}"
     try:
-        sampler = trainer.sampling_generator()
-        if trainer.ema is not None:
-            from .ema import recalibrate_batchnorm
-
-            recalibrate_batchnorm(sampler, trainer.config.latent_dim, trainer.device, trainer.random_labels)
-        sampler.save_pretrained(tmp / "generator")
-        trainer.generator.save_pretrained(tmp / "generator_raw")
-        trainer.discriminator.save_pretrained(tmp / "discriminator")
-        tensors, optimiser_meta = {}, {}
-        for prefix, optimiser in (("opt_g", trainer.opt_g), ("opt_d", trainer.opt_d)):
-            state = optimiser.state_dict()
-            optimiser_meta[prefix] = {"param_groups": state["param_groups"], "scalars": {}}
-            for index, values in state["state"].items():
-                for key, value in values.items():
-                    if torch.is_tensor(value):
-                        tensors[f"{prefix}.{index}.{key}"] = value.detach().cpu().contiguous()
-                    else:
-                        optimiser_meta[prefix]["scalars"][f"{index}.{key}"] = value
-        tensors["rng.torch"] = torch.get_rng_state()
-        tensors["rng.batches"] = trainer.batch_rng.get_state()
-        if trainer.device.type == "cuda":
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(trainer.device)
-        save_file(tensors, tmp / "training_state.safetensors")
-        state = {
-            "step": trainer.step,
-            "elapsed_seconds": elapsed_seconds,
-            "ema_updates": trainer.ema.num_updates if trainer.ema is not None else 0,
-            "train_config": trainer.config.to_dict(),
-            "optimisers": optimiser_meta,
-            "summary": {
-                "step": trainer.step,
-                "total_steps": trainer.config.steps,
-                "training_seconds": round(elapsed_seconds, 1),
-                "dataset": trainer.data.summary(),
-                "data_kind": trainer.data.kind,
-                "class_names": trainer.data.class_names if trainer.num_classes else [],
-                "device": str(trainer.device),
-                "precision": trainer.precision,
-                "last_losses": metrics,
-            },
-        }
+        for folder, model in models.items():
+            model.save_pretrained(tmp / folder)
+        save_file({key: value.detach().cpu().contiguous() for key, value in tensors.items()},
+                  tmp / "training_state.safetensors")
         with open(tmp / "state.json", "w") as handle:
-            json.dump(state, handle, indent=2)
+            json.dump({"step": step, **state}, handle, indent=2)
         _fsync_tree(tmp)
         final = root / name
         if final.exists():  # the same step saved again (e.g. after a crash before `latest` was updated)
@@ -152,7 +120,7 @@ def save_checkpoint(trainer, elapsed_seconds: float, metrics: dict) -> Path:
         os.replace(tmp_pointer, root / "latest")
     except Exception as error:  # OSError from Python, SafetensorError from safetensors' own writer, ...
         shutil.rmtree(tmp, ignore_errors=True)
-        previous = latest_checkpoint(trainer.out_dir)
+        previous = latest_checkpoint(out_dir)
         kept = f"the previous checkpoint ({previous.name}) is intact" if previous else "no earlier checkpoint exists"
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
         raise CheckpointWriteError(f"could not write checkpoint {name} in {root} ({reason}); {kept}. Free "
@@ -165,40 +133,46 @@ def save_checkpoint(trainer, elapsed_seconds: float, metrics: dict) -> Path:
     return final
 
 
-def load_training_state(trainer) -> tuple[int, float]:
-    """Restore networks, EMA, optimisers and random states from the newest checkpoint."""
-    folder = latest_checkpoint(trainer.out_dir)
+def read_checkpoint(out_dir: str | Path) -> tuple[Path, dict, dict]:
+    """The newest checkpoint of a run: (its folder, state.json, training_state tensors)."""
+    folder = latest_checkpoint(out_dir)
+    if folder is None:
+        raise ModelLoadError(f"{out_dir} holds no complete checkpoint")
     state = json.loads((folder / "state.json").read_text())
-    _load_weights(trainer.generator, folder / "generator_raw")
-    _load_weights(trainer.discriminator, folder / "discriminator")
-    if trainer.ema is not None:
-        _load_weights(trainer.ema.model, folder / "generator")
-        trainer.ema.num_updates = state.get("ema_updates", state["step"])
-    tensors = load_file(folder / "training_state.safetensors")
-    for prefix, optimiser in (("opt_g", trainer.opt_g), ("opt_d", trainer.opt_d)):
-        meta = state["optimisers"][prefix]
-        per_param: dict[int, dict] = {}
-        for key, value in tensors.items():
-            if key.startswith(prefix + "."):
-                _, index, name = key.split(".", 2)
-                per_param.setdefault(int(index), {})[name] = value
-        for key, value in meta["scalars"].items():
-            index, name = key.split(".", 1)
+    return folder, state, load_file(folder / "training_state.safetensors")
+
+
+def load_weights(model: torch.nn.Module, folder: Path) -> None:
+    """Weights saved by `save_checkpoint` (a model folder's safetensors) into `model`, in place."""
+    model.load_state_dict(load_file(Path(folder) / WEIGHTS_NAME))
+
+
+def optimiser_state(prefix: str, optimiser: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """An optimiser's state as tensors (`prefix.index.key`) and JSON (groups and scalars)."""
+    state = optimiser.state_dict()
+    tensors, meta = {}, {"param_groups": state["param_groups"], "scalars": {}}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                meta["scalars"][f"{index}.{key}"] = value
+    return tensors, meta
+
+
+def load_optimiser_state(optimiser: torch.optim.Optimizer, prefix: str, tensors: dict, meta: dict) -> None:
+    per_param: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix + "."):
+            _, index, name = key.split(".", 2)
             per_param.setdefault(int(index), {})[name] = value
-        groups = meta["param_groups"]
-        for group in groups:
-            group["betas"] = tuple(group["betas"])
-        optimiser.load_state_dict({"state": per_param, "param_groups": groups})
-    torch.set_rng_state(tensors["rng.torch"])
-    trainer.batch_rng.set_state(tensors["rng.batches"])
-    if trainer.device.type == "cuda" and "rng.cuda" in tensors:
-        torch.cuda.set_rng_state(tensors["rng.cuda"], trainer.device)
-    return state["step"], state.get("elapsed_seconds", 0.0)
-
-
-def _load_weights(model: torch.nn.Module, folder: Path) -> None:
-    weights = load_file(folder / WEIGHTS_NAME)
-    model.load_state_dict(weights)
+    for key, value in meta["scalars"].items():
+        index, name = key.split(".", 1)
+        per_param.setdefault(int(index), {})[name] = value
+    groups = [dict(group) for group in meta["param_groups"]]
+    for group in groups:
+        group["betas"] = tuple(group["betas"])
+    optimiser.load_state_dict({"state": per_param, "param_groups": groups})
 
 
 def saved_train_config(out_dir: Path) -> dict:
@@ -235,8 +209,8 @@ def read_generator_config(folder: Path) -> dict:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise ModelLoadError(f"{folder}/config.json is not readable JSON ({error})") from None
-    if config.get("_class_name") not in GENERATOR_CLASSES:
-        known = ", ".join(GENERATOR_CLASSES)
+    if config.get("_class_name") not in generator_classes():
+        known = ", ".join(generator_classes())
         raise ModelLoadError(f"{folder} is not a gan_space generator: config.json names "
                              f"{config.get('_class_name')!r}, expected one of {known}")
     return config
@@ -253,7 +227,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu"):
         pickles = [p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt")]
         extra = f" (found only {', '.join(pickles)}: pickled weights are never loaded)" if pickles else ""
         raise ModelLoadError(f"{folder} has no {WEIGHTS_NAME}{extra}")
-    model_class = GENERATOR_CLASSES[config["_class_name"]]
+    model_class = generator_classes()[config["_class_name"]]
     mismatch = f"{folder}/{WEIGHTS_NAME} does not load into {config['_class_name']}: the file is damaged or " \
                "does not match config.json"
     try:
@@ -272,7 +246,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu"):
 def load_discriminator(path: str | Path, device: str | torch.device = "cpu"):
     folder = Path(path)
     config = json.loads((folder / "config.json").read_text())
-    model_class = DISCRIMINATOR_CLASSES[config["_class_name"]]
+    model_class = discriminator_classes()[config["_class_name"]]
     return model_class.from_pretrained(folder, use_safetensors=True).to(device).eval()
 
 

@@ -3,6 +3,7 @@
     train     train a GAN on a built-in set, a folder, a .zip or a Hugging Face dataset
     generate  sample a trained generator into a PNG grid or a .npy array
     info      what a model is and how it was trained
+    families  the network families and what they take
     push      upload a generator to the Hugging Face Hub (token from HF_TOKEN)
     pull      download a generator from the Hub into a folder (safetensors only)
 
@@ -40,11 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument("--steps", type=int, help="total training steps (generator updates)")
     train.add_argument("--seed", type=int)
-    train.add_argument("--resolution", type=int, help="image size in pixels: 8-128 (dcgan: 8, 16, 32, 64, 128)")
+    train.add_argument("--resolution", type=int, help="image size in pixels (which ones: `families`)")
     train.add_argument("--channels", type=int, choices=(1, 3))
     train.add_argument("--batch-size", type=int)
-    train.add_argument("--arch", choices=("dcgan", "mlp"))
-    train.add_argument("--width", type=int, help="DCGAN base channels or MLP hidden units")
+    train.add_argument("--arch", help="network family (`python -m gan_space families` lists them)")
+    train.add_argument("--width", type=int, help="base channels (convolutional families) or hidden units (MLP)")
     train.add_argument("--num-layers", type=int, help="MLP hidden layers")
     train.add_argument("--latent-dim", type=int)
     train.add_argument("--loss", choices=("non-saturating", "hinge", "least-squares", "wgan-gp"))
@@ -59,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     train.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
     train.add_argument("--max-images", type=int)
+    train.add_argument("--in-memory-limit-mb", type=int,
+                       help="data larger than this (as 8-bit pixels) streams from a cache in the run folder "
+                            "instead of living in memory (default 2048)")
+    train.add_argument("--checkpoint-minutes", type=float,
+                       help="checkpoint at least this often, in minutes of training (default 2; 0: by steps only)")
+
+    verbs.add_parser("families", help="list the network families and what they take")
 
     generate = verbs.add_parser("generate", help="sample a generator", description=(
         "Sample a generator. A .png output is a grid; a .npy output holds the raw samples: points as float32 "
@@ -105,14 +113,21 @@ def _train(args) -> int:
                     latent_dim=args.latent_dim, loss=args.loss, lr_g=args.lr_g, lr_d=args.lr_d,
                     r1_gamma=args.r1_gamma, spectral_norm=args.spectral_norm, pack=args.pack,
                     ema_decay=args.ema_decay, augment=args.augment, conditional=args.conditional,
-                    device=args.device, precision=args.precision, max_images=args.max_images)
-    if args.resume:
-        if not args.out:
-            raise ValueError("--resume needs --out: the run folder to continue")
-        trainer = Trainer.resume(args.out, steps=args.steps, device=args.device, precision=args.precision)
-    else:
-        config = TrainConfig.for_dataset(args.dataset, out_dir=args.out, **settings)
-        trainer = Trainer(config)
+                    device=args.device, precision=args.precision, max_images=args.max_images,
+                    in_memory_limit_mb=args.in_memory_limit_mb, checkpoint_minutes=args.checkpoint_minutes)
+    with tqdm(unit="picture", desc="decoding pictures", dynamic_ncols=True, disable=None, leave=False) as decoding:
+        def progress(done: int, total: int) -> None:
+            decoding.total = total
+            decoding.update(done - decoding.n)
+
+        if args.resume:
+            if not args.out:
+                raise ValueError("--resume needs --out: the run folder to continue")
+            trainer = Trainer.resume(args.out, steps=args.steps, device=args.device, precision=args.precision,
+                                     progress=progress)
+        else:
+            config = TrainConfig.for_dataset(args.dataset, out_dir=args.out, **settings)
+            trainer = Trainer(config, progress=progress)
     config = trainer.config
     # Under `accelerate launch` / `torchrun` every process runs this; only rank 0 prints.
     show = print if trainer.is_main_process else (lambda *args, **kwargs: None)
@@ -210,10 +225,23 @@ def _pull(args) -> int:
     return 0
 
 
+def _families(args) -> int:
+    from .models import FAMILIES, family_names
+
+    for name in family_names():
+        family = FAMILIES[name]
+        sizes = (", ".join(map(str, family.resolutions)) if family.resolutions is not None
+                 else f"{family.min_resolution}-{family.max_resolution}")
+        print(f"{name}: {family.description}\n  data: {', '.join(family.data_kinds)}; image sizes: {sizes} px; "
+              f"settings: {', '.join(family.settings) or 'none'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": _train, "generate": _generate, "info": _info, "push": _push, "pull": _pull}
+    handlers = {"train": _train, "generate": _generate, "info": _info, "push": _push, "pull": _pull,
+                "families": _families}
     try:
         return handlers[args.verb](args)
     except HubError as error:  # the message says what went wrong and what to do; it never holds a token

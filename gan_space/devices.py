@@ -27,11 +27,11 @@ def cpu_supports_bf16() -> bool:
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
-def resolve_precision(precision: str, device: torch.device, arch: str) -> str:
+def resolve_precision(precision: str, device: torch.device, mixed_precision: bool = True) -> str:
     """'auto' -> the fastest precision that trains as well as fp32 on this device.
 
-    The MLPs stay in fp32: they are too small to gain from bf16, and 2-D points need
-    more than bf16's 8 bits of mantissa to hit modes 0.01 wide.
+    mixed_precision=False (a network family that gains nothing from bf16, or needs its
+    precision, as the MLPs do) keeps 'auto' at fp32.
     """
     if precision != "auto":
         if precision == "bf16" and device.type == "cpu" and not cpu_supports_bf16():
@@ -39,7 +39,7 @@ def resolve_precision(precision: str, device: torch.device, arch: str) -> str:
         if precision == "fp16" and device.type == "cpu":
             raise ValueError("precision='fp16' is not supported on the CPU: use 'bf16' or 'fp32'")
         return precision
-    if arch == "mlp":
+    if not mixed_precision:
         return "fp32"
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"

@@ -140,10 +140,11 @@ class SampleWatcher:
         self.labels = (torch.arange(num_samples) % trainer.num_classes) if trainer.num_classes else None
         # The data's own diversity, on a fixed random subset, in the space samples come in
         # (images in [-1, 1], points in data coordinates).
-        real = data.normalised() if data.kind == "images" else data.samples
         subset = torch.randperm(len(data), generator=torch.Generator().manual_seed(WATCH_SEED))[:512]
+        # Only the subset is converted: a float copy of a large set would not fit in memory.
+        real = data.samples[subset].float() / 127.5 - 1.0 if data.kind == "images" else data.samples[subset]
         # (Data that are all one sample have no diversity: any spread then reads as large.)
-        self.real_diversity = max(mean_pairwise_distance(real[subset]), 1e-6)
+        self.real_diversity = max(mean_pairwise_distance(real), 1e-6)
         if self.is_digits:
             from .metrics import digits_judge
 
@@ -165,7 +166,7 @@ class SampleWatcher:
         # Sampling the EMA generator also redraws its BatchNorm statistics (when it has
         # any); allow 50% for the metrics.
         has_batchnorm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in generator.modules())
-        fixed = RECALIBRATION_SAMPLES if self.trainer.ema is not None and has_batchnorm else 0
+        fixed = RECALIBRATION_SAMPLES if self.trainer.networks.ema is not None and has_batchnorm else 0
         return 1.5 * seconds[-1] * (fixed + num_samples) / len(probe)
 
     def measure(self) -> QualityPoint:

@@ -44,21 +44,10 @@ class LatentDirections:
 def first_layer_activations(generator, latents: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[
         torch.Tensor, str]:
     """The features right after the generator's first layer, flattened: (N, F) and a name.
+    Which layer that is, each network family says (NetworkFamily.first_layer)."""
+    from .models import family_of
 
-    MLPGenerator: the first hidden layer (linear + LeakyReLU). DCGANGenerator: the 4x4
-    `project` block (transposed convolution + BatchNorm + ReLU)."""
-    if hasattr(generator, "net"):  # MLPGenerator
-        z = latents
-        if generator.label_embedding is not None:
-            z = torch.cat([z, generator.label_embedding(labels)], dim=1)
-        return generator.net[:2](z).flatten(1), "net.0+activation"
-    if hasattr(generator, "project"):  # DCGANGenerator
-        z = latents
-        if generator.label_embedding is not None:
-            z = z * generator.label_embedding(labels)
-        return generator.project(z[:, :, None, None]).flatten(1), "project"
-    raise TypeError(f"{type(generator).__name__} has no known first layer: expected an MLPGenerator "
-                    f"or a DCGANGenerator")
+    return family_of(generator).first_layer(generator, latents, labels)
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ How the work is split (data parallelism), and why:
   Every loss is a mean over samples, so the gradients averaged over the ranks are the
   gradients of the whole batch: a setting means the same on 1 device or 8, and a run
   resumes with a different number of processes and continues the same optimisation.
-- Data: each rank keeps every N-th sample (rank, rank + N, ...) on its device and draws
+- Data: each rank keeps every N-th sample (rank, rank + N, ...) (on its device when it fits) and draws
   its part of the batch from those, with replacement, from its own random stream. The
   ranks together draw a uniform sample of the whole set, stratified by shard (shards
   differ in size by at most one sample); each device holds 1/N of the data.
@@ -30,7 +30,8 @@ How the work is split (data parallelism), and why:
   not SyncBatchNorm (one more collective per layer per forward). Running statistics only
   serve sampling, which rank 0 does, and the EMA generator re-estimates them anyway.
 - Noise: each rank its own latents, labels, augmentation and batches, seeded from
-  (seed, rank, the step the session starts at).
+  (seed, rank, the step the session starts at). Each rank's data source reads only its
+  shard (gan_space.datasource).
 - Once, on rank 0: the EMA generator, previews, checkpoints and train_config.json (the
   CLI prints there only). The logged means are averaged over the ranks at each log step,
   so every rank's events carry the same numbers and all ranks see a divergence at once;
@@ -97,11 +98,12 @@ class DataParallel:
             raise ValueError(f"{tensor.shape[0]} sample(s) cannot be shared by {self.world_size} processes")
         return tensor[self.rank::self.world_size].clone()
 
-    def seed_rank_streams(self, batch_rng: torch.Generator, seed: int, step: int) -> None:
-        """Independent noise and batch streams for this rank (the networks are initialised before this)."""
+    def seed_rank_streams(self, randomness, source, seed: int, step: int) -> None:
+        """Independent noise (a gan_space.randomness.RunRandomness) and batch (a data source)
+        streams for this rank; the networks are initialised before this."""
         noise_seed, batch_seed = np.random.SeedSequence([seed, self.rank, step]).generate_state(2, dtype=np.uint64)
-        torch.manual_seed(int(noise_seed))  # latents, labels, augmentation; CUDA's generators too
-        batch_rng.manual_seed(int(batch_seed))
+        randomness.reseed(int(noise_seed))  # latents, labels, augmentation
+        source.reseed(int(batch_seed))
 
     @torch.no_grad()
     def broadcast_from_main(self, *modules: torch.nn.Module) -> None:
@@ -126,17 +128,18 @@ class DataParallel:
         _flat_collective(grads, average)
 
     @torch.no_grad()
-    def average_logs(self, sums: dict, stop_requested: bool) -> tuple[dict, bool]:
-        """The logged sums averaged over the ranks, and whether any rank asked to stop."""
+    def average_logs(self, sums: dict, flags: dict[str, bool]) -> tuple[dict, dict[str, bool]]:
+        """The logged sums averaged over the ranks, and each flag (a stop asked for, a
+        checkpoint due on the clock) true when it is true on any rank."""
         import torch.distributed as dist
 
-        names = sorted(sums)
+        names, flag_names = sorted(sums), sorted(flags)
         values = torch.stack([sums[name].float() for name in names]
-                             + [torch.tensor(float(stop_requested), device=self.device)])
+                             + [torch.tensor(float(flags[name]), device=self.device) for name in flag_names])
         dist.all_reduce(values)
-        stop = bool(values[-1] > 0)
-        values = values[:-1] / self.world_size
-        return {name: values[i] for i, name in enumerate(names)}, stop
+        agreed = {name: bool(values[len(names) + i] > 0) for i, name in enumerate(flag_names)}
+        values = values[:len(names)] / self.world_size
+        return {name: values[i] for i, name in enumerate(names)}, agreed
 
     def barrier(self) -> None:
         self.state.wait_for_everyone()

@@ -5,6 +5,7 @@ EMAModel averages parameters only (BatchNorm statistics come out zero), and
 torch's AveragedModel cannot lerp the integer `num_batches_tracked` buffer.
 """
 
+import contextlib
 import copy
 
 import torch
@@ -37,18 +38,26 @@ def _tensors(model: nn.Module):
     yield from model.buffers()
 
 
+def batchnorm_layers(model: nn.Module) -> list:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
 @torch.no_grad()
-def recalibrate_batchnorm(generator: nn.Module, latent_dim: int, device, random_labels=None,
+def recalibrate_batchnorm(generator: nn.Module, latent_dim: int, device, num_classes: int = 0,
                           batches: int = 4, batch_size: int = 64) -> None:
     """Re-estimate BatchNorm running statistics for the averaged weights.
 
     The EMA generator carries statistics averaged from other weights; a few forward
     passes in train mode with a cumulative average make them match (BigGAN's
-    "standing statistics").
+    "standing statistics"). The latents come from a fixed stream of their own
+    (gan_space.randomness), never from the run's.
     """
-    norms = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    from .randomness import recalibration_generator
+
+    norms = batchnorm_layers(generator)
     if not norms:
         return
+    rng = recalibration_generator(device)
     saved_momentum = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
@@ -56,8 +65,25 @@ def recalibrate_batchnorm(generator: nn.Module, latent_dim: int, device, random_
     was_training = generator.training
     generator.train()
     for _ in range(batches):
-        z = torch.randn(batch_size, latent_dim, device=device)
-        generator(z, random_labels(batch_size) if random_labels is not None else None)
+        z = torch.randn(batch_size, latent_dim, device=device, generator=rng)
+        labels = torch.randint(num_classes, (batch_size,), device=device, generator=rng) if num_classes else None
+        generator(z, labels)
     for m, momentum in zip(norms, saved_momentum):
         m.momentum = momentum
     generator.train(was_training)
+
+
+@contextlib.contextmanager
+def recalibrated_batchnorm(generator: nn.Module, latent_dim: int, device, num_classes: int = 0):
+    """BatchNorm statistics redrawn for the EMA weights while inside, the averaged ones
+    restored after: sampling and saving never change what the EMA goes on averaging."""
+    norms = batchnorm_layers(generator)
+    saved = [{name: buffer.clone() for name, buffer in m.named_buffers()} for m in norms]
+    try:
+        recalibrate_batchnorm(generator, latent_dim, device, num_classes)
+        yield generator
+    finally:
+        with torch.no_grad():
+            for m, buffers in zip(norms, saved):
+                for name, value in buffers.items():
+                    getattr(m, name).copy_(value)

@@ -52,6 +52,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from .generator_output import generator_output
+
 logger = logging.getLogger(__name__)
 
 # The first request of a push or pull: long enough for a slow Hub, short enough that a
@@ -336,16 +338,16 @@ def _generator_prefix(repo_id: str, files: list[str]) -> str:
 
 
 def _check_generator_config(path: Path, repo_id: str) -> None:
-    from .models import GENERATOR_CLASSES
+    from .models import generator_classes
 
     try:
         class_name = json.loads(path.read_text()).get("_class_name")
     except (OSError, ValueError, AttributeError):
         raise NotAGeneratorError(f"{repo_id} is not a gan_space generator: its config.json is not a JSON "
                                  "object.") from None
-    if class_name not in GENERATOR_CLASSES:
+    if class_name not in generator_classes():
         raise NotAGeneratorError(f"{repo_id} is not a gan_space generator: its config.json names "
-                                 f"{class_name!r}, expected one of {', '.join(GENERATOR_CLASSES)}.")
+                                 f"{class_name!r}, expected one of {', '.join(generator_classes())}.")
 
 
 def _download_names(prefix: str) -> list[str]:
@@ -588,7 +590,9 @@ def model_card(repo_id: str, generator, record: dict, *, license: str = "apache-
     dataset = train_config.get("dataset")
     hub_dataset = hub_dataset_id(dataset) if dataset else None
 
-    tags = ["gan", "gan_space", "pytorch", "dcgan" if class_name == "DCGANGenerator" else "mlp"]
+    from .models import family_of
+
+    tags = ["gan", "gan_space", "pytorch", *family_of(generator).tags]
     tags += ["unconditional-image-generation"] if makes_images else ["2d-points", "toy-data"]
     if config.get("num_classes"):
         tags.append("class-conditional")
@@ -693,21 +697,11 @@ def _num_grid_samples(generator) -> int:
 
 
 def _makes_images(generator) -> bool:
-    if type(generator).__name__ == "DCGANGenerator":
-        return True
-    return len(generator.config.get("data_shape", [2])) == 3
+    return generator_output(generator.config).kind == "images"
 
 
 def _output_description(generator) -> str:
-    config = generator.config
-    if type(generator).__name__ == "DCGANGenerator":
-        channels, size = config["channels"], config["resolution"]
-    elif _makes_images(generator):
-        channels, size, _ = config["data_shape"]
-    else:
-        return f"points in {config['data_shape'][0]}-D"
-    colour = "grayscale" if channels == 1 else "RGB"
-    return f"{size}x{size} {colour} images"
+    return generator_output(generator.config).describe()
 
 
 def _duration(seconds: float) -> str:

@@ -5,28 +5,32 @@
     session.step()                       # one of each
     picture = render_scene(session)      # real/fake points, D's heat map, G's gradients, latent grid
 
-The session owns a `Trainer` (the same networks, optimisers and data as a training
-run) and performs its updates with the same losses (`gan_space.losses`), without the
-run's bookkeeping: no EMA, no learning-rate decay, no checkpoints. Everything it
-returns is in data coordinates; the networks work in the normalised space the
-Trainer uses (x_norm = (x - offset) / scale).
+The session has the parts of a training run (data source, networks, optimisers) and
+updates through the trainer's own update step (`gan_space.objective`), so every loss,
+penalty included, behaves as in training; it keeps none of the run's bookkeeping: no
+EMA, no learning-rate decay, no checkpoints. Everything it returns is in data
+coordinates; the networks work in the normalised space the trainer uses
+(x_norm = (x - offset) / scale).
 """
 
 import csv
 import io
 import math
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
 from .data import MIXTURE_SETS, BUILTIN_POINT_SETS, DatasetError, load_dataset, points_dataset
+from .datasource import make_source
 from .diagnostics import LAB_ADVICE, read_game
-from .losses import discriminator_loss, generator_loss, r1_penalty
-from .training import PRESETS, TrainConfig, Trainer
+from .losses import generator_loss
+from .models import DataSpec
+from .networks import Networks
+from .objective import Batch, GANObjective
+from .randomness import RunRandomness
+from .training import PRESETS, TrainConfig
 
 # The lab's defaults: the points preset, smaller and with plain SGD-like settings a learner
 # can follow step by step (no EMA, constant learning rates).
@@ -99,20 +103,30 @@ class LabHistory:
 
 
 class LabSession:
-    """One GAN on 2-D points, advanced by hand."""
+    """One GAN on 2-D points, advanced by hand.
 
-    def __init__(self, trainer: Trainer):
-        if trainer.data.kind != "points" or trainer.data.data_shape != [2]:
+    It has the parts a training run has (the same data source, networks and update step,
+    gan_space.objective), without the run's bookkeeping: no EMA, no learning-rate decay,
+    no checkpoints, no run folder."""
+
+    def __init__(self, data, config: TrainConfig):
+        if data.kind != "points" or data.data_shape != [2]:
             raise ValueError("the lab shows 2-D point data: pick ring8, grid25, moons, spiral or upload x, y points")
-        if trainer.config.pack != 1:
+        if config.pack != 1:
             raise ValueError("the lab needs pack=1: its heat map scores one point at a time")
-        self.trainer = trainer
-        self.config = trainer.config
-        self.G, self.D = trainer.generator, trainer.discriminator
-        self.offset = torch.tensor(trainer.data.offset, dtype=torch.float32)
-        self.scale = float(trainer.data.scale)
-        self.real_points = trainer.data.samples[:2000]
-        self.bounds = _square_bounds(trainer.data.samples)
+        self.data = data
+        self.config = config
+        device = torch.device("cpu")
+        spec = DataSpec(kind="points", data_shape=(2,), offset=tuple(data.offset), scale=data.scale)
+        self.networks = Networks.build(config, spec, device, "fp32", keep_ema=False)
+        self.G, self.D = self.networks.generator, self.networks.discriminator
+        self.randomness = RunRandomness(config.seed, device)
+        self.objective = GANObjective(config, device, "fp32", self.randomness)
+        self.source = make_source(data, device, seed=config.seed + 1, use_labels=False)
+        self.offset = torch.tensor(data.offset, dtype=torch.float32)
+        self.scale = float(data.scale)
+        self.real_points = data.samples[:2000]
+        self.bounds = _square_bounds(data.samples)
         self.history = LabHistory()
         self.steps_d = self.steps_g = 0
         self.fixed_latents = torch.randn(600, self.config.latent_dim, generator=torch.Generator().manual_seed(7))
@@ -126,41 +140,32 @@ class LabSession:
             raise DatasetError(f"{data.name} holds images; the lab needs 2-D points ({', '.join(BUILTIN_POINT_SETS)})")
         settings = {**LAB_SETTINGS, **overrides}
         config = TrainConfig(dataset=data.name if data.name in BUILTIN_POINT_SETS else "points", seed=seed,
-                             out_dir=str(Path(tempfile.gettempdir()) / "gan_space-lab-never-written"), device="cpu", **settings)
-        return cls(Trainer(config, dataset=data))
+                             device="cpu", **settings)
+        return cls(data, config)
 
     # -- one update -------------------------------------------------------------------------
 
-    def step(self, d: bool = True, g: bool = True) -> dict:
-        """One discriminator update and/or one generator update; their losses."""
-        c, losses = self.config, {}
-        real, _ = self.trainer.sample_batch()
-        z = torch.randn(real.shape[0], c.latent_dim)
+    def next_batch(self) -> Batch:
+        real, _ = self.source.next_batch(self.config.batch_size)
+        return Batch(real=real, real_labels=None, latents=self.randomness.latents(real.shape[0], self.config.latent_dim),
+                     fake_labels=None)
+
+    def step(self, d: bool = True, g: bool = True, batch: Batch | None = None) -> dict:
+        """One discriminator update and/or one generator update (the trainer's update step,
+        gan_space.objective); their losses. `batch`: the batch to use (default: drawn)."""
+        batch = batch if batch is not None else self.next_batch()
+        losses, fake = {}, None
         if d:
-            with torch.no_grad():
-                fake = self.G(z)
-            real_logits, fake_logits = self.D(real), self.D(fake)
-            loss_d = discriminator_loss(c.loss, real_logits, fake_logits)
-            if c.r1_gamma > 0:
-                loss_d = loss_d + 0.5 * c.r1_gamma * r1_penalty(self.D, real)
-            self.trainer.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.trainer.opt_d.step()
+            fake, logs = self.objective.discriminator_step(self.networks, batch, self.steps_d, keep_fake_graph=g)
             self.steps_d += 1
-            losses["d"] = float(loss_d.detach())
-            losses["d_real"] = float(torch.sigmoid(real_logits.detach()).mean())
-            losses["d_fake"] = float(torch.sigmoid(fake_logits.detach()).mean())
+            losses["d"] = float(logs["d_total"])
+            losses["d_real"] = float(logs["d_real"])
+            losses["d_fake"] = float(logs["d_fake"])
         if g:
-            self.D.requires_grad_(False)
-            fake_logits = self.D(self.G(z))
-            loss_g = generator_loss(c.loss, fake_logits)
-            self.trainer.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            self.trainer.opt_g.step()
-            self.D.requires_grad_(True)
+            logs = self.objective.generator_step(self.networks, batch, fake)
             self.steps_g += 1
-            losses["g"] = float(loss_g.detach())
-            losses.setdefault("d_fake", float(torch.sigmoid(fake_logits.detach()).mean()))
+            losses["g"] = float(logs["g"])
+            losses.setdefault("d_fake", float(logs["g_fake"]))
         self.last_losses = losses
         self._record(losses)
         return losses
@@ -181,7 +186,7 @@ class LabSession:
         for name in ("d_loss", "g_loss", "d_real", "d_fake"):
             key = {"d_loss": "d", "g_loss": "g"}.get(name, name)
             getattr(h, name).append(losses.get(key, float("nan")))
-        if self.trainer.data.name in MIXTURE_SETS and (self.step_count % 25 == 0 or self.step_count < 25):
+        if self.data.name in MIXTURE_SETS and (self.step_count % 25 == 0 or self.step_count < 25):
             metrics = self.mode_coverage()
             if not h.modes or h.modes[-1][0] != self.step_count:
                 h.modes.append((self.step_count, metrics["modes"], metrics["high_quality"]))
@@ -252,12 +257,12 @@ class LabSession:
 
     def mode_coverage(self, num: int = 1000) -> dict:
         """Modes captured and high-quality share (mixtures only; empty for other data)."""
-        if self.trainer.data.name not in MIXTURE_SETS:
+        if self.data.name not in MIXTURE_SETS:
             return {}
         from .metrics import mode_metrics
 
         latents = torch.randn(num, self.config.latent_dim, generator=torch.Generator().manual_seed(11))
-        return mode_metrics(self.samples(latents), self.trainer.data.name)
+        return mode_metrics(self.samples(latents), self.data.name)
 
     def reading(self) -> str:
         """One plain sentence on the state of the game."""

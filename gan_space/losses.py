@@ -47,11 +47,11 @@ def r1_penalty(discriminator, real: torch.Tensor, labels: torch.Tensor | None = 
 
 
 def gradient_penalty(discriminator, real: torch.Tensor, fake: torch.Tensor,
-                     labels: torch.Tensor | None = None) -> torch.Tensor:
+                     labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """WGAN-GP's penalty (Gulrajani et al., 2017): (||grad D(x_hat)|| - 1)^2 on
     random interpolates between real and generated samples."""
     alpha_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    alpha = torch.rand(alpha_shape, device=real.device, dtype=real.dtype)
+    alpha = torch.rand(alpha_shape, device=real.device, generator=generator).to(real.dtype)
     mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     logits = discriminator(mixed, labels)
     (grad,) = torch.autograd.grad(logits.sum(), mixed, create_graph=True)

@@ -21,7 +21,7 @@ from .sampling import generate, sample_latents
 
 
 class GANPipeline(DiffusionPipeline):
-    """Samples images from a gan_space generator (DCGANGenerator or an image MLPGenerator)."""
+    """Samples images from a gan_space image generator (any network family)."""
 
     model_cpu_offload_seq = "generator"
 

@@ -2,7 +2,17 @@
 it and yields a `TrainEvent` every few steps, so the CLI can print progress and the
 app can stream previews from the same loop.
 
-Read `Trainer.run` top to bottom: that is the whole algorithm.
+Read `Trainer.run` top to bottom: that is the whole algorithm. The trainer is built
+from parts, each in its own module:
+
+- the data source (gan_space.datasource): batches, in memory or streamed;
+- the networks (gan_space.networks): G and D of the chosen family, optimisers, EMA;
+- the update step (gan_space.objective): one D step and one G step, shared with the Lab;
+- the schedule (gan_space.schedule): learning rates over the run;
+- the run's random streams (gan_space.randomness).
+
+Checkpoints (gan_space.checkpoints) and previews are clients: the trainer hands them
+what they need (`save_checkpoint`, `sample`, `preview`), they read no attributes.
 """
 
 import dataclasses
@@ -16,13 +26,17 @@ from typing import Iterator
 import torch
 
 from . import checkpoints, distributed
-from .augment import AUGMENTATIONS, augment
-from .data import BUILTIN_POINT_SETS, Dataset, dataset_kind, load_dataset
-from .devices import autocast_context, resolve_precision, select_device
-from .ema import EMA, recalibrate_batchnorm
-from .losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
-from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, SUPPORTED_RESOLUTIONS
-from .sampling import generate, preview_image, sample_latents
+from .augment import AUGMENTATIONS
+from .data import BUILTIN_DATASETS, BUILTIN_POINT_SETS, Dataset, dataset_kind, load_dataset
+from .datasource import make_source
+from .devices import resolve_precision, select_device
+from .losses import LOSSES
+from .models import DataSpec, family_names, get_family
+from .networks import Networks
+from .objective import Batch, GANObjective
+from .randomness import RunRandomness
+from .sampling import preview_image, sample_latents
+from .schedule import Schedule
 
 
 class ConfigError(ValueError):
@@ -68,9 +82,10 @@ class TrainConfig:
     resolution: int = 8
     channels: int = 1
     max_images: int = 50_000
+    in_memory_limit_mb: int = 2048  # a set larger than this (as uint8) streams from a cache in the run folder
     conditional: bool = False  # use the dataset's class labels
     # networks
-    arch: str = "mlp"  # "dcgan" or "mlp"
+    arch: str = "mlp"  # a network family (gan_space.models.registry): "dcgan", "mlp", ...
     width: int = 256  # DCGAN base channels, or MLP hidden units
     num_layers: int = 3  # MLP hidden layers
     latent_dim: int = 32
@@ -97,6 +112,7 @@ class TrainConfig:
     log_every: int = 25
     sample_every: int = 500
     checkpoint_every: int = 2000
+    checkpoint_minutes: float = 2.0  # also checkpoint after this many minutes of training (0: by steps only)
     num_preview: int = 64
 
     def __post_init__(self):
@@ -132,15 +148,19 @@ class TrainConfig:
         check("out_dir", isinstance(self.out_dir, str) and self.out_dir.strip() != "", "give a folder path")
         check("steps", isinstance(self.steps, int) and 1 <= self.steps <= 10_000_000, "an integer from 1 to 10,000,000")
         check("seed", isinstance(self.seed, int) and 0 <= self.seed < 2**63, "an integer from 0 to 2**63-1")
-        check("arch", self.arch in ("dcgan", "mlp"), "'dcgan' or 'mlp'")
-        if self.arch == "dcgan":
-            check("resolution", self.resolution in SUPPORTED_RESOLUTIONS, f"one of {SUPPORTED_RESOLUTIONS}")
-        else:
-            check("resolution", isinstance(self.resolution, int) and 4 <= self.resolution <= 64,
-                  "an integer from 4 to 64 for the MLP")
+        check("arch", isinstance(self.arch, str) and self.arch in family_names(),
+              f"one of {', '.join(family_names())}")
+        family = get_family(self.arch)
+        check("arch", dataset_kind(self.dataset) in family.data_kinds,
+              f"one of {', '.join(family_names(dataset_kind(self.dataset)))} for {dataset_kind(self.dataset)} data")
+        if dataset_kind(self.dataset) == "images":
+            problem = family.resolution_error(self.resolution)
+            check("resolution", problem is None, problem)
         check("channels", self.channels in (1, 3), "1 (grayscale) or 3 (RGB)")
         check("max_images", isinstance(self.max_images, int) and 1 <= self.max_images <= 1_000_000,
               "an integer from 1 to 1,000,000")
+        check("in_memory_limit_mb", isinstance(self.in_memory_limit_mb, int) and 0 <= self.in_memory_limit_mb <= 10**7,
+              "an integer number of MiB from 0 (always stream) to 10,000,000")
         check("width", isinstance(self.width, int) and 8 <= self.width <= 1024, "an integer from 8 to 1024")
         check("num_layers", isinstance(self.num_layers, int) and 1 <= self.num_layers <= 8, "an integer from 1 to 8")
         check("latent_dim", isinstance(self.latent_dim, int) and 1 <= self.latent_dim <= 1024,
@@ -165,12 +185,13 @@ class TrainConfig:
               "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
         check("precision", self.precision in ("auto", "fp32", "bf16", "fp16"), "'auto', 'fp32', 'bf16' or 'fp16'")
         check("compile", isinstance(self.compile, bool), "True or False")
+        check("checkpoint_minutes", isinstance(self.checkpoint_minutes, (int, float))
+              and 0 <= self.checkpoint_minutes <= 10_000, "minutes from 0 (by steps only) to 10,000")
         for name in ("log_every", "sample_every", "checkpoint_every"):
             check(name, isinstance(getattr(self, name), int) and getattr(self, name) >= 1, "an integer of at least 1")
         check("num_preview", isinstance(self.num_preview, int) and 1 <= self.num_preview <= 256,
               "an integer from 1 to 256")
         if self.dataset in BUILTIN_POINT_SETS:
-            check("arch", self.arch == "mlp", "'mlp' for 2-D point data")
             check("augment", self.augment == "none", "'none' for 2-D point data")
 
 
@@ -208,9 +229,11 @@ class RunFolderError(ValueError):
 
 
 class Trainer:
-    """Builds the data, networks, optimisers and EMA once; `run()` trains."""
+    """Builds the parts once (data source, networks, update step, schedule); `run()` trains."""
 
-    def __init__(self, config: TrainConfig, resume: bool = False, dataset: Dataset | None = None):
+    def __init__(self, config: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
+                 progress=None):
+        """progress(done, total): called while pictures are decoded (a large set, the first time)."""
         self.config = config
         self.out_dir = Path(config.out_dir)
         self.stop_requested = False
@@ -221,9 +244,9 @@ class Trainer:
             raise RunFolderError(f"{self.out_dir} already holds a training run: resume it, or choose another "
                                  f"output folder")
 
+        # Where: the best device there is. Several processes (accelerate launch, torchrun): one
+        # device each, see distributed.py; None in a single process.
         self.device = select_device(config.device)
-        # Several processes (accelerate launch, torchrun): one device each, see distributed.py.
-        # None in a single process, which trains exactly as it always has.
         self.dist = distributed.from_environment(self.device)
         if self.dist is not None:
             self.device = self.dist.device
@@ -231,42 +254,42 @@ class Trainer:
         # batch_size is the global batch; this process draws its share of it.
         self.local_batch_size = (config.batch_size if self.dist is None
                                  else self.dist.local_batch_size(config.batch_size, config.pack))
-        self.precision = resolve_precision(config.precision, self.device, config.arch)
+        family = get_family(config.arch)
+        self.precision = resolve_precision(config.precision, self.device, family.mixed_precision)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # the shapes never change: let cuDNN time its kernels once
-        torch.manual_seed(config.seed)
-        self.data = dataset if dataset is not None else load_dataset(
-            config.dataset, config.resolution, config.channels, max_images=config.max_images, seed=config.seed)
+
+        # 1. The data, and the source that draws batches from it.
+        if dataset is None:
+            files = {}
+            if config.dataset not in BUILTIN_DATASETS:
+                # Pictures from files are decoded once, in parallel, into a cache in the run folder
+                # (reused on resume); the built-ins are made in memory.
+                files = dict(cache_dir=self.out_dir / "data-cache", progress=progress)
+            dataset = load_dataset(config.dataset, config.resolution, config.channels, max_images=config.max_images,
+                                   seed=config.seed, **files)
+        self.data = dataset
         if config.conditional and not self.data.num_classes:
             raise ConfigError(f"conditional=True needs labelled data, but {self.data.name} has no classes")
+        if self.data.kind not in family.data_kinds:
+            raise ConfigError(f"arch={config.arch!r} takes {' or '.join(family.data_kinds)}; {self.data.name} holds "
+                              f"{self.data.kind}: use arch={family_names(self.data.kind)[0]!r}")
         self.num_classes = self.data.num_classes if config.conditional else 0
-        self.generator, self.discriminator = self._build_networks()
-        self.memory_format = torch.channels_last if config.arch == "dcgan" else torch.contiguous_format
-        self.generator.to(self.device, memory_format=self.memory_format)
-        self.discriminator.to(self.device, memory_format=self.memory_format)
-        # Rank 0 alone keeps the EMA generator: only it samples previews and saves checkpoints.
-        self.ema = EMA(self.generator, config.ema_decay) if config.ema_decay > 0 and self.is_main_process else None
+        memory_format = torch.channels_last if family.channels_last else torch.contiguous_format
+        self.source = make_source(
+            self.data, self.device, seed=config.seed + 1, use_labels=bool(self.num_classes),
+            memory_format=memory_format, shard=(self.dist.rank, self.dist.world_size) if self.dist else None,
+            in_memory_limit_bytes=config.in_memory_limit_mb * 2**20)
 
-        adam = dict(betas=(config.beta1, config.beta2))
-        if self.device.type in ("cuda", "cpu"):
-            # One fused kernel per step instead of about ten small ops per parameter tensor
-            # (torch's default Adam on the CPU loops over the tensors in Python).
-            adam["fused"] = True
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, **adam)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, **adam)
-        use_scaler = self.precision == "fp16"
-        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
-        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
+        # 2. The networks of the chosen family, their optimisers and (rank 0 only) the EMA generator.
+        self.networks = Networks.build(config, self.data_spec(), self.device, self.precision,
+                                       keep_ema=self.is_main_process)
+        # 3. The run's random streams, and the update step.
+        self.randomness = RunRandomness(config.seed, self.device)
+        self.objective = GANObjective(config, self.device, self.precision, self.randomness, self.dist)
+        # 4. The schedule of learning rates.
+        self.schedule = Schedule(config)
 
-        # The whole (small) dataset lives on the device, already normalised.
-        real, labels = self.data.normalised(), (self.data.labels if self.num_classes else None)
-        if self.dist is not None:  # several processes: each keeps (and samples) its own 1/N of it
-            real, labels = self.dist.shard(real), self.dist.shard(labels)
-        self.real = real.to(self.device)
-        if self.real.dim() == 4:
-            self.real = self.real.contiguous(memory_format=self.memory_format)
-        self.labels = labels.to(self.device) if labels is not None else None
-        self.batch_rng = torch.Generator().manual_seed(config.seed + 1)
         self.preview_latents = sample_latents(config.num_preview if self.data.kind == "images" else 2500,
                                               config.latent_dim, seed=config.seed).to(self.device)
         self.preview_labels = (torch.arange(self.preview_latents.shape[0], device=self.device) % self.num_classes
@@ -274,77 +297,61 @@ class Trainer:
         self.step = 0
         self.elapsed_before = 0.0  # training seconds of earlier sessions of this run
         if resume:
-            self.step, self.elapsed_before = checkpoints.load_training_state(self)
+            self.step, self.elapsed_before = self._restore()
         if self.dist is not None:  # the same networks on every rank; each rank its own noise and batches
-            self.dist.broadcast_from_main(self.generator, self.discriminator)
-            self.dist.seed_rank_streams(self.batch_rng, config.seed, self.step)
+            self.dist.broadcast_from_main(self.networks.generator, self.networks.discriminator)
+            self.dist.seed_rank_streams(self.randomness, self.source, config.seed, self.step)
 
     @classmethod
-    def resume(cls, out_dir: str, **overrides) -> "Trainer":
+    def resume(cls, out_dir: str, progress=None, **overrides) -> "Trainer":
         """Continue the run in `out_dir` with its saved settings (`steps` etc. may be raised)."""
         saved = checkpoints.saved_train_config(Path(out_dir))
         values = {**saved, **{k: v for k, v in overrides.items() if v is not None}, "out_dir": str(out_dir)}
-        return cls(TrainConfig.from_dict(values), resume=True)
+        return cls(TrainConfig.from_dict(values), resume=True, progress=progress)
 
-    def _build_networks(self):
-        c, d = self.config, self.data
-        if c.arch == "mlp":
-            is_points = d.kind == "points"
-            generator = MLPGenerator(
-                data_shape=d.data_shape, latent_dim=c.latent_dim, hidden_dim=c.width, num_layers=c.num_layers,
-                num_classes=self.num_classes, output_activation="none" if is_points else "tanh",
-                data_offset=d.offset if is_points else None, data_scale=d.scale if is_points else 1.0)
-            discriminator = MLPDiscriminator(
-                data_shape=d.data_shape, hidden_dim=c.width, num_layers=c.num_layers, num_classes=self.num_classes,
-                spectral_norm=c.spectral_norm, pack=c.pack)
-        else:
-            if d.kind != "images":
-                raise ConfigError(f"arch='dcgan' needs image data; {d.name} holds {d.kind}: use arch='mlp'")
-            generator = DCGANGenerator(resolution=c.resolution, channels=c.channels, latent_dim=c.latent_dim,
-                                       width=c.width, num_classes=self.num_classes)
-            discriminator = DCGANDiscriminator(resolution=c.resolution, channels=c.channels, width=c.width,
-                                               num_classes=self.num_classes, spectral_norm=c.spectral_norm,
-                                               pack=c.pack)
-        return generator, discriminator
+    def data_spec(self) -> DataSpec:
+        d = self.data
+        return DataSpec(kind=d.kind, data_shape=tuple(d.data_shape), num_classes=self.num_classes,
+                        offset=tuple(d.offset) if d.offset is not None else None, scale=d.scale)
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current step (it checkpoints first)."""
         self.stop_requested = True
 
-    def learning_rate_factor(self, step: int) -> float:
-        """1 for most of the run, then a linear decay to 0 over the last `lr_decay_fraction`."""
-        decay_steps = int(self.config.steps * self.config.lr_decay_fraction)
-        if decay_steps == 0:
-            return 1.0
-        start = self.config.steps - decay_steps
-        return 1.0 if step < start else max(0.0, 1.0 - (step - start) / decay_steps)
+    # -- one step ---------------------------------------------------------------------
 
-    def sample_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        index = torch.randint(self.real.shape[0], (self.local_batch_size,), generator=self.batch_rng)
-        if self.device.type == "cuda":
-            # The data already lives on the GPU; only the indices cross, without making the CPU wait.
-            index = index.pin_memory().to(self.device, non_blocking=True)
-        real = self.real[index]
-        return real, (self.labels[index] if self.labels is not None else None)
+    def next_batch(self) -> Batch:
+        """Real samples from the source, and latents (and classes) for the generator."""
+        real, real_labels = self.source.next_batch(self.local_batch_size)
+        latents = self.randomness.latents(self.local_batch_size, self.config.latent_dim)
+        fake_labels = self.randomness.labels(self.local_batch_size, self.num_classes)
+        return Batch(real=real, real_labels=real_labels, latents=latents, fake_labels=fake_labels)
 
-    def random_labels(self, n: int) -> torch.Tensor | None:
-        if not self.num_classes:
-            return None
-        return torch.randint(self.num_classes, (n,), device=self.device)
+    def train_step(self, batch: Batch | None = None) -> dict:
+        """One training step: `d_steps` discriminator updates, one generator update (on the
+        last D step's fakes), the EMA. `batch`: the first D update's batch (default: drawn).
+        Returns the step's logs as tensors (no host sync)."""
+        c, networks = self.config, self.networks
+        networks.set_learning_rates(*self.schedule.learning_rates(self.step))
+        for d_step in range(c.d_steps):
+            batch = batch if (d_step == 0 and batch is not None) else self.next_batch()
+            fake, d_logs = self.objective.discriminator_step(networks, batch, self.step,
+                                                             keep_fake_graph=d_step == c.d_steps - 1)
+        g_logs = self.objective.generator_step(networks, batch, fake)
+        networks.update_ema()
+        self.step += 1
+        return {**d_logs, **g_logs}
+
+    # -- what previews, measurements and checkpoints use ------------------------------
 
     def sampling_generator(self):
         """The generator to sample from: the EMA copy when there is one."""
-        return self.ema.model if self.ema is not None else self.generator
+        return self.networks.sampling_generator()
 
-    @torch.no_grad()
     def sample(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Samples of the sampling generator for these latents, in fp32 on the CPU: images
-        in [-1, 1], points in data coordinates (gan_space.sampling.generate, after the EMA
-        generator's BatchNorm statistics are redrawn for its averaged weights)."""
-        generator = self.sampling_generator()
-        if self.ema is not None:
-            recalibrate_batchnorm(generator, self.config.latent_dim, self.device, self.random_labels)
-        return generate(generator, latents=latents, labels=labels)
+        in [-1, 1], points in data coordinates. Touches none of the run's state or streams."""
+        return self.networks.sample(latents, labels)
 
     def preview(self):
         """Samples of the fixed preview latents and a picture of them."""
@@ -352,115 +359,97 @@ class Trainer:
         real = self.data.samples[:2500] if self.data.kind == "points" else None
         return samples, preview_image(samples, real=real)
 
+    def save_checkpoint(self, elapsed_seconds: float, metrics: dict) -> Path:
+        """Everything to sample from and to resume this run, written atomically."""
+        networks = self.networks
+        tensors, meta = networks.state()
+        tensors.update(self.randomness.state())
+        tensors["rng.batches"] = self.source.rng_state()
+        state = {
+            "elapsed_seconds": elapsed_seconds,
+            "ema_updates": meta.pop("ema_updates", 0),
+            "train_config": self.config.to_dict(),
+            "optimisers": meta,
+            "summary": {
+                "step": self.step,
+                "total_steps": self.config.steps,
+                "training_seconds": round(elapsed_seconds, 1),
+                "dataset": self.data.summary(),
+                "data_kind": self.data.kind,
+                "class_names": self.data.class_names if self.num_classes else [],
+                "device": str(self.device),
+                "precision": self.precision,
+                "last_losses": metrics,
+            },
+        }
+        with networks.sampling_weights() as sampler:
+            models = {"generator": sampler, "generator_raw": networks.generator,
+                      "discriminator": networks.discriminator}
+            return checkpoints.save_checkpoint(self.out_dir, self.step, models, tensors, state)
+
+    def _restore(self) -> tuple[int, float]:
+        """Networks, EMA, optimisers and random streams from the newest checkpoint."""
+        folder, state, tensors = checkpoints.read_checkpoint(self.out_dir)
+        networks = self.networks
+        checkpoints.load_weights(networks.generator, folder / "generator_raw")
+        checkpoints.load_weights(networks.discriminator, folder / "discriminator")
+        if networks.ema is not None:
+            checkpoints.load_weights(networks.ema.model, folder / "generator")
+        networks.load_state(tensors, {**state["optimisers"], "ema_updates": state.get("ema_updates", state["step"])})
+        if "rng.noise" in tensors:  # (checkpoints of earlier versions drew noise from torch's global stream)
+            self.randomness.load_state(tensors)
+        self.source.set_rng_state(tensors["rng.batches"])
+        return state["step"], state.get("elapsed_seconds", 0.0)
+
+    # -- the loop ---------------------------------------------------------------------
+
     def run(self) -> Iterator[TrainEvent]:
         c = self.config
-        G, D = self.generator, self.discriminator
-        # compile=True: the steps' forward passes go through torch.compile; the modules stay eager
-        # for everything else (checkpoints, the EMA copy, previews, R1's double backward).
-        G_forward, D_forward = (torch.compile(G), torch.compile(D)) if c.compile else (G, D)
         if self.is_main_process:  # several processes: rank 0 alone writes the run folder
             self.out_dir.mkdir(parents=True, exist_ok=True)
             checkpoints.write_json_atomic(self.out_dir / "train_config.json", c.to_dict())
-        G.train()
-        D.train()
         sums = {}  # running sums of the logged quantities, kept as tensors: no host sync per step
         window_start, window_steps = time.perf_counter(), 0
-        session_start = time.perf_counter()
-        images_per_second = 0.0
+        session_start = last_checkpoint = time.perf_counter()
+        checkpoint_seconds = c.checkpoint_minutes * 60
         # Divergence: on the CPU the losses are already computed when read, so checking them every
         # step is free and a NaN stops the run at the step it appears. On a GPU each read would make
         # the CPU wait for the device every step; there (and with several processes, which must all
         # stop at the same step) the check runs at the events below.
         check_each_step = self.device.type == "cpu" and self.dist is None
 
-        while self.step < c.steps:
-            factor = self.learning_rate_factor(self.step)
-            for group in self.opt_g.param_groups:
-                group["lr"] = c.lr_g * factor
-            for group in self.opt_d.param_groups:
-                group["lr"] = c.lr_d * factor
+        try:
+            while self.step < c.steps:
+                # 1. One update of D and of G (gan_space.objective), and the EMA.
+                logs = self.train_step()
+                window_steps += 1
+                for name in ("d", "g", "d_real", "d_fake", "r1", "gp"):
+                    if name in logs:
+                        _accumulate(sums, name, logs[name])
+                if check_each_step and not (math.isfinite(logs["d_total"].item()) and math.isfinite(logs["g"].item())):
+                    yield self._diverged_event(logs, session_start)
+                    return
 
-            # 1. Discriminator: real samples up, generated samples down.
-            for d_step in range(c.d_steps):
-                real, real_labels = self.sample_batch()
-                z = torch.randn(self.local_batch_size, c.latent_dim, device=self.device)
-                fake_labels = self.random_labels(self.local_batch_size)
-                # The last batch of fakes keeps its graph: the generator step below reuses it
-                # instead of running G a second time (as in PyTorch's DCGAN example).
-                with autocast_context(self.device, self.precision), torch.set_grad_enabled(d_step == c.d_steps - 1):
-                    fake = G_forward(z, fake_labels)
-                with autocast_context(self.device, self.precision):
-                    # Real and generated samples go through D as one batch: larger matrix products
-                    # run faster (~6% of a 64x64 step on a CPU), and D has no batch statistics, so
-                    # every sample's logit is what it would be on its own.
-                    both = torch.cat([augment(real, c.augment), augment(fake.detach(), c.augment)])
-                    both_labels = torch.cat([real_labels, fake_labels]) if real_labels is not None else None
-                    real_logits, fake_logits = D_forward(both, both_labels).float().chunk(2)  # equal halves, packs too
-                    loss_d = adversarial_d = discriminator_loss(c.loss, real_logits, fake_logits)
-                if c.loss == "wgan-gp" and c.gp_weight > 0:
-                    gp = gradient_penalty(D, real, fake.detach().float(), real_labels)
-                    loss_d = loss_d + c.gp_weight * gp
-                    _accumulate(sums, "gp", gp)
-                if c.r1_gamma > 0 and self.step % c.r1_every == 0:
-                    # R1 in fp32: double backward through bf16 loses the small gradients it measures.
-                    r1 = r1_penalty(D, real, real_labels)
-                    loss_d = loss_d + 0.5 * c.r1_gamma * c.r1_every * r1
-                    _accumulate(sums, "r1", r1 * c.r1_every)  # the mean over steps is then the mean penalty
-                self.opt_d.zero_grad(set_to_none=True)
-                self.scaler_d.scale(loss_d).backward()
-                if self.dist is not None:  # several processes: every rank steps with the mean gradient
-                    self.dist.average_gradients(D)
-                self.scaler_d.step(self.opt_d)
-                self.scaler_d.update()
-
-            # 2. Generator: make the updated D call its samples real. D is frozen meanwhile:
-            # its weight gradients here would be thrown away, and skipping them saves about
-            # a tenth of the step's arithmetic.
-            D.requires_grad_(False)
-            with autocast_context(self.device, self.precision):
-                fake_logits_g = D_forward(augment(fake, c.augment), fake_labels).float()
-                loss_g = generator_loss(c.loss, fake_logits_g)
-            self.opt_g.zero_grad(set_to_none=True)
-            self.scaler_g.scale(loss_g).backward()
-            if self.dist is not None:
-                self.dist.average_gradients(G)
-            self.scaler_g.step(self.opt_g)
-            self.scaler_g.update()
-            D.requires_grad_(True)
-
-            # 3. The EMA generator follows the trained one.
-            if self.ema is not None:
-                self.ema.update(G)
-
-            self.step += 1
-            window_steps += 1
-            # The D curve shows the adversarial loss alone: lazy R1 would add a spike every r1_every steps.
-            _accumulate(sums, "d", adversarial_d.detach())
-            _accumulate(sums, "g", loss_g.detach())
-            _accumulate(sums, "d_real", torch.sigmoid(real_logits.detach()).mean())
-            _accumulate(sums, "d_fake", torch.sigmoid(fake_logits.detach()).mean())
-            if check_each_step and not (math.isfinite(loss_d.item()) and math.isfinite(loss_g.item())):
-                yield self._diverged_event(loss_d, loss_g, session_start)
-                return
-
-            # 4. Report, preview and checkpoint on their schedules. Only here are values read
-            # back from the device, so on a GPU the steps in between queue up without waiting.
-            finished = self.step >= c.steps
-            stopping = self.stop_requested and self.dist is None  # several processes: agreed on below
-            # Previews and checkpoints happen at events: a sample or checkpoint step is one too,
-            # whether or not log_every divides it.
-            scheduled = any(self.step % every == 0 for every in (c.log_every, c.sample_every, c.checkpoint_every))
-            if scheduled or finished or stopping:
+                # 2. Report, preview and checkpoint on their schedules (steps, and the clock for
+                # checkpoints). Only here are values read back from the device, so on a GPU the
+                # steps in between queue up without waiting.
+                finished = self.step >= c.steps
+                stopping = self.stop_requested and self.dist is None  # several processes: agreed on below
+                clock_due = 0 < checkpoint_seconds <= time.perf_counter() - last_checkpoint
+                scheduled = any(self.step % every == 0 for every in (c.log_every, c.sample_every, c.checkpoint_every))
+                if not (scheduled or finished or stopping or (clock_due and self.dist is None)):
+                    continue
                 now = time.perf_counter()
-                if self.dist is not None:  # means over all ranks' samples; a stop asked on any rank stops all
-                    sums, stopping = self.dist.average_logs(sums, self.stop_requested)
+                if self.dist is not None:  # means over all ranks; a stop or a due checkpoint on any rank is for all
+                    sums, flags = self.dist.average_logs(sums, {"stop": self.stop_requested, "clock": clock_due})
+                    stopping, clock_due = flags["stop"], flags["clock"]
                 images_per_second = window_steps * c.batch_size / max(now - window_start, 1e-9)
                 means = {k: float(v) / window_steps for k, v in sums.items()}
                 sums, window_start, window_steps = {}, now, 0
                 # Losses must stay finite (one NaN makes the window's sum NaN); otherwise stop.
                 # Checkpoints are only written below this check, so the last one is good.
                 if not (math.isfinite(means["d"]) and math.isfinite(means["g"])):
-                    yield self._diverged_event(loss_d, loss_g, session_start)
+                    yield self._diverged_event(logs, session_start)
                     return
                 event = TrainEvent(
                     step=self.step, total_steps=c.steps, status="running",
@@ -474,10 +463,10 @@ class Trainer:
                     samples_dir = self.out_dir / "samples"
                     samples_dir.mkdir(exist_ok=True)
                     event.preview.save(samples_dir / f"step-{self.step:07d}.png")
-                if self.step % c.checkpoint_every == 0 or finished or stopping:
+                if self.step % c.checkpoint_every == 0 or clock_due or finished or stopping:
                     if self.is_main_process:
-                        event.checkpoint = str(checkpoints.save_checkpoint(
-                            self, elapsed_seconds=event.elapsed_seconds, metrics=event.losses))
+                        event.checkpoint = str(self.save_checkpoint(event.elapsed_seconds, event.losses))
+                    last_checkpoint = time.perf_counter()
                     if self.dist is not None:  # no rank goes on, or exits, before the checkpoint is on disk
                         self.dist.barrier()
                 if finished:
@@ -492,18 +481,21 @@ class Trainer:
                 window_start = time.perf_counter()  # do not count the time spent by the consumer
                 if stopping:
                     return
+        finally:
+            self.source.close()
 
-    def _diverged_event(self, loss_d, loss_g, session_start) -> TrainEvent:
+    def _diverged_event(self, logs: dict, session_start: float) -> TrainEvent:
         last = checkpoints.latest_checkpoint(self.out_dir)
         kept = f"the last good checkpoint ({last.name}) is kept" if last else "no checkpoint had been written yet"
         hint = ("lower the learning rates (e.g. halve lr_d and lr_g), add an R1 penalty (r1_gamma) or "
                 "spectral norm, or switch the loss to 'hinge'")
+        loss_d, loss_g = float(logs["d_total"]), float(logs["g"])
         return TrainEvent(
             step=self.step, total_steps=self.config.steps, status="diverged",
-            losses={"d": float(loss_d.detach()), "g": float(loss_g.detach())}, device=str(self.device), precision=self.precision,
+            losses={"d": loss_d, "g": loss_g}, device=str(self.device), precision=self.precision,
             elapsed_seconds=self.elapsed_before + time.perf_counter() - session_start,
             message=f"training diverged at step {self.step}: the losses became NaN or infinite "
-                    f"(D {float(loss_d.detach())}, G {float(loss_g.detach())}); {kept}. Try: {hint}.")
+                    f"(D {loss_d}, G {loss_g}); {kept}. Try: {hint}.")
 
 
 def _accumulate(sums: dict, name: str, value: torch.Tensor) -> None:

@@ -24,7 +24,7 @@ def mean_gradient_is_the_full_batch_gradient(trainer) -> bool:
     gradient of the whole batch in this process."""
     full = trainer.data.normalised()[:32]
     labels = trainer.data.labels[:32]
-    whole, part = copy.deepcopy(trainer.discriminator), copy.deepcopy(trainer.discriminator)
+    whole, part = copy.deepcopy(trainer.networks.discriminator), copy.deepcopy(trainer.networks.discriminator)
     torch.nn.functional.softplus(-whole(full, labels)).mean().backward()
     rank, world = trainer.dist.rank, trainer.dist.world_size
     torch.nn.functional.softplus(-part(full[rank::world], labels[rank::world])).mean().backward()
@@ -39,21 +39,21 @@ def main(out: str, steps: int) -> None:
     trainer = Trainer(config)
     gradient_check = mean_gradient_is_the_full_batch_gradient(trainer)
     drawn = []  # (rows, digest) of every real batch this rank drew
-    sample_batch = trainer.sample_batch
+    next_batch = trainer.source.next_batch
 
-    def recording_sample_batch():
-        real, labels = sample_batch()
+    def recording_next_batch(batch_size):
+        real, labels = next_batch(batch_size)
         drawn.append((real.shape[0], digest([real])))
         return real, labels
 
-    trainer.sample_batch = recording_sample_batch
+    trainer.source.next_batch = recording_next_batch
     events = list(trainer.run())
     record = dict(
         rank=trainer.dist.rank, world_size=trainer.dist.world_size, local_batch_size=trainer.local_batch_size,
-        batch_size=config.batch_size, shard_rows=trainer.real.shape[0], shard_labels=trainer.labels.shape[0],
+        batch_size=config.batch_size, shard_rows=trainer.source.num_samples, shard_labels=trainer.source.num_samples,
         batch_rows=[rows for rows, _ in drawn], batch_digests=[d for _, d in drawn],
-        generator=digest(trainer.generator.parameters()), discriminator=digest(trainer.discriminator.parameters()),
-        has_ema=trainer.ema is not None, mean_gradient_is_the_full_batch_gradient=gradient_check,
+        generator=digest(trainer.networks.generator.parameters()),
+        discriminator=digest(trainer.networks.discriminator.parameters()), has_ema=trainer.networks.ema is not None, mean_gradient_is_the_full_batch_gradient=gradient_check,
         events=[dict(step=e.step, status=e.status, losses=e.losses, d_real=e.d_real, preview=e.preview is not None,
                      checkpoint=e.checkpoint) for e in events])
     Path(out, f"rank-{record['rank']}.json").write_text(json.dumps(record))

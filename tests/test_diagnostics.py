@@ -26,8 +26,8 @@ def digits_trainer(tmp_path, **overrides) -> Trainer:
 def with_shipped_weights(trainer: Trainer) -> Trainer:
     """The shipped generator is the digits preset's: its weights fit the trainer's networks."""
     state = load_generator(SHIPPED).state_dict()
-    trainer.generator.load_state_dict(state)
-    trainer.ema.model.load_state_dict(state)
+    trainer.networks.generator.load_state_dict(state)
+    trainer.networks.ema.model.load_state_dict(state)
     return trainer
 
 
@@ -83,7 +83,7 @@ def test_watcher_on_the_shipped_digits_generator_then_collapsed(tmp_path):
     assert good.frechet_distance < 3 * good.real_frechet_distance
     assert good.modes is None
 
-    collapse(trainer.ema.model)
+    collapse(trainer.networks.ema.model)
     bad = watcher.measure()
     assert bad.diversity < 0.01
     assert bad.classes_covered == 1
@@ -99,7 +99,7 @@ def test_watcher_counts_modes_on_a_mixture(tmp_path):
     point = SampleWatcher(trainer).measure()
     assert point.total_modes == 8 and 0 <= point.modes <= 8
     assert point.frechet_distance is None and point.classes_covered is None
-    collapse(trainer.ema.model)
+    collapse(trainer.networks.ema.model)
     collapsed = SampleWatcher(trainer).measure()
     assert collapsed.diversity < 0.01 and collapsed.modes <= 1
 

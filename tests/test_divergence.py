@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from app_fixtures import app_server, client_factory  # noqa: F401  (fixtures)
-from gan_space import training
+from gan_space import objective
 from gan_space.checkpoints import latest_checkpoint, load_generator
 from gan_space.sampling import generate
 from gan_space.training import TrainConfig, Trainer
@@ -22,18 +22,24 @@ def tiny_config(out_dir, dataset="digits", **overrides):
 
 
 def poison_data(trainer):
-    trainer.real.fill_(float("inf"))  # e.g. a corrupt batch
+    draw = trainer.source.next_batch
+
+    def corrupt_batch(batch_size):  # e.g. a corrupt picture or point
+        real, labels = draw(batch_size)
+        return real.fill_(float("inf")), labels
+
+    trainer.source.next_batch = corrupt_batch
 
 
 def poison_generator(trainer):
     with torch.no_grad():
-        for parameter in trainer.generator.parameters():
+        for parameter in trainer.networks.generator.parameters():
             parameter.fill_(float("nan"))
 
 
 def poison_discriminator(trainer):
     with torch.no_grad():
-        next(trainer.discriminator.parameters()).mul_(1e38).mul_(1e38)  # overflows to inf
+        next(trainer.networks.discriminator.parameters()).mul_(1e38).mul_(1e38)  # overflows to inf
 
 
 @pytest.mark.parametrize("poison", [poison_data, poison_generator, poison_discriminator])
@@ -42,14 +48,14 @@ def test_a_run_that_goes_nan_stops_at_that_step_and_keeps_its_last_good_checkpoi
                                                                                      poison):
     losses = []  # every step's D and G loss, as the loop computed them
     for name in ("discriminator_loss", "generator_loss"):
-        original = getattr(training, name)
+        original = getattr(objective, name)
 
         def recording(*args, _original=original, _name=name):
             value = _original(*args)
             losses.append((_name, bool(torch.isfinite(value).all())))
             return value
 
-        monkeypatch.setattr(training, name, recording)
+        monkeypatch.setattr(objective, name, recording)
 
     trainer = Trainer(tiny_config(tmp_path / "run", dataset))
     events = []
@@ -76,8 +82,8 @@ def test_a_run_that_goes_nan_stops_at_that_step_and_keeps_its_last_good_checkpoi
 def test_the_command_line_reports_divergence_and_fails(tmp_path, monkeypatch, capsys):
     from gan_space import cli
 
-    original = training.generator_loss
-    monkeypatch.setattr(training, "generator_loss", lambda *args: original(*args) * math.inf)
+    original = objective.generator_loss
+    monkeypatch.setattr(objective, "generator_loss", lambda *args: original(*args) * math.inf)
     code = cli.main(["train", "--dataset", "ring8", "--out", str(tmp_path / "run"), "--steps", "50",
                      "--batch-size", "16", "--width", "16"])
     out = capsys.readouterr().out
@@ -88,8 +94,8 @@ def test_the_command_line_reports_divergence_and_fails(tmp_path, monkeypatch, ca
 
 def test_the_app_says_what_to_change_and_keeps_the_good_checkpoint(app_server, client_factory, monkeypatch):
     poisoned = []
-    original = training.discriminator_loss
-    monkeypatch.setattr(training, "discriminator_loss",
+    original = objective.discriminator_loss
+    monkeypatch.setattr(objective, "discriminator_loss",
                         lambda *args: original(*args) * (math.nan if poisoned else 1.0))
     client = client_factory()
     outputs = list(client.submit(dataset="digits", run_name="goes-nan", steps=10, batch_size=16, api_name="/train"))

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from gan_space.devices import autocast_context, cpu_supports_bf16, resolve_precision
+from gan_space.models import get_family
 from gan_space.losses import generator_loss
 from gan_space.models import DCGANDiscriminator, DCGANGenerator
 from gan_space.training import ConfigError, TrainConfig, Trainer
@@ -120,11 +121,12 @@ def test_fused_adam_takes_the_same_steps_as_the_default_adam():
 
 
 def test_precision_auto_uses_bf16_only_where_the_cpu_runs_it_natively(monkeypatch):
-    assert resolve_precision("auto", CPU, "dcgan") == ("bf16" if cpu_supports_bf16() else "fp32")
-    assert resolve_precision("auto", CPU, "mlp") == "fp32"  # small MLPs and 2-D points stay fp32
+    convnet, mlp = get_family("dcgan").mixed_precision, get_family("mlp").mixed_precision
+    assert resolve_precision("auto", CPU, convnet) == ("bf16" if cpu_supports_bf16() else "fp32")
+    assert resolve_precision("auto", CPU, mlp) == "fp32"  # small MLPs and 2-D points stay fp32
     monkeypatch.setattr("gan_space.devices.cpu_supports_bf16", lambda: False)
-    assert resolve_precision("auto", CPU, "dcgan") == "fp32"  # emulated bf16 would be slower
-    assert resolve_precision("fp32", CPU, "dcgan") == "fp32"
+    assert resolve_precision("auto", CPU, convnet) == "fp32"  # emulated bf16 would be slower
+    assert resolve_precision("fp32", CPU, convnet) == "fp32"
 
 
 def test_the_trainer_takes_the_fast_paths_by_default(tmp_path):
@@ -132,15 +134,18 @@ def test_the_trainer_takes_the_fast_paths_by_default(tmp_path):
                                      steps=2, out_dir=str(tmp_path / "run"))
     assert config.compile is False  # compiling costs tens of seconds up front: opt-in
     trainer = Trainer(config)
+    networks = trainer.networks
     assert trainer.precision == ("bf16" if cpu_supports_bf16() else "fp32")
-    assert trainer.real.is_contiguous(memory_format=torch.channels_last)
-    assert trainer.discriminator.features[2].weight.is_contiguous(memory_format=torch.channels_last)
-    assert trainer.generator.blocks[0].weight.is_contiguous(memory_format=torch.channels_last)
-    assert trainer.opt_g.defaults["fused"] and trainer.opt_d.defaults["fused"]
-    assert trainer.real.dtype == torch.float32 and trainer.real.device == trainer.device  # data in memory
+    real, _ = trainer.source.next_batch(4)
+    assert real.is_contiguous(memory_format=torch.channels_last)
+    assert real.dtype == torch.float32 and real.device == trainer.device
+    assert trainer.source.in_memory  # a small set stays in memory, as 8-bit pixels
+    assert networks.discriminator.features[2].weight.is_contiguous(memory_format=torch.channels_last)
+    assert networks.generator.blocks[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert networks.opt_g.defaults["fused"] and networks.opt_d.defaults["fused"]
     events = list(trainer.run())
     assert events[-1].status == "finished"
-    assert all(p.requires_grad for p in trainer.discriminator.parameters())  # unfrozen after the G step
+    assert all(p.requires_grad for p in networks.discriminator.parameters())  # unfrozen after the G step
 
 
 def test_compile_must_be_true_or_false():
@@ -157,4 +162,4 @@ def test_cuda_mixed_precision_trains(tmp_path, precision):
     trainer = Trainer(config)
     events = list(trainer.run())
     assert events[-1].status == "finished" and all(v == v for v in events[-1].losses.values())
-    assert trainer.scaler_d.is_enabled() == (trainer.precision == "fp16")
+    assert trainer.networks.scaler_d.is_enabled() == (trainer.precision == "fp16")

@@ -123,7 +123,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_good_checkpoint(tmp
         events.append(event)
         if event.step == 10:  # poison the discriminator right after the step-10 checkpoint
             with torch.no_grad():
-                for p in trainer.discriminator.parameters():
+                for p in trainer.networks.discriminator.parameters():
                     p.fill_(float("nan"))
     last = events[-1]
     # On the CPU the losses are checked every step: the run stops at the first bad one (11), not at

@@ -1,13 +1,16 @@
 """Generators and discriminators: diffusers ModelMixin + ConfigMixin, so each one
-saves as config.json + safetensors and loads with `from_pretrained`."""
+saves as config.json + safetensors and loads with `from_pretrained`.
 
+One module per network family; each registers itself (gan_space.models.registry) when
+imported here. Everything else asks the registry."""
+
+from .registry import (FAMILIES, DataSpec, NetworkFamily, discriminator_classes, family_names, family_of,
+                       generator_classes, get_family, image_resolutions, register_family)
 from .dcgan import DCGANDiscriminator, DCGANGenerator, SUPPORTED_RESOLUTIONS
 from .mlp import MLPDiscriminator, MLPGenerator
 
-GENERATOR_CLASSES = {cls.__name__: cls for cls in (DCGANGenerator, MLPGenerator)}
-DISCRIMINATOR_CLASSES = {cls.__name__: cls for cls in (DCGANDiscriminator, MLPDiscriminator)}
-
 __all__ = [
-    "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator",
-    "GENERATOR_CLASSES", "DISCRIMINATOR_CLASSES", "SUPPORTED_RESOLUTIONS",
+    "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator", "SUPPORTED_RESOLUTIONS",
+    "FAMILIES", "DataSpec", "NetworkFamily", "register_family", "get_family", "family_names", "family_of",
+    "generator_classes", "discriminator_classes", "image_resolutions",
 ]

@@ -13,6 +13,8 @@ from torch import nn
 from diffusers import ModelMixin, ConfigMixin
 from diffusers.configuration_utils import register_to_config
 
+from .registry import NetworkFamily, register_family
+
 SUPPORTED_RESOLUTIONS = (8, 16, 32, 64, 128)
 
 
@@ -144,3 +146,32 @@ def _dcgan_init(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+# ---------------------------------------------------------------------------
+# The family, as the trainer, the app and the Hub card see it
+
+
+def _build(config, data):
+    channels, resolution = data.data_shape[0], data.data_shape[-1]
+    generator = DCGANGenerator(resolution=resolution, channels=channels, latent_dim=config.latent_dim,
+                               width=config.width, num_classes=data.num_classes)
+    discriminator = DCGANDiscriminator(resolution=resolution, channels=channels, width=config.width,
+                                       num_classes=data.num_classes, spectral_norm=config.spectral_norm,
+                                       pack=config.pack)
+    return generator, discriminator
+
+
+def _first_layer(generator: DCGANGenerator, latents: torch.Tensor, labels: torch.Tensor | None):
+    """The 4x4 `project` block (transposed convolution + BatchNorm + ReLU)."""
+    z = latents
+    if generator.label_embedding is not None:
+        z = z * generator.label_embedding(labels)
+    return generator.project(z[:, :, None, None]).flatten(1), "project"
+
+
+FAMILY = register_family(NetworkFamily(
+    name="dcgan", description="DCGAN (2015): transposed convolutions with BatchNorm; the classic recipe",
+    generator_class=DCGANGenerator, discriminator_class=DCGANDiscriminator, build=_build,
+    first_layer=_first_layer, data_kinds=("images",), resolutions=SUPPORTED_RESOLUTIONS,
+    settings=("width", "spectral_norm", "pack"), channels_last=True, mixed_precision=True, tags=("dcgan",)))

@@ -13,6 +13,8 @@ from torch import nn
 from diffusers import ModelMixin, ConfigMixin
 from diffusers.configuration_utils import register_to_config
 
+from .registry import NetworkFamily, register_family
+
 
 def _check_mlp_config(data_shape, hidden_dim: int, num_layers: int, num_classes: int) -> None:
     if not data_shape or any(int(d) < 1 for d in data_shape):
@@ -119,3 +121,38 @@ class MLPDiscriminator(ModelMixin, ConfigMixin):
         # PacGAN: D judges `pack` samples at once, which exposes missing modes.
         x = x.reshape(x.shape[0] // self.config.pack, -1)
         return self.net(x).squeeze(1)
+
+
+# ---------------------------------------------------------------------------
+# The family, as the trainer, the app and the Hub card see it
+
+
+def _build(config, data):
+    is_points = data.kind == "points"
+    generator = MLPGenerator(
+        data_shape=list(data.data_shape), latent_dim=config.latent_dim, hidden_dim=config.width,
+        num_layers=config.num_layers, num_classes=data.num_classes,
+        output_activation="none" if is_points else "tanh",
+        data_offset=list(data.offset) if is_points else None, data_scale=data.scale if is_points else 1.0)
+    discriminator = MLPDiscriminator(
+        data_shape=list(data.data_shape), hidden_dim=config.width, num_layers=config.num_layers,
+        num_classes=data.num_classes, spectral_norm=config.spectral_norm, pack=config.pack)
+    return generator, discriminator
+
+
+def _first_layer(generator: MLPGenerator, latents: torch.Tensor, labels: torch.Tensor | None):
+    """The first hidden layer (linear + LeakyReLU)."""
+    z = latents
+    if generator.label_embedding is not None:
+        z = torch.cat([z, generator.label_embedding(labels)], dim=1)
+    return generator.net[:2](z).flatten(1), "net.0+activation"
+
+
+# The MLPs stay in fp32: they are too small to gain from bf16, and 2-D points need more than
+# bf16's 8 bits of mantissa to hit modes 0.01 wide.
+FAMILY = register_family(NetworkFamily(
+    name="mlp", description="fully connected networks: 2-D points and tiny images such as the 8x8 digits",
+    generator_class=MLPGenerator, discriminator_class=MLPDiscriminator, build=_build, first_layer=_first_layer,
+    data_kinds=("points", "images"), resolutions=None, min_resolution=4, max_resolution=64,
+    settings=("width", "num_layers", "spectral_norm", "pack"), channels_last=False, mixed_precision=False,
+    tags=("mlp",)))

@@ -21,9 +21,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# The generator classes gan_space saves (gan_space.models.GENERATOR_CLASSES, named here
-# so that listing models does not import torch and diffusers; a test keeps them equal).
-GENERATOR_CLASS_NAMES = ("DCGANGenerator", "MLPGenerator")
+from gan_space.generator_output import generator_output
+
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
 # The built-in datasets (gan_space.data.BUILTIN_DATASETS, named here for the same reason).
 BUILTIN_DATASETS = ("digits", "ring8", "grid25", "moons", "spiral")
@@ -125,7 +124,7 @@ class GeneratorEntry:
     @property
     def is_points(self) -> bool:
         """2-D point generators are drawn as scatter plots, not image grids."""
-        return self.config.get("_class_name") == "MLPGenerator" and len(self.config.get("data_shape", [])) == 1
+        return generator_output(self.config).kind == "points"
 
     @property
     def class_names(self) -> list[str]:
@@ -135,8 +134,7 @@ class GeneratorEntry:
     def describe(self) -> str:
         """One Markdown line: what the model is and how it was trained."""
         c = self.config
-        kind = "2-D points" if self.is_points else (
-            f"{c.get('resolution') or (c.get('data_shape') or [0, 0, 0])[-1]} px images")
+        kind = "2-D points" if self.is_points else f"{generator_output(c).resolution} px images"
         parts = [f"**{c.get('_class_name', '?')}**", kind, f"latent dim {c.get('latent_dim', '?')}"]
         if self.num_classes:
             parts.append(f"{self.num_classes} classes")
@@ -158,9 +156,16 @@ def _read_json(path: Path) -> dict:
 
 
 def _generator_config(folder: Path) -> dict | None:
-    """The config of a loadable gan_space generator folder, else None."""
+    """The config of a gan_space generator folder (one that says what it generates, with
+    safetensors weights beside it), else None. Which family's class loads it is checked
+    when it is loaded (gan_space.checkpoints.load_generator, through the registry): listing
+    stays free of torch, so the app starts fast."""
     config = _read_json(folder / "config.json")
-    if config.get("_class_name") in GENERATOR_CLASS_NAMES and (folder / WEIGHTS_NAME).is_file():
+    try:
+        generator_output(config)
+    except ValueError:
+        return None
+    if isinstance(config.get("_class_name"), str) and "latent_dim" in config and (folder / WEIGHTS_NAME).is_file():
         return config
     return None
 

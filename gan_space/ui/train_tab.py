@@ -27,7 +27,6 @@ POINT_SETS = ("ring8", "grid25", "moons", "spiral")
 # named here so that building the page does not import torch; a test keeps them equal.
 LOSSES = ("non-saturating", "hinge", "least-squares", "wgan-gp")
 AUGMENTATIONS = ("none", "flip", "diffaugment")
-RESOLUTIONS = (8, 16, 32, 64, 128)
 # The library's Hugging Face id pattern (gan_space.data.HF_REPO_ID).
 HF_DATASET_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$", re.ASCII)
 
@@ -308,11 +307,18 @@ def follow_job(context: AppContext, session, job: TrainingJob):
 
 
 def preset_values(dataset: str):
-    """The library's preset settings for this data, to fill the advanced fold."""
+    """The library's preset settings for this data, to fill the advanced fold; the
+    architecture and resolution choices are the registered network families' (asked here,
+    after start-up, because the registry imports torch)."""
+    from gan_space.data import dataset_kind
+    from gan_space.models import family_names, image_resolutions
     from gan_space.training import TrainConfig
 
     preset = TrainConfig.for_dataset(dataset if dataset in BUILTIN_DATASETS else "uploaded-images").to_dict()
-    return tuple(preset[name] for name in PRESET_FIELDS)
+    choices = {"arch": family_names(dataset_kind(dataset if dataset in BUILTIN_DATASETS else "uploaded-images")),
+               "resolution": image_resolutions()}
+    return tuple(gr.update(choices=choices[name], value=preset[name]) if name in choices else preset[name]
+                 for name in PRESET_FIELDS)
 
 
 def source_field_updates(dataset: str):
@@ -345,9 +351,11 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                     batch_size = gr.Number(label="Batch size", precision=0)
                     seed = gr.Number(label="Seed", value=0, precision=0)
                 with gr.Row():
-                    resolution = gr.Dropdown(list(RESOLUTIONS), label="Resolution (px)")
+                    # Choices come from the registry of network families once the page is up.
+                    resolution = gr.Dropdown([], label="Resolution (px)", allow_custom_value=True)
                     channels = gr.Radio([("grayscale", 1), ("RGB", 3)], label="Colour")
-                    arch = gr.Radio(["mlp", "dcgan"], label="Architecture")
+                    arch = gr.Dropdown([], label="Architecture", allow_custom_value=True,
+                                       info="network family (the library lists them: python -m gan_space families)")
                 with gr.Row():
                     loss = gr.Dropdown(list(LOSSES), label="Loss")
                     lr_g = gr.Number(label="Learning rate G", step=1e-4)
