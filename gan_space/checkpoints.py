@@ -173,6 +173,15 @@ def load_optimiser_state(optimiser: torch.optim.Optimizer, prefix: str, tensors:
     for group in groups:
         group["betas"] = tuple(group["betas"])
     optimiser.load_state_dict({"state": per_param, "param_groups": groups})
+    # Moments come back contiguous; a channels-last parameter needs them in its own layout: the
+    # fused Adam kernel walks parameter and moments as flat buffers, and mismatched strides
+    # would pair the wrong elements (a resumed DCGAN run then silently drifts).
+    for group in optimiser.param_groups:
+        for parameter in group["params"]:
+            state = optimiser.state.get(parameter, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == parameter.shape and value.stride() != parameter.stride():
+                    state[key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
 
 
 def saved_train_config(out_dir: Path) -> dict:
