@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder (default: runs/<dataset>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument("--steps", type=int, help="total training steps (generator updates)")
+    train.add_argument("--minutes", type=float,
+                       help="train for this many minutes (the schedules follow the clock; --steps, if given, "
+                            "is a cap); on a CPU this is what you can plan with")
     train.add_argument("--seed", type=int)
     train.add_argument("--resolution", type=int, help="image size in pixels (which ones: `families`)")
     train.add_argument("--channels", type=int, choices=(1, 3))
@@ -108,7 +111,7 @@ def _train(args) -> int:
 
     from .training import Trainer, TrainConfig
 
-    settings = dict(steps=args.steps, seed=args.seed, resolution=args.resolution, channels=args.channels,
+    settings = dict(steps=args.steps, minutes=args.minutes, seed=args.seed, resolution=args.resolution, channels=args.channels,
                     batch_size=args.batch_size, arch=args.arch, width=args.width, num_layers=args.num_layers,
                     latent_dim=args.latent_dim, loss=args.loss, lr_g=args.lr_g, lr_d=args.lr_d,
                     r1_gamma=args.r1_gamma, spectral_norm=args.spectral_norm, pack=args.pack,
@@ -123,8 +126,8 @@ def _train(args) -> int:
         if args.resume:
             if not args.out:
                 raise ValueError("--resume needs --out: the run folder to continue")
-            trainer = Trainer.resume(args.out, steps=args.steps, device=args.device, precision=args.precision,
-                                     progress=progress)
+            trainer = Trainer.resume(args.out, steps=args.steps, minutes=args.minutes, device=args.device,
+                                     precision=args.precision, progress=progress)
         else:
             config = TrainConfig.for_dataset(args.dataset, out_dir=args.out, **settings)
             trainer = Trainer(config, progress=progress)
@@ -137,12 +140,13 @@ def _train(args) -> int:
     for skipped in trainer.data.skipped[:10]:
         show(f"  skipped {skipped}")
     event = None
-    with tqdm(total=config.steps, initial=trainer.step, unit="step", dynamic_ncols=True,
-              disable=not trainer.is_main_process) as bar:
+    by_clock = bool(config.minutes)  # the bar counts training seconds of the budget, else steps
+    with tqdm(total=round(config.minutes * 60) if by_clock else config.steps, initial=0 if by_clock else trainer.step,
+              unit="s" if by_clock else "step", dynamic_ncols=True, disable=not trainer.is_main_process) as bar:
         try:
             for event in trainer.run():
-                bar.update(event.step - bar.n)
-                bar.set_postfix_str(f"D {event.losses.get('d', 0):.3f} G {event.losses.get('g', 0):.3f} "
+                bar.update(min(bar.total, round(event.elapsed_seconds) if by_clock else event.step) - bar.n)
+                bar.set_postfix_str(f"step {event.step} · D {event.losses.get('d', 0):.3f} G {event.losses.get('g', 0):.3f} "
                                     f"{event.images_per_second:,.0f} img/s")
         except KeyboardInterrupt:
             if trainer.dist is not None:  # the launcher stops every process; resume from the last checkpoint

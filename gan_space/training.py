@@ -39,6 +39,9 @@ from .sampling import preview_image, sample_latents
 from .schedule import Schedule
 
 
+MAX_STEPS = 10_000_000
+
+
 class ConfigError(ValueError):
     """A training setting is out of range; the message names the field and what is allowed."""
 
@@ -77,6 +80,7 @@ class TrainConfig:
     dataset: str = "digits"
     out_dir: str = "runs/digits"
     steps: int = 6000
+    minutes: float = 0.0  # a time budget: train this many minutes (steps is then only a cap); 0: by steps
     seed: int = 0
     # data
     resolution: int = 8
@@ -124,6 +128,8 @@ class TrainConfig:
         kind = dataset_kind(dataset)
         preset = PRESETS["points" if kind == "points" else "digits" if dataset == "digits" else "images"]
         values = {"dataset": dataset, "out_dir": f"runs/{Path(str(dataset)).stem or 'run'}", **preset}
+        if overrides.get("minutes") and overrides.get("steps") is None:
+            values["steps"] = MAX_STEPS  # by the clock: the budget ends the run, not a step count
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -146,7 +152,9 @@ class TrainConfig:
         check("dataset", isinstance(self.dataset, str) and self.dataset.strip() != "",
               "name a built-in, a folder, a .zip or a Hugging Face dataset id")
         check("out_dir", isinstance(self.out_dir, str) and self.out_dir.strip() != "", "give a folder path")
-        check("steps", isinstance(self.steps, int) and 1 <= self.steps <= 10_000_000, "an integer from 1 to 10,000,000")
+        check("steps", isinstance(self.steps, int) and 1 <= self.steps <= MAX_STEPS, "an integer from 1 to 10,000,000")
+        check("minutes", isinstance(self.minutes, (int, float)) and 0 <= self.minutes <= 100_000,
+              "minutes of training from 0 (train by steps) to 100,000")
         check("seed", isinstance(self.seed, int) and 0 <= self.seed < 2**63, "an integer from 0 to 2**63-1")
         check("arch", isinstance(self.arch, str) and self.arch in family_names(),
               f"one of {', '.join(family_names())}")
@@ -208,6 +216,7 @@ class TrainEvent:
     images_per_second: float = 0.0
     elapsed_seconds: float = 0.0
     eta_seconds: float = 0.0
+    time_budget_seconds: float = 0.0  # a run by the clock: its budget (0: a run by steps)
     device: str = "cpu"
     precision: str = "fp32"
     preview: object = None  # PIL image: a grid of the fixed latents, or a scatter plot for points
@@ -219,7 +228,9 @@ class TrainEvent:
         if self.message and self.status != "running":
             return self.message
         eta = f"{int(self.eta_seconds // 60)}m{int(self.eta_seconds % 60):02d}s"
-        return (f"step {self.step}/{self.total_steps} · {self.images_per_second:,.0f} img/s · ETA {eta} · "
+        progress = (f"step {self.step} · {eta} left of {self.time_budget_seconds / 60:g} min"
+                    if self.time_budget_seconds else f"step {self.step}/{self.total_steps} · ETA {eta}")
+        return (f"{progress} · {self.images_per_second:,.0f} img/s · "
                 f"{self.device} {self.precision} · D loss {self.losses.get('d', float('nan')):.3f} · "
                 f"G loss {self.losses.get('g', float('nan')):.3f}")
 
@@ -286,7 +297,8 @@ class Trainer:
                                        keep_ema=self.is_main_process)
         # 3. The run's random streams, and the update step.
         self.randomness = RunRandomness(config.seed, self.device)
-        self.objective = GANObjective(config, self.device, self.precision, self.randomness, self.dist)
+        objective = family.objective or GANObjective  # a family may add loss terms (gan_space.objective)
+        self.objective = objective(config, self.device, self.precision, self.randomness, self.dist)
         # 4. The schedule of learning rates.
         self.schedule = Schedule(config)
 
@@ -412,6 +424,7 @@ class Trainer:
         window_start, window_steps = time.perf_counter(), 0
         session_start = last_checkpoint = time.perf_counter()
         checkpoint_seconds = c.checkpoint_minutes * 60
+        budget_seconds = c.minutes * 60  # 0: by steps
         # Divergence: on the CPU the losses are already computed when read, so checking them every
         # step is free and a NaN stops the run at the step it appears. On a GPU each read would make
         # the CPU wait for the device every step; there (and with several processes, which must all
@@ -419,8 +432,9 @@ class Trainer:
         check_each_step = self.device.type == "cpu" and self.dist is None
 
         try:
-            while self.step < c.steps:
+            while self.step < c.steps and not (budget_seconds and self.elapsed_seconds(session_start) >= budget_seconds):
                 # 1. One update of D and of G (gan_space.objective), and the EMA.
+                self.schedule.elapsed_seconds = self.elapsed_seconds(session_start)
                 logs = self.train_step()
                 window_steps += 1
                 for name in ("d", "g", "d_real", "d_fake", "r1", "gp"):
@@ -433,7 +447,8 @@ class Trainer:
                 # 2. Report, preview and checkpoint on their schedules (steps, and the clock for
                 # checkpoints). Only here are values read back from the device, so on a GPU the
                 # steps in between queue up without waiting.
-                finished = self.step >= c.steps
+                finished = self.step >= c.steps or bool(budget_seconds) and (
+                    self.elapsed_seconds(session_start) >= budget_seconds)
                 stopping = self.stop_requested and self.dist is None  # several processes: agreed on below
                 clock_due = 0 < checkpoint_seconds <= time.perf_counter() - last_checkpoint
                 scheduled = any(self.step % every == 0 for every in (c.log_every, c.sample_every, c.checkpoint_every))
@@ -456,8 +471,9 @@ class Trainer:
                     losses={k: means[k] for k in ("d", "g", "r1", "gp") if k in means},
                     d_real=means["d_real"], d_fake=means["d_fake"], images_per_second=images_per_second,
                     elapsed_seconds=self.elapsed_before + now - session_start,
-                    eta_seconds=(c.steps - self.step) * c.batch_size / max(images_per_second, 1e-9),
-                    device=str(self.device), precision=self.precision)
+                    eta_seconds=(max(0.0, budget_seconds - self.elapsed_seconds(session_start)) if budget_seconds
+                                 else (c.steps - self.step) * c.batch_size / max(images_per_second, 1e-9)),
+                    time_budget_seconds=budget_seconds, device=str(self.device), precision=self.precision)
                 if self.is_main_process and (self.step % c.sample_every == 0 or finished or stopping):
                     event.preview_samples, event.preview = self.preview()
                     samples_dir = self.out_dir / "samples"
@@ -471,7 +487,8 @@ class Trainer:
                         self.dist.barrier()
                 if finished:
                     event.status = "finished"
-                    event.message = (f"finished {c.steps} steps in {event.elapsed_seconds:.0f}s; "
+                    done = f"{c.minutes:g} minutes ({self.step} steps)" if budget_seconds else f"{c.steps} steps"
+                    event.message = (f"finished {done} in {event.elapsed_seconds:.0f}s; "
                                      f"generator saved in {self.out_dir}")
                 elif stopping:
                     event.status = "stopped"
@@ -483,6 +500,10 @@ class Trainer:
                     return
         finally:
             self.source.close()
+
+    def elapsed_seconds(self, session_start: float) -> float:
+        """Training time of the run so far, earlier sessions included."""
+        return self.elapsed_before + time.perf_counter() - session_start
 
     def _diverged_event(self, logs: dict, session_start: float) -> TrainEvent:
         last = checkpoints.latest_checkpoint(self.out_dir)

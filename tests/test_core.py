@@ -265,3 +265,32 @@ def test_a_run_killed_at_a_random_moment_loses_at_most_the_checkpoint_interval(t
 def test_checkpoint_minutes_is_validated(tmp_path):
     with pytest.raises(ConfigError, match="checkpoint_minutes"):
         TrainConfig.for_dataset("digits", checkpoint_minutes=-1, out_dir=str(tmp_path))
+
+
+# ---------------------------------------------------------------------------
+# Training by the clock
+
+
+def test_a_time_budget_is_honoured_and_resumes(tmp_path):
+    minutes = 0.1  # 6 s
+    trainer = Trainer(TrainConfig.for_dataset("ring8", minutes=minutes, out_dir=str(tmp_path / "run"), log_every=50))
+    assert trainer.config.steps == 10_000_000  # only a cap: the clock ends the run
+    rates = []
+    for event in trainer.run():
+        rates.append(trainer.networks.opt_g.param_groups[0]["lr"])
+    assert event.status == "finished" and event.checkpoint is not None
+    assert abs(event.elapsed_seconds - 60 * minutes) <= 0.1 * 60 * minutes
+    assert "0.1 minutes" in event.message and event.time_budget_seconds == 6
+    # The learning-rate decay followed the clock: full rate at first, (nearly) 0 at the end.
+    assert rates[0] == trainer.config.lr_g and rates[-1] < 0.1 * trainer.config.lr_g
+
+    resumed = Trainer.resume(str(tmp_path / "run"), minutes=2 * minutes)
+    assert resumed.step == event.step
+    events = list(resumed.run())
+    assert events[0].step > event.step and "left of 0.2 min" in events[0].status_line()
+    assert events[-1].status == "finished" and abs(events[-1].elapsed_seconds - 120 * minutes) <= 12 * minutes
+
+
+def test_minutes_is_validated(tmp_path):
+    with pytest.raises(ConfigError, match="minutes"):
+        TrainConfig.for_dataset("digits", minutes=-1, out_dir=str(tmp_path))

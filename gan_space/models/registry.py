@@ -45,6 +45,9 @@ class NetworkFamily:
     channels_last: bool = False  # convolutional networks run faster in channels_last on CPUs and GPUs
     mixed_precision: bool = True  # bf16/fp16 autocast pays off (False: tiny networks, or precise outputs)
     tags: tuple = ()  # Hub model card tags
+    # The update step, when the family's loss has terms of its own (a GANObjective subclass,
+    # e.g. a discriminator's auxiliary reconstruction); None: gan_space.objective.GANObjective.
+    objective: type | None = None
 
     def resolution_error(self, resolution) -> str | None:
         """None when this family builds images of this size, else what is allowed."""

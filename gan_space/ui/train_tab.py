@@ -6,6 +6,7 @@ and the job's progress into pictures, curves and a status line.
 """
 
 import math
+import threading
 import re
 import secrets
 import shutil
@@ -122,7 +123,7 @@ def training_settings(dataset: str, **values) -> dict:
 
 
 def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str | None, run_name: str | None,
-                      settings: dict, owner: str | None = None):
+                      settings: dict, owner: str | None = None, progress=None):
     """A Trainer for a new run in runs/<run name>, owned by `owner` (see AppContext.owner).
     Returns (trainer, run name)."""
     from gan_space.training import Trainer, TrainConfig  # torch and diffusers: loaded on first use
@@ -158,7 +159,7 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
 
             data = load_dataset(hub_id, config.resolution, config.channels, token=False,
                                 max_images=config.max_images, seed=config.seed)
-        trainer = Trainer(config, dataset=data)
+        trainer = Trainer(config, dataset=data, progress=progress)
     except BaseException:
         if created:  # leave nothing behind for a run that never started
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -166,7 +167,8 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
     return trainer, name
 
 
-def build_resumed_trainer(context: AppContext, run_name: str | None, steps, owner: str | None = None):
+def build_resumed_trainer(context: AppContext, run_name: str | None, steps, owner: str | None = None,
+                          minutes=None, progress=None):
     from gan_space.training import Trainer
 
     name = (run_name or "").strip()
@@ -178,7 +180,11 @@ def build_resumed_trainer(context: AppContext, run_name: str | None, steps, owne
         raise ValueError(f"no run named {name!r} with a checkpoint to resume: train it first")
     if steps is not None:
         steps = training_settings("", steps=steps)["steps"]
-    trainer = Trainer.resume(str(run_dir), steps=steps, log_every=LOG_EVERY)
+    minutes = training_settings("", minutes=minutes).get("minutes")
+    trainer = Trainer.resume(str(run_dir), steps=steps, minutes=minutes, log_every=LOG_EVERY, progress=progress)
+    if trainer.config.minutes and trainer.elapsed_before >= trainer.config.minutes * 60:
+        raise ValueError(f"run {name!r} has used its {trainer.config.minutes:g} minutes: set 'Train for (minutes)' "
+                         f"above {trainer.elapsed_before / 60:.1f} to train it further")
     if trainer.step >= trainer.config.steps:
         raise ValueError(f"run {name!r} has done all its {trainer.config.steps} steps: set Steps (in the advanced "
                          f"settings) above {trainer.step} to train it further")
@@ -263,11 +269,22 @@ def status_text(snapshot: JobSnapshot, stopping: bool) -> str:
 def follow_job(context: AppContext, session, job: TrainingJob):
     """Start the job and yield page updates until it ends: (grid, loss plot, D plot,
     status, run name, quality plot, Fréchet distance plot, reading). Unchanged parts are
-    skipped so nothing is sent twice."""
+    skipped or re-sent unchanged (which Gradio's stream sends as an empty diff), so
+    nothing crosses the wire twice."""
     session.job, session.last_run = job, job.run_name
     job.start()
     sent_version, sent_points, sent_quality = 0, -1, -1
     run_name_update = job.run_name
+    # The plots never get gr.skip() once they hold a table: each yield re-sends the last one.
+    # Gradio streams a generator's yields as diffs, and the browser applies each diff in place
+    # to the very object the component holds as its value; a table followed by gr.skip() diffs
+    # to "delete columns, data, datatypes and mark", which strips the plot's value under it.
+    # The plot still shows its last drawing, but when it is next resized or shown again (back
+    # from another tab) it reads value.datatypes[x] and the page throws "Cannot read
+    # properties of undefined (reading 'step')". An unchanged table diffs to nothing, so
+    # re-sending costs only its serialisation here (the grid picture, which would be
+    # re-encoded, keeps gr.skip(): the image component copies its value, it is not stripped).
+    losses = probabilities = quality = None
     # The Fréchet distance plot is for digits only; hidden until it has a curve.
     frechet_update = gr.update(value=None, visible=False)
     snapshot = job.snapshot()
@@ -277,7 +294,7 @@ def follow_job(context: AppContext, session, job: TrainingJob):
             snapshot = job.snapshot()
             grid = snapshot.preview if snapshot.preview_version != sent_version else gr.skip()
             sent_version = snapshot.preview_version
-            losses = probabilities = quality = reading = gr.skip()
+            reading = gr.skip()
             if len(snapshot.curve) != sent_points or len(snapshot.quality) != sent_quality:
                 reading = reading_text(snapshot)
             if len(snapshot.curve) != sent_points:
@@ -290,7 +307,7 @@ def follow_job(context: AppContext, session, job: TrainingJob):
                 sent_quality = len(snapshot.quality)
             yield (grid, losses, probabilities, status_text(snapshot, job.stop_requested), run_name_update, quality,
                    frechet_update, reading)
-            run_name_update = frechet_update = gr.skip()
+            run_name_update = gr.skip()
             if ended:
                 break
     finally:
@@ -339,6 +356,9 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                                     info="image files or a .zip of images in a dataset repository (needs the network)")
             run_name = gr.Textbox(label="Run name", placeholder="blank: a new name like digits-3f9a1c2e",
                                   info="the folder in runs/; Resume continues the run named here")
+            minutes = gr.Number(label="Train for (minutes)", minimum=0, elem_id="train-minutes",
+                                info="blank: the preset's steps. With minutes, the schedules follow the clock "
+                                     "and the run stops on time with a checkpoint (on Resume: the new total)")
             with gr.Row():
                 train_button = gr.Button("Train", variant="primary")
                 stop_button = gr.Button("Stop", variant="stop")
@@ -397,7 +417,7 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
     def start_training(dataset="digits", upload=None, hf_dataset=None, run_name=None, steps=None, batch_size=None,
                        resolution=None, channels=None, arch=None, loss=None, lr_g=None, lr_d=None, r1_gamma=None,
                        ema_decay=None, augment=None, conditional=False, seed=None, live_preview=True,
-                       request: gr.Request = None):
+                       minutes=None, request: gr.Request = None):
         """Train a new run and stream its progress: (sample grid, loss curves, D(x)/D(G(z)) curves, status,
         run name, diversity/coverage curves, digits' Fréchet distance curve, reading in plain words). Blank
         settings take the preset for the data."""
@@ -412,18 +432,20 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
             settings = training_settings(
                 dataset, steps=steps, batch_size=batch_size, resolution=resolution, channels=channels, arch=arch,
                 loss=loss, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma, ema_decay=ema_decay, augment=augment,
-                conditional=bool(conditional), seed=seed)
-            trainer, name = build_new_trainer(context, dataset, upload, hf_dataset, run_name, settings,
-                                              context.owner(request))
+                conditional=bool(conditional), seed=seed, minutes=minutes)
+            building = _in_background(lambda progress: build_new_trainer(
+                context, dataset, upload, hf_dataset, run_name, settings, context.owner(request), progress))
+            yield from building
+            trainer, name = building.result
         except Exception as error:
             yield from _report_failure(error)
         for skipped in trainer.data.skipped[:1]:
             gr.Warning(f"skipped {len(trainer.data.skipped)} unusable file(s), e.g. {skipped}")
         yield from follow_job(context, session, _job(context, trainer, name, live_preview))
 
-    def resume_training(run_name=None, steps=None, live_preview=True, request: gr.Request = None):
+    def resume_training(run_name=None, steps=None, live_preview=True, minutes=None, request: gr.Request = None):
         """Continue the run named `run_name` from its last checkpoint, up to `steps` in total (blank: the
-        run's own). Streams like /train."""
+        run's own), or up to `minutes` of training in total for a run by the clock. Streams like /train."""
         session = context.sessions.get(session_hash(request))
         if _cancelled_while_waiting(session):
             yield _status_only("Cancelled before it started.")
@@ -432,7 +454,10 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
         try:
             if session.training:
                 raise ValueError("this session is already training: press Stop first")
-            trainer, name = build_resumed_trainer(context, run_name, steps, context.owner(request))
+            building = _in_background(lambda progress: build_resumed_trainer(
+                context, run_name, steps, context.owner(request), minutes, progress))
+            yield from building
+            trainer, name = building.result
         except Exception as error:
             yield from _report_failure(error)
         yield from follow_job(context, session, _job(context, trainer, name, live_preview))
@@ -487,11 +512,11 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
     train_event = train_button.click(announce, None, [status, *buttons], queue=False, api_visibility="private").then(
         start_training,
         [dataset, upload, hf_dataset, run_name, steps, batch_size, resolution, channels, arch, loss, lr_g, lr_d,
-         r1_gamma, ema_decay, augment, conditional, seed, live_preview],
+         r1_gamma, ema_decay, augment, conditional, seed, live_preview, minutes],
         progress_outputs, api_name="train", **training)
     resume_event = resume_button.click(announce, None, [status, *buttons], queue=False,
                                        api_visibility="private").then(
-        resume_training, [run_name, steps, live_preview], progress_outputs, api_name="resume", **training)
+        resume_training, [run_name, steps, live_preview, minutes], progress_outputs, api_name="resume", **training)
     for event in (train_event, resume_event):
         # `.then` follows success only; `.failure` brings the buttons back after an error too.
         event.then(run_ended, None, buttons, queue=False, api_visibility="private")
@@ -519,6 +544,37 @@ def _report_failure(error: BaseException):
     message = describe_error(error)
     yield _status_only(f"Error: {message}")
     raise gr.Error(message, print_exception=False)
+
+
+class _in_background:
+    """Runs `build(progress)` (loading the data, building the networks) in a thread; iterating
+    yields status-line updates with the decoding progress until it is done, then `result`
+    holds what it returned (or its error is raised)."""
+
+    def __init__(self, build):
+        self.result, self._error, self._progress = None, None, None
+        self._thread = threading.Thread(target=self._run, args=(build,), name="build-trainer", daemon=True)
+        self._thread.start()
+
+    def _run(self, build):
+        try:
+            self.result = build(self._report)
+        except BaseException as error:  # handed to the caller's thread below
+            self._error = error
+
+    def _report(self, done: int, total: int) -> None:
+        self._progress = (done, total)
+
+    def __iter__(self):
+        shown = None
+        while self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+            if self._progress is not None and self._progress != shown:
+                shown = self._progress
+                done, total = shown
+                yield _status_only(f"Decoding the pictures (once; a resume reuses them): {done:,} of {total:,}…")
+        if self._error is not None:
+            raise self._error
 
 
 def _status_only(text: str) -> tuple:
