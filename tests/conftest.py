@@ -53,3 +53,35 @@ def shared_chromium():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(autouse=True)
+def page_errors(request):
+    """Every uncaught JavaScript error of every page a browser test opens (Playwright's
+    "pageerror"): the test fails at teardown when there was one, listing them. An error the
+    user never sees still means something in the page is broken (a plot that did not draw,
+    a handler that stopped half-way), and no test looks for it otherwise.
+
+    Only tests that use the browser start it; the list (the fixture's value) stays empty
+    for the others."""
+    errors: list[str] = []
+    if "shared_chromium" not in request.fixturenames:
+        yield errors
+        return
+    browser = request.getfixturevalue("shared_chromium")
+
+    def watch_page(page):
+        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error.stack or error.message}"))
+
+    def watch_context(context):
+        # Pages (popups too) of every context the test makes, whoever makes it.
+        context.on("page", watch_page)
+
+    browser.on("context", watch_context)
+    try:
+        yield errors
+    finally:
+        browser.remove_listener("context", watch_context)
+    if errors:
+        pytest.fail(f"{len(errors)} error(s) in the page:\n" + "\n\n".join(errors), pytrace=False)
+

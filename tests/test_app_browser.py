@@ -47,6 +47,16 @@ def test_train_on_digits_watch_it_stream_stop_then_generate(page, app_server, tm
     expect(page.locator("#frechet-plot")).to_contain_text("real held-out digits")
     # The legends name the curves (a plot that first drew an empty table showed a number scale).
     expect(page.locator("#quality-plot")).to_contain_text("digit classes covered (of 10)")
+    # Away to another tab and back while the run streams: the plots redraw when they are shown
+    # again, from the values they hold (a value the stream had stripped threw a page error,
+    # "Cannot read properties of undefined (reading 'step')"; conftest.py fails on any).
+    page.wait_for_timeout(1000)  # a few more progress updates after the measurement
+    page.get_by_role("tab", name="Generate").click()
+    page.wait_for_timeout(1500)
+    page.get_by_role("tab", name="Train").click()
+    page.wait_for_timeout(1500)
+    expect(page.locator("#quality-plot")).to_contain_text("digit classes covered (of 10)")
+    expect(page.locator("#loss-plot")).to_contain_text("G loss")
     page.screenshot(path=str(SCREENSHOTS / "train-streaming.png"), full_page=True)
 
     # Two streamed grids really differ (the generator changes as it trains).
@@ -60,6 +70,21 @@ def test_train_on_digits_watch_it_stream_stop_then_generate(page, app_server, tm
     stopped_step = int(re.search(r"stopped at step (\d+)", status).group(1))
     assert (app_server.run_dir("browser-digits") / "checkpoints" / "latest").read_text() == f"step-{stopped_step:07d}"
     page.screenshot(path=str(SCREENSHOTS / "train-stopped.png"), full_page=True)
+
+    # Resume in the same page: the sample-quality plots wait, hidden, for the new stretch's first
+    # measurement (a plot emptied or removed after it had drawn threw a page error), then show it.
+    page.get_by_role("button", name="Resume", exact=True).click()
+    page.wait_for_function(
+        "() => /browser-digits · step \\d+\\/6000/.test(document.querySelector('#train-status textarea').value)")
+    page.wait_for_function(f"""() => {{
+        const measured = /Samples at step (\\d+)/.exec(document.querySelector('#train-reading').innerText);
+        return measured && Number(measured[1]) > {stopped_step};
+    }}""", timeout=60_000)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.wait_for_function(
+        "() => /stopped at step \\d+\\/6000/.test(document.querySelector('#train-status textarea').value)")
+    expect(page.locator("#quality-plot")).to_contain_text("digit classes covered (of 10)")
+    page.screenshot(path=str(SCREENSHOTS / "train-resumed-stopped.png"), full_page=True)
 
     # The Generate tab lists the run just trained (selected) without a restart.
     page.get_by_role("tab", name="Generate").click()

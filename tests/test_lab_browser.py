@@ -3,10 +3,15 @@
 Screenshots: test-artifacts/screenshots/lab-*.png and steer-*.png (look at them: the lab
 should show green real points, purple generated ones, a tinted heat map and arrows)."""
 
+import re
+
 from PIL import Image
 from playwright.sync_api import expect
 
 from app_fixtures import SCREENSHOTS, app_server, browser, page, page_factory  # noqa: F401  (fixtures)
+
+
+REAL, FAKE = (20, 120, 60), (120, 50, 170)  # gan_space.lab's green and purple
 
 
 def _picture(page, app_server, selector: str) -> Image.Image:
@@ -16,9 +21,31 @@ def _picture(page, app_server, selector: str) -> Image.Image:
     return Image.open(io.BytesIO(page.request.get(source).body())).convert("RGB")
 
 
-def test_lab_steps_d_then_g_then_runs_and_pauses(page, app_server):
+def _y_axis(page, plot: str) -> tuple[str, list[float]]:
+    """A line plot's y axis as Vega drew it (SVG): its description, which names the kind of
+    scale, and its tick labels read top to bottom."""
+    axis = page.evaluate("""(plot) => {
+        const axis = [...document.querySelectorAll(plot + ' svg g.role-axis')]
+            .find(g => (g.getAttribute('aria-label') || '').startsWith('Y-axis'));
+        if (!axis) return null;
+        const ticks = [...axis.querySelectorAll('.role-axis-label text')]
+            .map(t => [t.getBoundingClientRect().y, t.textContent]).sort((a, b) => a[0] - b[0]);
+        return [axis.getAttribute('aria-label'), ticks.map(t => t[1])];
+    }""", plot)
+    assert axis is not None, f"{plot} has drawn no y axis"
+    return axis
+
+
+def test_lab_opens_on_the_starting_game_steps_d_then_g_then_runs_and_pauses(page, app_server):
     page.goto(app_server.url)
     page.get_by_role("tab", name="Lab").click()
+    # The starting game (ring8) shows at once, as in GAN Lab, without pressing New game.
+    expect(page.locator("#lab-reading")).to_contain_text("Nothing has happened yet")
+    page.wait_for_function("() => document.querySelector('#lab-scene img')?.complete"
+                           " && document.querySelector('#lab-scene img').naturalWidth > 0")
+    page.screenshot(path=str(SCREENSHOTS / "lab-start.png"), full_page=True)
+    colours = set(_picture(page, app_server, "#lab-scene img").getdata())
+    assert REAL in colours and FAKE in colours and len(colours) > 50  # real points, samples, D's map
     page.get_by_role("button", name="Step G", exact=True).click()  # G alone: D has not judged real data yet
     expect(page.locator("#lab-reading")).to_contain_text("Only one side has moved")
     page.get_by_role("button", name="Step D", exact=True).click()
@@ -45,7 +72,32 @@ def test_lab_steps_d_then_g_then_runs_and_pauses(page, app_server):
     page.screenshot(path=str(SCREENSHOTS / "lab-running.png"), full_page=True)
     scene = _picture(page, app_server, "#lab-scene img")
     colours = set(scene.getdata())
-    assert (20, 120, 60) in colours and (120, 50, 170) in colours and len(colours) > 50
+    assert REAL in colours and FAKE in colours and len(colours) > 50
+
+
+def test_lab_plots_draw_numbers_on_number_axes(page, app_server):
+    page.goto(app_server.url)
+    page.get_by_role("tab", name="Lab").click()
+    expect(page.locator("#lab-reading")).to_contain_text("Nothing has happened yet")
+    page.get_by_role("button", name="New game", exact=True).click()
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.wait_for_timeout(15_000)
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.wait_for_timeout(3000)  # a frame already on its way may still land
+    page.locator("#lab-modes").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "lab-plots.png"), full_page=True)
+    for plot in ("#lab-loss", "#lab-d", "#lab-modes"):
+        page.locator(plot).screenshot(path=str(SCREENSHOTS / f"lab-plot-{plot.removeprefix('#lab-')}.png"))
+        # Numbers on a number scale: a few round ticks, in order (values sent as text made a
+        # category axis: a label for every distinct value, like 0, 0.001, 0.003, 0.004000002).
+        description, ticks = _y_axis(page, plot)
+        assert "linear scale" in description, (plot, description)
+        values = [float(tick) for tick in ticks]
+        assert 2 <= len(values) <= 12 and all(a > b for a, b in zip(values, values[1:])), (plot, ticks)
+    # And the curves moved: the x axis reaches the steps run.
+    x_axis = page.evaluate("""() => [...document.querySelectorAll('#lab-loss svg g.role-axis')]
+        .map(g => g.getAttribute('aria-label') || '').find(label => label.startsWith('X-axis'))""")
+    assert re.search(r"linear scale with values from 0 to [1-9]\d+", x_axis), x_axis
 
 
 def test_steer_sliders_change_the_samples_and_export_an_animation(page, app_server):
@@ -73,6 +125,8 @@ def test_lab_learns_points_drawn_on_the_canvas(page, app_server):
 
     page.goto(app_server.url)
     page.get_by_role("tab", name="Lab").click()
+    # The starting game first: picked after it, the drawing's "draw first" stays the last word.
+    expect(page.locator("#lab-reading")).to_contain_text("Nothing has happened yet")
     page.get_by_label("drawn on the canvas").check()
     expect(page.locator("#lab-reading")).to_contain_text("Draw the data on the canvas")
     page.locator("#lab-drawing").get_by_role("button", name="Brush").click()
@@ -99,4 +153,4 @@ def test_lab_learns_points_drawn_on_the_canvas(page, app_server):
     expect(page.locator("#lab-modes")).to_be_hidden()  # modes are for the mixtures; a drawing has none
     page.screenshot(path=str(SCREENSHOTS / "lab-drawn.png"), full_page=True)
     scene = _picture(page, app_server, "#lab-scene img")
-    assert (20, 120, 60) in set(scene.getdata())  # the drawn (real) points, in green
+    assert REAL in set(scene.getdata())  # the drawn (real) points, in green

@@ -43,8 +43,8 @@ def build_demo(checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None
                 generate = build_generate_tab(context, demo)
             with gr.Tab("Hub", id="hub"):
                 build_hub_tab(context, demo, generate)
-            with gr.Tab("Lab", id="lab"):
-                build_lab_tab(context, demo)
+            with gr.Tab("Lab", id="lab") as lab_tab:
+                build_lab_tab(context, demo, lab_tab)
 
         def show_trained_run(selected: str | None, request: gr.Request):
             """After a run ends, list it in the Generate tab (selected, when it has a checkpoint)."""

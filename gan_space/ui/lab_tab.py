@@ -1,6 +1,7 @@
 """The Lab tab: watch a GAN learn a 2-D distribution one update at a time
 (gan_space.lab does the work; this module only wires buttons and draws curves)."""
 
+import math
 import time
 
 import gradio as gr
@@ -41,16 +42,29 @@ def _curves(session):
 
     def frame(rows, names):
         # Every series from the first frame on: the plot fixes its legend when it first draws.
+        # A series with no point yet gets one NaN row (drawn as nothing).
         missing = [name for name in names if not any(row["series"] == name for row in rows)]
-        return pd.DataFrame(rows + [{"step": 0, "value": None, "series": name} for name in missing])
+        rows = rows + [{"step": 0, "value": math.nan, "series": name} for name in missing]
+        # The columns' types are fixed here, not left to pandas: the plot also fixes its axes'
+        # types when it first draws, from these dtypes (Gradio: a number dtype is a number scale,
+        # anything else categories). A first frame of only placeholders made `value` an object
+        # column (None), and every later curve was drawn on a category axis: a dense column of
+        # labels, out of order, and bars instead of lines.
+        return pd.DataFrame({"step": pd.Series([row["step"] for row in rows], dtype="int64"),
+                             "value": pd.Series([row["value"] for row in rows], dtype="float64"),
+                             "series": pd.Series([row["series"] for row in rows], dtype="str")})
 
-    # Modes exist for the mixtures only: for other data the plot is hidden, not left empty.
+    # Modes exist for the mixtures only: for other data the plot is hidden, not left empty. It is
+    # hidden with visible="hidden" (kept in the page): a plot that has drawn and is then taken
+    # out of the page (visible=False) throws from its resize observers ("Cannot read properties
+    # of null (reading 'offsetWidth')").
     modes = gr.update(value=frame(rows_modes, ("modes captured (share)", "high-quality samples")),
-                      visible=total is not None)
+                      visible=True if total is not None else "hidden")
     return frame(rows_loss, ("D loss", "G loss")), frame(rows_d, ("D(x)", "D(G(z))")), modes
 
 
-def build_lab_tab(context: AppContext, demo: gr.Blocks):
+def build_lab_tab(context: AppContext, demo: gr.Blocks, tab: gr.Tab | None = None):
+    """The Lab's parts, inside `tab` (when given, opening it the first time shows the starting game)."""
     gr.Markdown(HELP)
     session_state = gr.State(None)
     with gr.Row():
@@ -167,4 +181,17 @@ def build_lab_tab(context: AppContext, demo: gr.Blocks):
     running = run_button.click(run, [session_state, *sources, steps_per_frame, delay, *options], out,
                                api_visibility="private", **lab)
     pause_button.click(None, None, None, cancels=[running], queue=False, api_visibility="private")
+
+    def first_game(session, dataset, upload, drawing, heatmap, arrows, grid):
+        """The starting game, as GAN Lab opens on it, the first time the tab is opened: not at
+        start-up nor on page load, which would import torch and build networks for every
+        visitor, Lab or not. Opening the tab again keeps the game as it is."""
+        if session is not None or dataset not in LAB_DATASETS:
+            return tuple(gr.skip() for _ in out)
+        return start(dataset, upload, drawing, heatmap, arrows, grid)
+
+    if tab is not None:
+        # Not queued: behind other users' Runs (the "lab" concurrency group) the check for an
+        # existing game would wait for minutes, with the tab's progress overlay on meanwhile.
+        tab.select(first_game, [session_state, *sources, *options], out, queue=False, api_visibility="private")
     return session_state

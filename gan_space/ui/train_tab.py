@@ -275,7 +275,7 @@ def follow_job(context: AppContext, session, job: TrainingJob):
     job.start()
     sent_version, sent_points, sent_quality = 0, -1, -1
     run_name_update = job.run_name
-    # The plots never get gr.skip() once they hold a table: each yield re-sends the last one.
+    # The curves never get gr.skip() once they hold a table: each yield re-sends the last one.
     # Gradio streams a generator's yields as diffs, and the browser applies each diff in place
     # to the very object the component holds as its value; a table followed by gr.skip() diffs
     # to "delete columns, data, datatypes and mark", which strips the plot's value under it.
@@ -284,9 +284,15 @@ def follow_job(context: AppContext, session, job: TrainingJob):
     # properties of undefined (reading 'step')". An unchanged table diffs to nothing, so
     # re-sending costs only its serialisation here (the grid picture, which would be
     # re-encoded, keeps gr.skip(): the image component copies its value, it is not stripped).
-    losses = probabilities = quality = None
-    # The Fréchet distance plot is for digits only; hidden until it has a curve.
-    frechet_update = gr.update(value=None, visible=False)
+    losses = probabilities = None
+    # The sample-quality plots get their tables inside gr.update(value=..., visible=True): a
+    # gr.skip() after that deletes only the update's own keys, not the table. Until the run's
+    # first measurement they are hidden with visible="hidden" (kept in the page), not emptied
+    # and not visible=False: a plot given None, or visible=False, after it has drawn (the
+    # previous run's curves, in the same page) is taken out of the page while its resize
+    # observers still fire, and they throw "Cannot read properties of null (reading
+    # 'offsetWidth')". Shown again with the new table, the plot redraws with its new legend.
+    quality = frechet = gr.update(visible="hidden")
     snapshot = job.snapshot()
     try:
         while True:
@@ -300,14 +306,15 @@ def follow_job(context: AppContext, session, job: TrainingJob):
             if len(snapshot.curve) != sent_points:
                 losses, probabilities = curve_frames(snapshot)
                 sent_points = len(snapshot.curve)
-            if len(snapshot.quality) != sent_quality:
-                quality, frechet = quality_frames(snapshot)
-                if frechet is not None:
-                    frechet_update = gr.update(value=frechet, visible=True)
-                sent_quality = len(snapshot.quality)
+            if len(snapshot.quality) != sent_quality and snapshot.quality:
+                shares, distances = quality_frames(snapshot)
+                quality = gr.update(value=shares, visible=True)
+                if distances is not None:  # the Fréchet distance is for digits only
+                    frechet = gr.update(value=distances, visible=True)
+            sent_quality = len(snapshot.quality)
             yield (grid, losses, probabilities, status_text(snapshot, job.stop_requested), run_name_update, quality,
-                   frechet_update, reading)
-            run_name_update = gr.skip()
+                   frechet, reading)
+            run_name_update = quality = frechet = gr.skip()
             if ended:
                 break
     finally:
@@ -398,8 +405,9 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                                                y_lim=[0, 1], height=220, elem_id="probability-plot")
             reading = gr.Markdown(elem_id="train-reading")
             with gr.Row():
+                # Both hidden until the run's first measurement of its samples (see follow_job).
                 quality_plot = gr.LinePlot(x="step", y="value", color="curve", title="Sample diversity and coverage",
-                                           y_lim=[0, 1.2], height=220, elem_id="quality-plot")
+                                           y_lim=[0, 1.2], height=220, elem_id="quality-plot", visible=False)
                 frechet_plot = gr.LinePlot(x="step", y="value", color="curve",
                                            title="Fréchet distance to real digits (lower is better)", height=220,
                                            elem_id="frechet-plot", visible=False)
