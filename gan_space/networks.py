@@ -26,7 +26,8 @@ class Networks:
         self.family = family or get_family(config.arch)
         self.device = device
         self.latent_dim = config.latent_dim
-        self.num_classes = int(generator.config.num_classes)
+        # (image-to-image generators take a picture, not classes: their configs have no num_classes)
+        self.num_classes = int(generator.config.get("num_classes", 0) or 0)
         self.memory_format = torch.channels_last if self.family.channels_last else torch.contiguous_format
         self.generator = generator.to(device, memory_format=self.memory_format)
         self.discriminator = discriminator.to(device, memory_format=self.memory_format)

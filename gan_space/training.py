@@ -34,6 +34,7 @@ from .losses import LOSSES
 from .models import DataSpec, family_names, get_family
 from .networks import Networks
 from .objective import Batch, GANObjective
+from .pairs import HELD_OUT_FILE, PAIR_TASKS, TASKS, HeldOut, Pairing, load_task_data, split_held_out
 from .randomness import RunRandomness
 from .sampling import preview_image, sample_latents
 from .schedule import Schedule
@@ -109,6 +110,19 @@ class TrainConfig:
     ema_decay: float = 0.999  # 0 turns the EMA generator off
     lr_decay_fraction: float = 0.3  # decay the learning rates linearly to 0 over this last part of the run
     augment: str = "none"
+    # image-to-image (gan_space.translation): "generate" trains a GAN from noise; the other tasks map a
+    # picture to a picture, the batch's target as `real` and its input as `condition` (gan_space.pairs)
+    task: str = "generate"  # "super-resolution", "colorize", "edges" or "paired" (A/ and B/, or side by side)
+    scale: int = 4  # super-resolution: 2 or 4
+    blur: float = 0.0  # super-resolution: largest Gaussian blur sigma (target pixels) before downscaling; 0 off
+    noise: float = 0.0  # super-resolution: largest noise level (of 255) added to the input; 0 off
+    jpeg: int = 0  # super-resolution: lowest JPEG quality the input is saved at (drawn up to 95); 0 off
+    direction: str = "AtoB"  # paired: A -> B, or "BtoA"
+    pixel_loss: str = "l1"  # or "charbonnier"
+    pixel_weight: float = 1.0
+    adversarial_weight: float = 0.01  # 0: the L1-only baseline (no discriminator is trained)
+    feature_weight: float = 0.1  # feature matching in D's features: a perceptual term that needs no download
+    perceptual_weight: float = 0.0  # a VGG-19 term, only with its weights present (gan_space.translation)
     # machinery
     device: str = "auto"
     precision: str = "auto"  # "auto", "fp32", "bf16" or "fp16"
@@ -127,6 +141,10 @@ class TrainConfig:
         """The preset for this kind of data, with `overrides` applied on top."""
         kind = dataset_kind(dataset)
         preset = PRESETS["points" if kind == "points" else "digits" if dataset == "digits" else "images"]
+        if overrides.get("task") in PAIR_TASKS:  # image-to-image: the task's preset (another task: an error below)
+            from .translation import translation_preset
+
+            preset = translation_preset(overrides["task"])
         values = {"dataset": dataset, "out_dir": f"runs/{Path(str(dataset)).stem or 'run'}", **preset}
         if overrides.get("minutes") and overrides.get("steps") is None:
             values["steps"] = MAX_STEPS  # by the clock: the budget ends the run, not a step count
@@ -159,9 +177,10 @@ class TrainConfig:
         check("arch", isinstance(self.arch, str) and self.arch in family_names(),
               f"one of {', '.join(family_names())}")
         family = get_family(self.arch)
-        check("arch", dataset_kind(self.dataset) in family.data_kinds,
-              f"one of {', '.join(family_names(dataset_kind(self.dataset)))} for {dataset_kind(self.dataset)} data")
-        if dataset_kind(self.dataset) == "images":
+        check("task", self.task in TASKS, f"one of {', '.join(TASKS)}")
+        kind = "pairs" if self.task != "generate" else dataset_kind(self.dataset)
+        check("arch", kind in family.data_kinds, f"one of {', '.join(family_names(kind))} for {kind} data")
+        if kind == "images":
             problem = family.resolution_error(self.resolution)
             check("resolution", problem is None, problem)
         check("channels", self.channels in (1, 3), "1 (grayscale) or 3 (RGB)")
@@ -201,6 +220,9 @@ class TrainConfig:
               "an integer from 1 to 256")
         if self.dataset in BUILTIN_POINT_SETS:
             check("augment", self.augment == "none", "'none' for 2-D point data")
+        from .translation import check_settings
+
+        check_settings(self, check)  # task, scale, degradations, loss weights
 
 
 @dataclass
@@ -271,6 +293,8 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # the shapes never change: let cuDNN time its kernels once
 
         # 1. The data, and the source that draws batches from it.
+        if dataset is None and config.task != "generate":  # targets, or the user's own pairs
+            dataset = load_task_data(config, cache_dir=self.out_dir / "data-cache", progress=progress)
         if dataset is None:
             files = {}
             if config.dataset not in BUILTIN_DATASETS:
@@ -280,9 +304,17 @@ class Trainer:
             dataset = load_dataset(config.dataset, config.resolution, config.channels, max_images=config.max_images,
                                    seed=config.seed, **files)
         self.data = dataset
+        # Image-to-image: the source draws targets (the user's pairs: input and target stacked in
+        # channels) and each batch's inputs are made from them (gan_space.pairs); a few pictures are
+        # held out for the previews and the scores.
+        self.pairing = self.held_out = None
+        if config.task != "generate":
+            self.pairing = Pairing.from_config(config)
+            self.data, held_out_rows = split_held_out(self.data, config.in_memory_limit_mb * 2**20)
+            self.held_out = HeldOut.make(self.pairing, held_out_rows)
         if config.conditional and not self.data.num_classes:
             raise ConfigError(f"conditional=True needs labelled data, but {self.data.name} has no classes")
-        if self.data.kind not in family.data_kinds:
+        if ("pairs" if self.pairing else self.data.kind) not in family.data_kinds:
             raise ConfigError(f"arch={config.arch!r} takes {' or '.join(family.data_kinds)}; {self.data.name} holds "
                               f"{self.data.kind}: use arch={family_names(self.data.kind)[0]!r}")
         self.num_classes = self.data.num_classes if config.conditional else 0
@@ -323,6 +355,9 @@ class Trainer:
 
     def data_spec(self) -> DataSpec:
         d = self.data
+        if self.pairing is not None:  # the generator maps the input's shape to the target's
+            return DataSpec(kind="pairs", data_shape=tuple(self.held_out.target.shape[1:]),
+                            condition_shape=tuple(self.held_out.condition.shape[1:]))
         return DataSpec(kind=d.kind, data_shape=tuple(d.data_shape), num_classes=self.num_classes,
                         offset=tuple(d.offset) if d.offset is not None else None, scale=d.scale)
 
@@ -335,6 +370,10 @@ class Trainer:
     def next_batch(self) -> Batch:
         """Real samples from the source, and latents (and classes) for the generator."""
         real, real_labels = self.source.next_batch(self.local_batch_size)
+        if self.pairing is not None:  # image-to-image: D calls the target real, G maps the input
+            condition, target = self.pairing(real, self.randomness.noise)
+            return Batch(real=target, real_labels=None, latents=target.new_empty(target.shape[0], 0), fake_labels=None,
+                         condition=condition)
         latents = self.randomness.latents(self.local_batch_size, self.config.latent_dim)
         fake_labels = self.randomness.labels(self.local_batch_size, self.num_classes)
         return Batch(real=real, real_labels=real_labels, latents=latents, fake_labels=fake_labels)
@@ -366,7 +405,12 @@ class Trainer:
         return self.networks.sample(latents, labels)
 
     def preview(self):
-        """Samples of the fixed preview latents and a picture of them."""
+        """Samples of the fixed preview latents and a picture of them. Image-to-image: (None, the
+        held-out pairs as input | output | target): the picture is the whole preview."""
+        if self.pairing is not None:
+            from .translation import preview_picture
+
+            return None, preview_picture(self.networks, self.held_out)
         samples = self.sample(self.preview_latents, self.preview_labels)
         real = self.data.samples[:2500] if self.data.kind == "points" else None
         return samples, preview_image(samples, real=real)
@@ -420,6 +464,8 @@ class Trainer:
         if self.is_main_process:  # several processes: rank 0 alone writes the run folder
             self.out_dir.mkdir(parents=True, exist_ok=True)
             checkpoints.write_json_atomic(self.out_dir / "train_config.json", c.to_dict())
+            if self.held_out is not None:  # for the card's before/after pictures and scores, and the app
+                self.held_out.save(self.out_dir / HELD_OUT_FILE)
         sums = {}  # running sums of the logged quantities, kept as tensors: no host sync per step
         window_start, window_steps = time.perf_counter(), 0
         session_start = last_checkpoint = time.perf_counter()
@@ -437,7 +483,7 @@ class Trainer:
                 self.schedule.elapsed_seconds = self.elapsed_seconds(session_start)
                 logs = self.train_step()
                 window_steps += 1
-                for name in ("d", "g", "d_real", "d_fake", "r1", "gp"):
+                for name in ("d", "g", "d_real", "d_fake", "r1", "gp", "pixel", "adversarial"):
                     if name in logs:
                         _accumulate(sums, name, logs[name])
                 if check_each_step and not (math.isfinite(logs["d_total"].item()) and math.isfinite(logs["g"].item())):
@@ -468,7 +514,7 @@ class Trainer:
                     return
                 event = TrainEvent(
                     step=self.step, total_steps=c.steps, status="running",
-                    losses={k: means[k] for k in ("d", "g", "r1", "gp") if k in means},
+                    losses={k: means[k] for k in ("d", "g", "r1", "gp", "pixel", "adversarial") if k in means},
                     d_real=means["d_real"], d_fake=means["d_fake"], images_per_second=images_per_second,
                     elapsed_seconds=self.elapsed_before + now - session_start,
                     eta_seconds=(max(0.0, budget_seconds - self.elapsed_seconds(session_start)) if budget_seconds

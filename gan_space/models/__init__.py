@@ -8,9 +8,12 @@ from .registry import (FAMILIES, DataSpec, NetworkFamily, discriminator_classes,
                        generator_classes, get_family, image_resolutions, register_family)
 from .dcgan import DCGANDiscriminator, DCGANGenerator, SUPPORTED_RESOLUTIONS
 from .mlp import MLPDiscriminator, MLPGenerator
+from .unet import PatchDiscriminator, UNetGenerator
+from .rrdb import RelativisticDiscriminator, RRDBGenerator
 
 __all__ = [
     "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator", "SUPPORTED_RESOLUTIONS",
+    "UNetGenerator", "PatchDiscriminator", "RRDBGenerator", "RelativisticDiscriminator",
     "FAMILIES", "DataSpec", "NetworkFamily", "register_family", "get_family", "family_names", "family_of",
     "generator_classes", "discriminator_classes", "image_resolutions",
 ]

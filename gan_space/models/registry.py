@@ -19,11 +19,12 @@ from typing import Callable
 class DataSpec:
     """What a family needs to know about the data to build its networks."""
 
-    kind: str  # "images" or "points"
-    data_shape: tuple  # (C, H, W) for images, (D,) for points
+    kind: str  # "images", "points" or "pairs" (image-to-image: gan_space.pairs)
+    data_shape: tuple  # (C, H, W) for images and for the targets of pairs, (D,) for points
     num_classes: int = 0  # 0: unconditional
     offset: tuple | None = None  # points: the mean the networks' space is centred on
     scale: float = 1.0  # points: the spread the networks' space is scaled by
+    condition_shape: tuple | None = None  # pairs: the generator's input (C, h, w)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class NetworkFamily:
     # first_layer(generator, latents, labels) -> (activations (N, F), layer name): what latent
     # directions (GANSpace) analyse
     first_layer: Callable
-    data_kinds: tuple = ("images",)  # "images" and/or "points"
+    data_kinds: tuple = ("images",)  # "images" and/or "points", or "pairs" (picture -> picture)
     resolutions: tuple | None = None  # the image sizes it builds; None: any from min to max below
     min_resolution: int = 4
     max_resolution: int = 64
