@@ -69,7 +69,7 @@ def train(task: str, name: str, train_images: torch.Tensor, out: Path, steps: in
     start = time.perf_counter()
     event = None
     for event in trainer.run():
-        if event.step % 250 == 0 or event.status != "running":
+        if event.step % 100 == 0 or event.status != "running":
             print(f"  {name}: {event.status_line()}", flush=True)
     if event.status != "finished":
         raise RuntimeError(f"{name} did not finish: {event.message}")

@@ -4,6 +4,7 @@
     generate  sample a trained generator into a PNG grid or a .npy array
     info      what a model is and how it was trained
     families  the network families and what they take
+    apply     apply an image-to-image model (super-resolution, colourisation, ...) to pictures
     push      upload a generator to the Hugging Face Hub (token from HF_TOKEN)
     pull      download a generator from the Hub into a folder (safetensors only)
 
@@ -66,6 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--in-memory-limit-mb", type=int,
                        help="data larger than this (as 8-bit pixels) streams from a cache in the run folder "
                             "instead of living in memory (default 2048)")
+    pictures = train.add_argument_group("image-to-image", "picture -> picture instead of noise -> picture (the preset "
+                                        "follows the task)")
+    pictures.add_argument("--task", choices=("generate", "super-resolution", "colorize", "edges", "paired"),
+                          help="generate (default): a GAN from noise; super-resolution, colorize (grey -> colour), "
+                               "edges (sketch -> picture): pairs made from --dataset's pictures; paired: --dataset "
+                               "holds A/ and B/ with matching file names, or input|target pictures side by side")
+    pictures.add_argument("--scale", type=int, choices=(2, 4), help="super-resolution: x2 or x4 (default 4)")
+    pictures.add_argument("--blur", type=float, help="super-resolution: largest blur sigma before downscaling")
+    pictures.add_argument("--noise", type=float, help="super-resolution: largest noise level (of 255) on the input")
+    pictures.add_argument("--jpeg", type=int, help="super-resolution: lowest JPEG quality of the input (1-95)")
+    pictures.add_argument("--direction", choices=("AtoB", "BtoA"), help="paired: which side is the input")
+    pictures.add_argument("--pixel-loss", choices=("l1", "charbonnier"))
+    pictures.add_argument("--pixel-weight", type=float)
+    pictures.add_argument("--adversarial-weight", type=float, help="0: the L1-only baseline (no discriminator)")
+    pictures.add_argument("--feature-weight", type=float, help="feature matching in D's features")
+    pictures.add_argument("--perceptual-weight", type=float,
+                          help="a VGG-19 term (needs its weights as safetensors, see gan_space.translation)")
     train.add_argument("--checkpoint-minutes", type=float,
                        help="checkpoint at least this often, in minutes of training (default 2; 0: by steps only)")
 
@@ -97,6 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--license", default="apache-2.0", help="license in the model card (default: apache-2.0)")
     push.add_argument("--message", help="commit message")
 
+    apply = verbs.add_parser("apply", help="apply an image-to-image model to a picture or a folder", description=(
+        "Apply a model trained with --task (super-resolution, colorize, edges, paired) to one picture or to every "
+        "picture in a folder. Large pictures are processed in overlapping tiles, blended without seams."))
+    apply.add_argument("--model", required=True, help="a run folder, a generator folder or a Hub repo id")
+    apply.add_argument("--input", required=True, help="a picture file, or a folder of pictures")
+    apply.add_argument("--out", required=True,
+                       help="output: a .png/.jpg file for one picture, else a folder (made if missing)")
+    apply.add_argument("--tile", type=int, default=128, help="tile size in input pixels (default 128)")
+    apply.add_argument("--overlap", type=int, default=32, help="pixels neighbouring tiles share (default 32)")
+    apply.add_argument("--sketch", action="store_true",
+                       help="edges models: make a sketch of each picture first (a photo in, not a drawing)")
+    apply.add_argument("--compare", action="store_true",
+                       help="also write NAME-compare.png: input (bicubic for super-resolution) | result")
+    apply.add_argument("--device", default="cpu")
+
     pull = verbs.add_parser("pull", help="download a generator from the Hub", description=(
         "Download a gan_space generator from a Hub model repo into a folder: JSON, safetensors, the card and the "
         "sample grid only; a repo with pickled weights alone is refused. HF_TOKEN is used for private repos."))
@@ -117,7 +150,11 @@ def _train(args) -> int:
                     r1_gamma=args.r1_gamma, spectral_norm=args.spectral_norm, pack=args.pack,
                     ema_decay=args.ema_decay, augment=args.augment, conditional=args.conditional,
                     device=args.device, precision=args.precision, max_images=args.max_images,
-                    in_memory_limit_mb=args.in_memory_limit_mb, checkpoint_minutes=args.checkpoint_minutes)
+                    in_memory_limit_mb=args.in_memory_limit_mb, checkpoint_minutes=args.checkpoint_minutes,
+                    task=args.task, scale=args.scale, blur=args.blur, noise=args.noise, jpeg=args.jpeg,
+                    direction=args.direction, pixel_loss=args.pixel_loss, pixel_weight=args.pixel_weight,
+                    adversarial_weight=args.adversarial_weight, feature_weight=args.feature_weight,
+                    perceptual_weight=args.perceptual_weight)
     with tqdm(unit="picture", desc="decoding pictures", dynamic_ncols=True, disable=None, leave=False) as decoding:
         def progress(done: int, total: int) -> None:
             decoding.total = total
@@ -139,6 +176,8 @@ def _train(args) -> int:
     show(f"{trainer.data.summary()} -> {config.out_dir} on {trainer.device} ({trainer.precision}){processes}")
     for skipped in trainer.data.skipped[:10]:
         show(f"  skipped {skipped}")
+    if len(trainer.data.skipped) > 10:
+        show(f"  ... and {len(trainer.data.skipped) - 10} more skipped")
     event = None
     by_clock = bool(config.minutes)  # the bar counts training seconds of the budget, else steps
     with tqdm(total=round(config.minutes * 60) if by_clock else config.steps, initial=0 if by_clock else trainer.step,
@@ -155,6 +194,11 @@ def _train(args) -> int:
             for event in trainer.run():  # finishes the step, checkpoints and stops
                 pass
     show(event.message if event else "nothing to do: the run is already at its last step")
+    if trainer.held_out is not None and trainer.is_main_process and event is not None and event.status != "diverged":
+        from .translation import held_out_scores
+
+        with trainer.networks.sampling_weights() as generator:
+            show(held_out_scores(generator, trainer.held_out, config.task).line())
     return EXIT_FAILED if event is not None and event.status == "diverged" else 0
 
 
@@ -179,6 +223,9 @@ def _generate(args) -> int:
     if not 1 <= args.num <= 100_000:
         raise ValueError(f"--num must be from 1 to 100,000, got {args.num}")
     generator = _load_model(args.model, args.device)
+    if getattr(generator, "is_translator", False):
+        raise ValueError(f"{args.model} is an image-to-image model ({generator.config.task}): it needs pictures, not "
+                         f"noise. Use `python -m gan_space apply --model {args.model} --input PICTURE --out RESULT.png`")
     samples = generate(generator, args.num, seed=args.seed, truncation=args.truncation, labels=args.class_label)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npy":
@@ -224,8 +271,26 @@ def _pull(args) -> int:
 
     folder = hub.download(args.repo, revision=args.revision, token=hub.resolve_token(), local_dir=args.out)
     generator = load_generator(folder)
+    if getattr(generator, "is_translator", False):
+        print(f"pulled {args.repo} into {folder}: {type(generator).__name__} ({generator.config.task}); apply it with "
+              f"`python -m gan_space apply --model {folder} --input PICTURE --out RESULT.png`")
+        return 0
     print(f"pulled {args.repo} into {folder}: {type(generator).__name__}; sample it with "
           f"`python -m gan_space generate --model {folder} --out samples.png`")
+    return 0
+
+
+def _apply(args) -> int:
+    from .translation import apply_pictures, load_translator
+
+    from .hub import resolve_token
+
+    model = load_translator(args.model, args.device, token=resolve_token())
+    written, skipped = apply_pictures(model, args.input, args.out, tile=args.tile, overlap=args.overlap,
+                                      make_sketch=args.sketch, compare=args.compare)
+    for line in skipped[:10]:
+        print(f"  skipped {line}")
+    print(f"wrote {len(written)} picture(s): {written[0] if len(written) == 1 else Path(written[0]).parent}")
     return 0
 
 
@@ -244,7 +309,7 @@ def _families(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": _train, "generate": _generate, "info": _info, "push": _push, "pull": _pull,
+    handlers = {"train": _train, "generate": _generate, "info": _info, "push": _push, "pull": _pull, "apply": _apply,
                 "families": _families}
     try:
         return handlers[args.verb](args)

@@ -488,6 +488,11 @@ def stage_repo_files(model_dir: str | Path, staging: str | Path, repo_id: str, *
             shutil.copyfile(source / name, staging / "discriminator" / name)
 
     record = _training_record(folder, checkpoint, weights="raw" if not ema else "ema")
+    if getattr(generator, "is_translator", False):  # image-to-image: before/after pictures and held-out scores
+        from .translation_hub import stage_translator
+
+        return stage_translator(generator, folder, checkpoint, staging, repo_id, record, license=license,
+                                include_discriminator=include_discriminator, measure_quality=measure_quality)
     if measure_quality and record.get("train_config"):
         record["quality"] = _quality_metrics(generator, record["train_config"].get("dataset"))
     flat = {**record.get("summary", {}), **{key: record[key] for key in RECORD_KEYS if key in record}}

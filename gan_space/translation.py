@@ -387,6 +387,73 @@ def bicubic(picture, scale: int):
     return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.BICUBIC)
 
 
+def comparison(generator, picture, result, make_sketch: bool = False):
+    """(what the model was given, enlarged by bicubic for super-resolution | its result), side by side."""
+    from PIL import Image
+
+    from .sampling import to_pil_images
+
+    given = to_pil_images(prepare_input(generator, picture, make_sketch), min_size=1)[0].convert("RGB")
+    if generator.config.scale > 1:
+        given = bicubic(given, generator.config.scale)
+    both = Image.new("RGB", (given.width + 8 + result.width, max(given.height, result.height)), (255, 255, 255))
+    both.paste(given, (0, 0))
+    both.paste(result.convert("RGB"), (given.width + 8, 0))
+    return both
+
+
+OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def apply_pictures(generator, source, out, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
+                   make_sketch: bool = False, compare: bool = False) -> tuple[list[str], list[str]]:
+    """The model applied to a picture file or to every picture in a folder (not its
+    sub-folders; links are not followed). `out` is a file for one picture (.png, .jpg,
+    .webp), else a folder that gets NAME.png per picture. Returns (written files, skipped
+    files with the reason); a file that cannot be read is skipped, not fatal."""
+    from .data import IMAGE_EXTENSIONS, MAX_FILE_BYTES
+    from .pairs import open_picture
+
+    source, out = Path(os.path.expanduser(str(source))), Path(os.path.expanduser(str(out)))
+    if source.is_file():
+        inputs = [source]
+    elif source.is_dir():
+        inputs = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+                        and not p.is_symlink())
+        if not inputs:
+            raise ValueError(f"{source} holds no picture files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    else:
+        raise ValueError(f"no such picture or folder: {source}")
+    if len(inputs) == 1 and source.is_file() and out.suffix.lower() in OUTPUT_SUFFIXES:
+        targets = {source: out}
+    else:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"{out} is a file: name a folder for the results of a folder of pictures")
+        if source.is_dir() and out.resolve() == source.resolve():
+            raise ValueError("write the results to another folder than the pictures' own (they would be replaced)")
+        targets = {path: out / f"{path.stem}.png" for path in inputs}
+    written, skipped = [], []
+    for path, target in targets.items():
+        if target.resolve() == path.resolve():
+            raise ValueError(f"{target} is the input itself: choose another output name")
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise ValueError(f"file too large ({path.stat().st_size / 2**20:.0f} MiB)")
+            picture = open_picture(path.read_bytes())
+            result = apply(generator, picture, tile, overlap, make_sketch)
+        except ValueError as error:
+            skipped.append(f"{path.name}: {error}")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        result.save(target)
+        written.append(str(target))
+        if compare:
+            comparison(generator, picture, result, make_sketch).save(target.with_name(f"{target.stem}-compare.png"))
+    if not written:
+        raise ValueError(f"no picture could be processed ({'; '.join(skipped[:3])})")
+    return written, skipped
+
+
 # ---------------------------------------------------------------------------
 # Previews and scores on held-out pairs
 
@@ -421,6 +488,22 @@ def preview_picture(networks, held_out: HeldOut, count: int = PREVIEW_PAIRS):
     with networks.sampling_weights() as generator:
         output = translate(generator, condition)
     return triplet_picture(condition, output, target)
+
+
+def before_after_picture(generator, held_out: HeldOut, task: str, count: int = 4):
+    """Rows of held-out pictures: before (bicubic for super-resolution, else the input) | the
+    model's output | the original, enlarged to at least 128 pixels a cell."""
+    from .sampling import image_grid
+
+    condition, target = held_out.normalised()
+    condition, target = condition[:count], target[:count]
+    output = translate(generator, condition)
+    if task == "super-resolution":
+        before = upscale_bicubic(condition, size=tuple(target.shape[-2:]))
+    else:
+        before = match_channels(condition, target.shape[1])
+    cells = torch.stack([before, output, target.float()], 1).flatten(0, 1)
+    return image_grid(cells, min_cell=128, columns=3, padding=4, padding_value=255)
 
 
 @dataclass
@@ -482,6 +565,7 @@ def run_held_out(run_dir: str | Path) -> HeldOut:
 
 
 __all__ = ["TranslationObjective", "TRANSLATION_PRESETS", "translation_preset", "check_settings", "pixel_loss",
-           "is_translator", "load_translator", "translate", "apply", "apply_tiled", "prepare_input", "bicubic",
+           "is_translator", "load_translator", "translate", "apply", "apply_tiled", "apply_pictures", "comparison",
+           "prepare_input", "bicubic",
            "triplets", "triplet_picture", "preview_picture", "Scores", "held_out_scores", "run_held_out",
            "VGGFeatures", "vgg_weights_path", "Pairing", "luma"]

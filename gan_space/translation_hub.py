@@ -1,0 +1,146 @@
+"""What `gan_space.hub.push` uploads for an image-to-image model (super-resolution,
+colourisation, sketches, a user's pairs): the same files as for any generator
+(config.json + safetensors at the root, summary.json, README.md, sample_grid.png), with
+a before/after picture of held-out pictures as the sample grid and a card that gives
+their PSNR, SSIM and Fréchet distance next to bicubic (or the input).
+
+The held-out pictures are the ones the run kept apart (`held_out.safetensors` in its
+folder); they are measured, shown in the picture, and not uploaded themselves. A model
+pushed from a folder without them (a pulled model pushed again) keeps the scores and the
+picture it came with.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+TASK_TAGS = {"super-resolution": "super-resolution", "colorize": "image-colorization", "edges": "sketch-to-image",
+             "paired": "image-to-image-translation"}
+TASK_WORDS = {"super-resolution": "super-resolution", "colorize": "colourisation (grey -> colour)",
+              "edges": "sketch -> picture", "paired": "picture -> picture translation"}
+
+
+def stage_translator(generator, folder: Path, checkpoint: Path | None, staging: Path, repo_id: str, record: dict, *,
+                     license: str = "apache-2.0", include_discriminator: bool = False,
+                     measure_quality: bool = True) -> str:
+    """summary.json, sample_grid.png (before | after | original) and README.md into `staging`
+    (the weights are there already). Returns the commit message's description."""
+    from .hub import SAMPLE_GRID_NAME, SUMMARY_NAME, RECORD_KEYS
+    from .pairs import HELD_OUT_FILE, HeldOut
+    from .translation import before_after_picture, held_out_scores
+
+    task = generator.config.task
+    held_out_file = checkpoint.parent.parent / HELD_OUT_FILE if checkpoint is not None else None
+    has_picture = False
+    if held_out_file is not None and held_out_file.is_file():
+        held_out = HeldOut.load(held_out_file)
+        if measure_quality:
+            record["quality"] = held_out_scores(generator, held_out, task).to_dict()
+        before_after_picture(generator, held_out, task).save(staging / SAMPLE_GRID_NAME)
+        has_picture = True
+    elif (folder / SAMPLE_GRID_NAME).is_file():  # pushed again from a pulled copy: what it came with
+        shutil.copyfile(folder / SAMPLE_GRID_NAME, staging / SAMPLE_GRID_NAME)
+        has_picture = True
+    flat = {**record.get("summary", {}), **{key: record[key] for key in RECORD_KEYS if key in record}}
+    (staging / SUMMARY_NAME).write_text(json.dumps(flat, indent=2) + "\n")
+    (staging / "README.md").write_text(model_card(repo_id, generator, record, has_picture=has_picture,
+                                                  license=license, include_discriminator=include_discriminator))
+    steps = record.get("summary", {}).get("step")
+    return f"{type(generator).__name__} ({task})" + (f" after {steps} steps" if steps else "")
+
+
+def model_card(repo_id: str, generator, record: dict, *, has_picture: bool, license: str = "apache-2.0",
+               include_discriminator: bool = False) -> str:
+    from huggingface_hub import ModelCardData
+
+    from .hub import SAMPLE_GRID_NAME, SUMMARY_NAME, _duration, hub_dataset_id
+    from .models import family_of
+
+    config = generator.config
+    task, scale = config.task, config.scale
+    class_name = type(generator).__name__
+    train_config = record.get("train_config") or {}
+    summary = record.get("summary") or {}
+    quality = record.get("quality") or {}
+    dataset = train_config.get("dataset")
+    hub_dataset = hub_dataset_id(dataset) if dataset else None
+    tags = ["gan", "gan_space", "pytorch", "image-to-image", TASK_TAGS.get(task, "image-to-image"),
+            *family_of(generator).tags]
+    metadata = ModelCardData(library_name="diffusers", license=license, tags=sorted(set(tags)),
+                             pipeline_tag="image-to-image", datasets=[hub_dataset] if hub_dataset else None)
+    grey = {1: "grey", 3: "colour"}
+    what = TASK_WORDS.get(task, task) + (f" x{scale}" if task == "super-resolution" else "")
+    num_parameters = sum(p.numel() for p in generator.parameters())
+    name = repo_id.split("/")[1]
+    lines = [f"# {name}", "",
+             f"An image-to-image GAN generator for **{what}** ({class_name}, {num_parameters:,} parameters), trained "
+             f"with gan_space" + (f" on **{dataset}**" if dataset else "") + f". It maps a {grey[config.in_channels]} "
+             f"picture of any size to a {grey[config.channels]} picture "
+             + (f"{scale} times larger" if scale > 1 else "of the same size") +
+             ". The weights are safetensors: loading them runs no pickled code.", ""]
+    baseline = quality.get("baseline", "bicubic" if task == "super-resolution" else "input")
+    if has_picture:
+        lines += [f"![held-out pictures: {baseline} | this model | original]({SAMPLE_GRID_NAME})", "",
+                  f"*Held-out pictures (never trained on): {baseline} | this model | the original.*", ""]
+    lines += ["## How to use it", "", "```python", "from PIL import Image", "from gan_space import hub",
+              "from gan_space.translation import apply", "",
+              f'model = hub.pull("{repo_id}")            # safetensors only',
+              'result = apply(model, Image.open("picture.png"))   # any size: processed in blended tiles',
+              'result.save("result.png")', "```", "", "From a terminal:", "", "```bash",
+              f"python -m gan_space apply --model {repo_id} --input picture.png --out result.png --compare",
+              "```", ""]
+    if task == "colorize":
+        lines += ["A colour picture given to it is turned grey first (ITU-R 601 luma), then coloured.", ""]
+    if task == "edges":
+        lines += ["It expects a sketch (dark lines on white); `apply(..., make_sketch=True)` (`--sketch`) makes one "
+                  "from a photo first.", ""]
+    lines += ["## Model", "", "| | |", "|---|---|", f"| architecture | {class_name} ({family_of(generator).name}) |",
+              f"| task | {what} |", f"| input | {grey[config.in_channels]}, any size |",
+              f"| output | {grey[config.channels]}, {scale}x the input's size |" if scale > 1 else
+              f"| output | {grey[config.channels]}, the input's size |",
+              f"| parameters | {num_parameters:,} |",
+              f"| weights | {'exponential moving average of the trained weights' if record.get('weights') != 'raw' and train_config.get('ema_decay') else 'the trained weights'} |"]
+    if include_discriminator:
+        lines.append("| discriminator | included in `discriminator/`, for fine-tuning |")
+    lines.append("")
+    if quality:
+        lines += ["## Quality", "",
+                  f"Measured on {quality.get('num_pictures')} held-out pictures of the training data (kept apart, "
+                  f"never trained on): PSNR and SSIM against the originals (RGB in [0, 1], higher is better) and the "
+                  f"Fréchet distance between the outputs and the originals in random-network features (lower is "
+                  f"better: it sees blur that PSNR rewards).", "",
+                  f"| | PSNR (dB) | SSIM | Fréchet distance |", "|---|---|---|---|",
+                  f"| this model | {quality['psnr']:.2f} | {quality['ssim']:.3f} | {_number(quality.get('frechet_distance'))} |",
+                  f"| {baseline} | {quality['baseline_psnr']:.2f} | {quality['baseline_ssim']:.3f} | "
+                  f"{_number(quality.get('baseline_frechet_distance'))} |", ""]
+    if train_config or summary:
+        lines += ["## Training", ""]
+        if summary:
+            seconds = summary.get("training_seconds")
+            lines.append(f"- **data**: {summary.get('dataset', dataset)}")
+            lines.append(f"- **steps**: {summary.get('step')} of {summary.get('total_steps')}"
+                         + (f" in {_duration(seconds)}" if seconds is not None else ""))
+        if train_config:
+            keys = ("task", "scale", "blur", "noise", "jpeg", "arch", "width", "num_layers", "loss", "pixel_loss",
+                    "pixel_weight", "adversarial_weight", "feature_weight", "perceptual_weight", "batch_size", "lr_g",
+                    "lr_d", "ema_decay", "augment", "seed")
+            lines.append("- **settings**: " + ", ".join(f"{k}={train_config[k]}" for k in keys if k in train_config))
+            lines += ["", f"<details><summary>All settings ({SUMMARY_NAME})</summary>", "", "```json",
+                      json.dumps(train_config, indent=2, sort_keys=True), "```", "", "</details>"]
+        lines.append("")
+    lines += ["## Limitations", "",
+              "A small GAN trained from scratch" + (f" on {dataset}" if dataset else "") + ": it has learnt what those "
+              "pictures look like and invents detail of that kind; on other kinds of pictures it may invent the wrong "
+              "detail. A GAN's detail is plausible, not measured: do not use it where the true content matters.", "",
+              "## Files", "", "- `config.json`, `diffusion_pytorch_model.safetensors`: the generator"]
+    if has_picture:
+        lines.append(f"- `{SAMPLE_GRID_NAME}`: the before/after picture above")
+    lines.append(f"- `{SUMMARY_NAME}`: training summary, settings and held-out scores, as JSON")
+    if include_discriminator:
+        lines.append("- `discriminator/`: the discriminator, same format")
+    lines.append("")
+    return f"---\n{metadata.to_yaml()}\n---\n\n" + "\n".join(lines)
+
+
+def _number(value) -> str:
+    return "n/a (under 16 pictures)" if value is None else f"{value:.3g}"
