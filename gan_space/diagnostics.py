@@ -142,7 +142,7 @@ class SampleWatcher:
         # (images in [-1, 1], points in data coordinates).
         subset = torch.randperm(len(data), generator=torch.Generator().manual_seed(WATCH_SEED))[:512]
         # Only the subset is converted: a float copy of a large set would not fit in memory.
-        real = data.samples[subset].float() / 127.5 - 1.0 if data.kind == "images" else data.samples[subset]
+        real = data.normalised_subset(subset) if data.kind == "images" else data.samples[subset]
         # (Data that are all one sample have no diversity: any spread then reads as large.)
         self.real_diversity = max(mean_pairwise_distance(real), 1e-6)
         if self.is_digits:

@@ -158,7 +158,8 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
             from gan_space.data import load_dataset
 
             data = load_dataset(hub_id, config.resolution, config.channels, token=False,
-                                max_images=config.max_images, seed=config.seed)
+                                max_images=config.max_images, seed=config.seed, cache_dir=run_dir / "data-cache",
+                                progress=progress)
         trainer = Trainer(config, dataset=data, progress=progress)
     except BaseException:
         if created:  # leave nothing behind for a run that never started
