@@ -7,7 +7,10 @@ keeps bf16 autocast usable: a bf16 sigmoid rounds to exactly 1.0 early in traini
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("non-saturating", "hinge", "least-squares", "wgan-gp")
+LOSSES = ("non-saturating", "hinge", "least-squares", "wgan-gp", "rpgan")
+# Losses that compare each real sample with a generated one (the generator's loss needs
+# D's logits on real samples too).
+RELATIVISTIC_LOSSES = ("rpgan",)
 
 
 def discriminator_loss(loss: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -20,11 +23,22 @@ def discriminator_loss(loss: str, real_logits: torch.Tensor, fake_logits: torch.
         return 0.5 * ((real_logits - 1) ** 2).mean() + 0.5 * (fake_logits**2).mean()
     if loss == "wgan-gp":
         return fake_logits.mean() - real_logits.mean()
+    if loss == "rpgan":
+        # Relativistic pairing (RpGAN; Jolicoeur-Martineau 2018, R3GAN 2025): D is asked
+        # only that each real sample look more real than the generated one it is paired
+        # with. With R1 + R2 this game has no mode-dropping local optimum (R3GAN, section 2).
+        return F.softplus(-(real_logits - fake_logits)).mean()
     raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
 
 
-def generator_loss(loss: str, fake_logits: torch.Tensor) -> torch.Tensor:
-    """The generator's loss: how badly its samples fooled the discriminator."""
+def generator_loss(loss: str, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None) -> torch.Tensor:
+    """The generator's loss: how badly its samples fooled the discriminator.
+    `real_logits`: D's logits on the paired real samples (relativistic losses only)."""
+    if loss == "rpgan":
+        if real_logits is None:
+            raise ValueError("loss='rpgan' compares each generated sample with a real one: pass real_logits")
+        # The same pairs, the other way round; real_logits are constants for G.
+        return F.softplus(-(fake_logits - real_logits.detach())).mean()
     if loss == "non-saturating":
         return F.softplus(-fake_logits).mean()
     if loss in ("hinge", "wgan-gp"):
@@ -40,10 +54,28 @@ def r1_penalty(discriminator, real: torch.Tensor, labels: torch.Tensor | None = 
     Multiply by gamma / 2. It keeps D flat on the data, which stops the
     oscillation that otherwise makes small GANs collapse.
     """
-    real = real.detach().requires_grad_(True)
-    logits = discriminator(real, labels)
-    (grad,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
-    return grad.pow(2).flatten(1).sum(1).mean()
+    return zero_centred_penalties(discriminator, [real], [labels])[0]
+
+
+def r2_penalty(discriminator, fake: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """R1's twin on generated samples: mean squared gradient norm of D at fakes. R3GAN
+    (2025) shows that R1 alone lets an RpGAN diverge and R1 + R2 together converge."""
+    return zero_centred_penalties(discriminator, [fake], [labels])[0]
+
+
+def zero_centred_penalties(discriminator, batches: list, labels: list) -> list:
+    """Mean squared gradient norm of D at each batch of samples (e.g. [real, fake] for
+    R1 and R2), from ONE forward and one double backward over all of them together:
+    D has no batch statistics, so each sample's gradient is what it would be alone, and
+    one larger pass is cheaper than two on a CPU. Each batch must be a whole number of
+    D's packs (PacGAN)."""
+    sizes = [b.shape[0] for b in batches]
+    inputs = torch.cat([b.detach() for b in batches]).requires_grad_(True)
+    joined = None if any(lab is None for lab in labels) else torch.cat(list(labels))
+    logits = discriminator(inputs, joined)
+    (grad,) = torch.autograd.grad(logits.sum(), inputs, create_graph=True)
+    norms = grad.pow(2).flatten(1).sum(1)
+    return [part.mean() for part in norms.split(sizes)]
 
 
 def gradient_penalty(discriminator, real: torch.Tensor, fake: torch.Tensor,

@@ -13,17 +13,20 @@ the parts (after stylegan2-ada's `loss.accumulate_gradients(phase, ...)`):
 - `generate(networks, batch, grad)`: what G makes from a batch (latents and labels
   here; an image-to-image objective maps `batch.condition` instead);
 - `discriminator_terms(...)` / `generator_terms(...)`: the named, weighted terms whose
-  sum each network minimises; add a term by calling super() and adding one (a
-  discriminator's auxiliary reconstruction, a paired L1 term).
+  sum each network minimises; add a term by calling super() and adding one (a paired
+  L1 term);
+- `discriminate(networks, images, labels, logs)`: D's pass over the D step's batch, for a
+  term that needs D's inner features from that same pass (FastGAN's reconstruction,
+  gan_space.models.fastgan).
 """
 
 from dataclasses import dataclass
 
 import torch
 
-from .augment import augment
+from .augment import AdaptiveAugment, augment
 from .devices import autocast_context
-from .losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+from .losses import RELATIVISTIC_LOSSES, discriminator_loss, generator_loss, gradient_penalty, zero_centred_penalties
 
 
 @dataclass
@@ -38,20 +41,33 @@ class Batch:
 
 
 class GANObjective:
-    """Adversarial loss (config.loss) + R1 (lazy, every config.r1_every steps) + WGAN-GP's
-    gradient penalty, with config.augment on everything D sees."""
+    """Adversarial loss (config.loss) + R1 and R2 (lazy, every config.r1_every steps) +
+    WGAN-GP's gradient penalty, with config.augment on everything D sees (augment="ada":
+    with the adaptive probability this objective keeps, see `state()`)."""
 
     def __init__(self, config, device: torch.device, precision: str, randomness, dist=None):
         self.loss = config.loss
         self.r1_gamma, self.r1_every = config.r1_gamma, config.r1_every
+        self.r2_gamma = getattr(config, "r2_gamma", 0.0)
         self.gp_weight = config.gp_weight
         self.augment_kind = config.augment
         self.device, self.precision = device, precision
         self.randomness = randomness
         self.dist = dist  # several processes: gradients are averaged before each optimiser step
+        # augment="ada": the probability p lives here (it follows D) and goes into checkpoints.
+        self.adaptive = AdaptiveAugment(device, dist=dist) if config.augment == "ada" else None
 
     def augment(self, images: torch.Tensor) -> torch.Tensor:
-        return augment(images, self.augment_kind, self.randomness.noise)
+        p = self.adaptive.p if self.adaptive is not None else 1.0
+        return augment(images, self.augment_kind, self.randomness.noise, probability=p)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint needs to resume this objective exactly (ADA's p and its sums)."""
+        return self.adaptive.state() if self.adaptive is not None else {}
+
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        if self.adaptive is not None:
+            self.adaptive.load_state(tensors)
 
     def autocast(self):
         return autocast_context(self.device, self.precision)
@@ -62,6 +78,12 @@ class GANObjective:
         with self.autocast(), torch.set_grad_enabled(grad):
             return networks.G_forward(batch.latents, batch.fake_labels)
 
+    def discriminate(self, networks, images: torch.Tensor, labels: torch.Tensor | None, logs: dict):
+        """D's logits on the D step's `images` (augmented reals, then as many fakes), and any
+        extra terms computed from the same pass (a subclass: e.g. a decoder on D's features
+        that reconstructs the real half). Runs under autocast."""
+        return networks.D_forward(images, labels), {}
+
     def discriminator_terms(self, networks, batch: Batch, fake: torch.Tensor, step: int, logs: dict) -> dict:
         """The discriminator's loss as named, weighted terms. Writes what to log into `logs`."""
         D = networks.discriminator
@@ -71,28 +93,58 @@ class GANObjective:
             # sample's logit is what it would be on its own.
             both = torch.cat([self.augment(batch.real), self.augment(fake.detach())])
             labels = torch.cat([batch.real_labels, batch.fake_labels]) if batch.real_labels is not None else None
-            real_logits, fake_logits = networks.D_forward(both, labels).float().chunk(2)  # equal halves, packs too
-            terms = {"adversarial": discriminator_loss(self.loss, real_logits, fake_logits)}
+            logits, extra_terms = self.discriminate(networks, both, labels, logs)
+            real_logits, fake_logits = logits.float().chunk(2)  # equal halves, packs too
+            terms = {"adversarial": discriminator_loss(self.loss, real_logits, fake_logits), **extra_terms}
         logs["d"] = terms["adversarial"].detach()  # the D curve: lazy R1 would add a spike every r1_every steps
-        logs["d_real"] = torch.sigmoid(real_logits.detach()).mean()
-        logs["d_fake"] = torch.sigmoid(fake_logits.detach()).mean()
+        if self.loss in RELATIVISTIC_LOSSES:
+            # Only differences of logits mean anything here (a constant added to all is free), so
+            # D(x) is the chance that a real sample out-scores its paired fake, D(G(z)) the reverse.
+            margin = (real_logits - fake_logits).detach()
+            logs["d_real"], logs["d_fake"] = torch.sigmoid(margin).mean(), torch.sigmoid(-margin).mean()
+        else:
+            margin = real_logits.detach()
+            logs["d_real"] = torch.sigmoid(real_logits.detach()).mean()
+            logs["d_fake"] = torch.sigmoid(fake_logits.detach()).mean()
+        if self.adaptive is not None:
+            # ADA's overfitting signal: how sure D is that the pictures it trains on are real.
+            self.adaptive.observe(margin, step)
+            logs["augment_p"] = self.adaptive.p.clone()
         if self.loss == "wgan-gp" and self.gp_weight > 0:
             gp = gradient_penalty(D, batch.real, fake.detach().float(), batch.real_labels, generator=self.randomness.noise)
             terms["gp"] = self.gp_weight * gp
             logs["gp"] = gp.detach()
-        if self.r1_gamma > 0 and step % self.r1_every == 0:
-            # R1 in fp32: double backward through bf16 loses the small gradients it measures.
-            r1 = r1_penalty(D, batch.real, batch.real_labels)
-            terms["r1"] = 0.5 * self.r1_gamma * self.r1_every * r1
-            logs["r1"] = r1.detach() * self.r1_every  # the mean over steps is then the mean penalty
+        if (self.r1_gamma > 0 or self.r2_gamma > 0) and step % self.r1_every == 0:
+            # Lazy (StyleGAN2): every r1_every steps, r1_every times stronger. R1 at real samples, R2
+            # at generated ones, from one pass over both. In fp32: double backward through bf16
+            # loses the small gradients it measures.
+            batches, labels = [], []
+            if self.r1_gamma > 0:
+                batches.append(batch.real)
+                labels.append(batch.real_labels)
+            if self.r2_gamma > 0:
+                batches.append(fake.detach().float())
+                labels.append(batch.fake_labels)
+            penalties = zero_centred_penalties(D, batches, labels)
+            for name, gamma in (("r1", self.r1_gamma), ("r2", self.r2_gamma)):
+                if gamma > 0:
+                    value = penalties.pop(0)
+                    terms[name] = 0.5 * gamma * self.r1_every * value
+                    logs[name] = value.detach() * self.r1_every  # the mean over steps is then the mean penalty
         return terms
 
     def generator_terms(self, networks, batch: Batch, fake: torch.Tensor, logs: dict) -> dict:
         """The generator's loss as named, weighted terms: make the updated D call its samples real."""
         with self.autocast():
             fake_logits = networks.D_forward(self.augment(fake), batch.fake_labels).float()
-            terms = {"adversarial": generator_loss(self.loss, fake_logits)}
-        logs["g_fake"] = torch.sigmoid(fake_logits.detach()).mean()
+            real_logits = None
+            if self.loss in RELATIVISTIC_LOSSES:
+                # The paired real samples' logits under the updated D: constants for G, so a
+                # forward pass without a graph (about a sixth of the G step's cost).
+                with torch.no_grad():
+                    real_logits = networks.D_forward(self.augment(batch.real), batch.real_labels).float()
+            terms = {"adversarial": generator_loss(self.loss, fake_logits, real_logits)}
+        logs["g_fake"] = torch.sigmoid((fake_logits if real_logits is None else fake_logits - real_logits).detach()).mean()
         return terms
 
     # -- the two steps --------------------------------------------------------------------

@@ -38,7 +38,7 @@ def test_batch_must_divide_into_packs():
 def test_presets_follow_the_data():
     assert TrainConfig.for_dataset("grid25").arch == "mlp"
     assert TrainConfig.for_dataset("digits").resolution == 8
-    assert TrainConfig.for_dataset("some/folder").arch == "dcgan"
+    assert TrainConfig.for_dataset("some/folder").arch == "resnet"
     assert TrainConfig.for_dataset("grid25", batch_size=64).batch_size == 64
     with pytest.raises(ConfigError, match="unknown setting"):
         TrainConfig.for_dataset("digits", learning_rate=1)

@@ -10,9 +10,12 @@ from .dcgan import DCGANDiscriminator, DCGANGenerator, SUPPORTED_RESOLUTIONS
 from .mlp import MLPDiscriminator, MLPGenerator
 from .unet import PatchDiscriminator, UNetGenerator
 from .rrdb import RelativisticDiscriminator, RRDBGenerator
+from .resnet import ResidualDiscriminator, ResidualGenerator
+from .fastgan import FastGANDiscriminator, FastGANGenerator
 
 __all__ = [
     "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator", "SUPPORTED_RESOLUTIONS",
+    "ResidualGenerator", "ResidualDiscriminator", "FastGANGenerator", "FastGANDiscriminator",
     "UNetGenerator", "PatchDiscriminator", "RRDBGenerator", "RelativisticDiscriminator",
     "FAMILIES", "DataSpec", "NetworkFamily", "register_family", "get_family", "family_names", "family_of",
     "generator_classes", "discriminator_classes", "image_resolutions",

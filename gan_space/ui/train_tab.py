@@ -26,8 +26,8 @@ SOURCES = (*BUILTIN_DATASETS, UPLOAD, HUB_DATASET)
 POINT_SETS = ("ring8", "grid25", "moons", "spiral")
 # The library's choices (gan_space.losses.LOSSES, gan_space.augment.AUGMENTATIONS),
 # named here so that building the page does not import torch; a test keeps them equal.
-LOSSES = ("non-saturating", "hinge", "least-squares", "wgan-gp")
-AUGMENTATIONS = ("none", "flip", "diffaugment")
+LOSSES = ("non-saturating", "hinge", "least-squares", "wgan-gp", "rpgan")
+AUGMENTATIONS = ("none", "flip", "diffaugment", "ada")
 # The library's Hugging Face id pattern (gan_space.data.HF_REPO_ID).
 HF_DATASET_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$", re.ASCII)
 
