@@ -16,13 +16,15 @@ from .hub_tab import build_hub_tab
 from .lab_tab import build_lab_tab
 from .models import AppPaths, find_generator, list_generators
 from .train_tab import build_train_tab
+from .translate_tab import build_translate_tab
 
 logger = logging.getLogger(__name__)
 
 INTRO = """# gan_space
 Train a GAN and watch its samples sharpen live, then sample what you trained.
 **Train**: pick data (or upload images), press Train; Stop keeps a checkpoint, Resume continues it.
-**Generate**: pick a generator, choose a seed and press Generate."""
+**Generate**: pick a generator, choose a seed and press Generate.
+**Translate**: image-to-image GANs: super-resolution, colourisation, sketches or your pairs; train, then apply."""
 
 
 def build_demo(checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None,
@@ -41,6 +43,8 @@ def build_demo(checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None
                 train = build_train_tab(context, demo)
             with gr.Tab("Generate", id="generate") as generate_tab:
                 generate = build_generate_tab(context, demo)
+            with gr.Tab("Translate", id="translate"):
+                build_translate_tab(context, demo)
             with gr.Tab("Hub", id="hub"):
                 build_hub_tab(context, demo, generate)
             with gr.Tab("Lab", id="lab") as lab_tab:
