@@ -256,7 +256,18 @@ source.close()
 again_calls = []
 again = load_dataset(folder, resolution=32, channels=3, max_images=200_000, cache_dir=cache, workers=2,
                      progress=lambda done, total: again_calls.append(done))
-print(json.dumps(dict(count=len(data), shape=list(data.samples.shape), dtype=str(data.samples.dtype),
+# And a training run over the same folder: the trainer finds the cache in its run folder and
+# streams from it (the set is over its in-memory limit).
+import os
+from gan_space.training import TrainConfig, Trainer
+config = TrainConfig.for_dataset(folder, out_dir=os.path.dirname(cache), arch="dcgan", resolution=32, channels=3,
+                                 width=8, latent_dim=16, batch_size=64, steps=20, log_every=10, sample_every=10**6,
+                                 checkpoint_every=10**6, conditional=True, max_images=200_000, in_memory_limit_mb=64)
+trainer = Trainer(config)
+events = list(trainer.run())
+trained = dict(status=events[-1].status, step=trainer.step, streaming=not trainer.source.in_memory,
+               losses_finite=all(v == v for v in events[-1].losses.values()))
+print(json.dumps(dict(trained=trained, count=len(data), shape=list(data.samples.shape), dtype=str(data.samples.dtype),
                       cache_file=data.cache_file, streaming=not source.in_memory, classes=sorted(classes),
                       first_call=calls[0], last_call=calls[-1], reused=not again_calls and len(again) == len(data),
                       base_mib=base, after_decode_mib=after_decode, peak_mib=peak_mib(), decode_s=decoded,
@@ -285,7 +296,7 @@ def write_many_pictures(folder: Path, count: int, classes: int = 10) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak resident size from /proc")
-def test_a_hundred_thousand_pictures_load_into_a_cache_and_stream_in_bounded_memory(tmp_path):
+def test_a_hundred_thousand_pictures_load_into_a_cache_stream_and_train_in_bounded_memory(tmp_path):
     folder, cache = tmp_path / "pictures", tmp_path / "run" / "data-cache"
     try:
         write_many_pictures(folder, BIG_COUNT)
@@ -299,6 +310,7 @@ def test_a_hundred_thousand_pictures_load_into_a_cache_and_stream_in_bounded_mem
     print(report)
     assert report["count"] == BIG_COUNT and report["shape"] == [BIG_COUNT, 3, 32, 32]
     assert report["dtype"] == "torch.uint8" and report["cache_file"] and report["streaming"]
+    assert report["trained"] == dict(status="finished", step=20, streaming=True, losses_finite=True)
     assert report["first_call"] == [0, BIG_COUNT] and report["last_call"] == [BIG_COUNT, BIG_COUNT]
     assert report["reused"], "the second load decoded again instead of reusing the cache"
     assert report["classes"] == list(range(10)) and report["real_shape"] == [256, 3, 32, 32]
