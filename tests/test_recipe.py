@@ -259,6 +259,23 @@ def test_the_residual_family_builds_each_size_and_starts_every_block_as_the_iden
     assert G(z * 50, labels).abs().max() <= 1.0  # samples are pictures in [-1, 1]
 
 
+def test_from_64_px_the_residual_networks_work_on_32x32_maps():
+    torch.manual_seed(0)
+    G = ResidualGenerator(resolution=64, channels=3, latent_dim=16, width=8)
+    D = ResidualDiscriminator(resolution=64, channels=3, width=8)
+    assert G.shuffle == D.shuffle == 2
+    sizes = []
+    hook = G.stages[-1].register_forward_hook(lambda module, args, out: sizes.append(out.shape[-1]))
+    images = G(torch.randn(2, 16))
+    hook.remove()
+    assert sizes == [32] and images.shape == (2, 3, 64, 64)  # sub-pixel output: 2x2 pixels per position
+    # Space-to-depth keeps every pixel: D's gradient reaches each one of them.
+    x = torch.randn(1, 3, 64, 64, requires_grad=True)
+    D(x).sum().backward()
+    assert (x.grad != 0).float().mean() > 0.99
+    assert ResidualGenerator(resolution=32, width=8).shuffle == 1
+
+
 @pytest.mark.parametrize("resolution", [64, 128])
 def test_the_fastgan_family_excites_large_maps_and_reconstructs_reals(resolution):
     torch.manual_seed(0)
@@ -294,7 +311,8 @@ def test_a_family_trains_saves_loads_and_steers(tmp_path, tiny_image_folder, arc
     from gan_space.sampling import generate
 
     family = get_family(arch)
-    assert family.channels_last and family.mixed_precision and family.tags and "width" in family.settings
+    assert isinstance(family.channels_last, bool) and family.mixed_precision and family.tags
+    assert "width" in family.settings and family.resolution_error(resolution) is None
     config = TrainConfig.for_dataset(str(tiny_image_folder), out_dir=str(tmp_path / "run"), arch=arch,
                                      resolution=resolution, width=8, latent_dim=8, batch_size=4, steps=3,
                                      conditional=True, log_every=3, sample_every=3, checkpoint_every=3)

@@ -242,4 +242,6 @@ FAMILY = register_family(NetworkFamily(
     description="FastGAN (2021): skip-layer excitation, a self-supervised discriminator; the default from 128 px",
     generator_class=FastGANGenerator, discriminator_class=FastGANDiscriminator, build=_build,
     first_layer=_first_layer, data_kinds=("images",), resolutions=RESOLUTIONS, settings=("width",),
-    channels_last=True, mixed_precision=True, tags=("fastgan",), objective=FastGANObjective))
+    # channels_last=False: measured faster here (BatchNorm backward in channels_last runs slowly on
+    # the CPU: G 225 vs 327 ms, D 143 vs 102 ms for a 128 px step of 16).
+    channels_last=False, mixed_precision=True, tags=("fastgan",), objective=FastGANObjective))
