@@ -13,6 +13,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from app_fixtures import SCREENSHOTS, app_server, browser, client_factory, page, page_factory  # noqa: F401
+from hub_fixtures import fake_hub, hub_repo_id, point_huggingface_hub_at  # noqa: F401  (fixtures)
 from test_app_browser import distinct_sources
 
 UPLOAD = "upload images or a .zip"
@@ -154,3 +155,19 @@ def test_train_super_resolution_in_the_browser_watch_it_sharpen_then_apply_and_d
     download_info.value.save_as(downloaded)
     assert Image.open(downloaded).size == (160, 120)
     assert "Traceback" not in page.content()
+
+
+def test_push_from_the_tab_then_pull_in_the_hub_tab(app_server, client_factory, fake_hub, hub_repo_id):  # noqa: F811
+    client = client_factory()
+    models = [m["key"] for m in client.predict(api_name="/translate_models")]
+    if not models:
+        list(client.submit(task="colorize", run_name="api-push", steps=2, batch_size=4, resolution=32,
+                           api_name="/translate_train"))
+        models = [m["key"] for m in client.predict(api_name="/translate_models")]
+    with pytest.raises(AppError, match="needs a Hugging Face token"):
+        client.predict(model=models[0], repo_id=hub_repo_id, api_name="/translate_push")
+    pushed = client.predict(model=models[0], repo_id=hub_repo_id, token=fake_hub.token, api_name="/translate_push")
+    assert hub_repo_id in pushed
+    status, _ = client.predict(hub_repo_id, "", fake_hub.token, api_name="/pull")
+    assert "in **Translate**" in status
+    assert f"hub/{hub_repo_id.replace('/', '--')}" in [m["key"] for m in client.predict(api_name="/translate_models")]

@@ -107,6 +107,11 @@ def build_hub_tab(context: AppContext, demo: gr.Blocks, generate: GenerateTab) -
         except Exception as error:
             raise user_error(error) from None
         key = f"hub/{target.name}"
+        from .translate_tab import translator_config
+
+        if translator_config(target) is not None:  # an image-to-image model: it is applied, not sampled
+            return (f"Pulled **{repo_id}**: pick `{key}` in **Translate** (Apply a model).",
+                    generate.refresh(None, request))
         return f"Pulled **{repo_id}**: pick `{key}` in **Generate**.", generate.refresh(key, request)
 
     def refresh_models(selected, request: gr.Request):

@@ -285,6 +285,17 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                 after = gr.Image(label="After", type="pil", format="png", interactive=False,
                                  elem_id="translate-after", height=360)
             download = gr.DownloadButton("Download result (PNG)", elem_id="translate-download")
+    with gr.Accordion("Share the model on the Hugging Face Hub", open=False, elem_id="translate-share"):
+        gr.Markdown("Pushes the model chosen above (safetensors) with a card: a before/after picture of its held-out "
+                    "pictures and their PSNR, SSIM and Fréchet distance next to bicubic (or the input). Pull it back "
+                    "in the **Hub** tab; it then shows in the list above.")
+        with gr.Row():
+            push_repo = gr.Textbox(label="Repo id", placeholder="you/emoji-sr-x4")
+            push_token = gr.Textbox(label="Hugging Face token", type="password", placeholder="hf_...",
+                                    info="used for this one push, never stored (signed in on a Space: not needed)")
+            push_private = gr.Checkbox(label="Private repo", value=False)
+        push_button = gr.Button("Push", elem_id="translate-push")
+        push_status = gr.Markdown(elem_id="translate-push-status")
 
     def switch_task(task_value):
         sr = task_value == "super-resolution"
@@ -510,6 +521,24 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
         result.save(out)
         return shown, result, str(out)
 
+    def translate_push(model=None, repo_id=None, private=False, token=None,
+                       oauth_token: gr.OAuthToken | None = None, request: gr.Request = None):
+        """Push the image-to-image `model` (a key from /translate_models) to the Hub repo `repo_id`, with its
+        before/after picture and held-out scores in the card; returns the repo URL (Markdown)."""
+        from gan_space import hub
+
+        try:
+            repo_id = hub.validate_repo_id(repo_id)
+            secret = context.hub_token(oauth_token.token if oauth_token else None, token)
+            if not secret:
+                raise hub.HubAuthError("pushing needs a Hugging Face token with write access: sign in or paste a "
+                                       "token (https://huggingface.co/settings/tokens).")
+            entry = find_translator(context, model, context.owner(request))
+            url = hub.push(entry.folder, repo_id, secret, private=bool(private))
+        except Exception as error:
+            raise user_error(error) from None
+        return f"Pushed **{entry.key}** to [{repo_id}]({url})"
+
     def list_models(request: gr.Request) -> list[dict]:
         """The image-to-image models /translate_apply accepts: key (pass it as `model`), label, task, scale."""
         return [{"key": e.key, "label": e.label, "task": e.config.get("task"), "scale": e.config.get("scale")}
@@ -533,5 +562,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
     refresh_button.click(refresh_models, model, model, queue=False, api_visibility="private")
     apply_button.click(translate_apply, [model, picture, make_sketch], [before, after, download],
                        api_name="translate_apply", concurrency_limit=2, concurrency_id=APPLY_CONCURRENCY_ID)
+    push_button.click(translate_push, [model, push_repo, push_private, push_token], push_status,
+                      api_name="translate_push", concurrency_limit=1, concurrency_id="hub")
     gr.api(list_models, api_name="translate_models", concurrency_limit=None)
     return train_event, resume_event
