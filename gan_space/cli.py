@@ -3,6 +3,7 @@
     train     train a GAN on a built-in set, a folder, a .zip or a Hugging Face dataset
     generate  sample a trained generator into a PNG grid or a .npy array
     info      what a model is and how it was trained
+    score     Fréchet distance and KID of a generator's samples against real pictures
     families  the network families and what they take
     apply     apply an image-to-image model (super-resolution, colourisation, ...) to pictures
     push      upload a generator to the Hugging Face Hub (token from HF_TOKEN)
@@ -102,6 +103,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = verbs.add_parser("info", help="describe a model or run")
     info.add_argument("--model", required=True, help="a run folder or a generator folder")
+
+    score = verbs.add_parser("score", help="FD and KID of a generator's samples against real pictures", description=(
+        "Score an image generator: the Fréchet distance (FD) and kernel inception distance (KID) of --num samples "
+        "against real pictures, in an image network's features, next to what real held-out pictures get at the "
+        "same count (FD is biased upwards by few samples: read it against that line). The default features come "
+        "from a fixed random network and need no download; inception and dinov2 need their weights as safetensors "
+        "(--weights, GAN_SPACE_INCEPTION_WEIGHTS / GAN_SPACE_DINOV2_WEIGHTS, or the Hugging Face cache)."))
+    score.add_argument("--model", required=True, help="a run folder, a generator folder or a Hub repo id")
+    score.add_argument("--dataset", help="the real pictures: a built-in, a folder, a .zip or a Hugging Face dataset "
+                                         "id (default: the run's own pictures)")
+    score.add_argument("--num", type=int, default=1000, help="samples to score (default 1000)")
+    score.add_argument("--features", default="random", choices=("random", "inception", "dinov2"),
+                       help="feature network (default: random, which needs no weights)")
+    score.add_argument("--weights", help="inception/dinov2: the network's .safetensors file")
+    score.add_argument("--download-weights", action="store_true",
+                       help="dinov2: download the weights from the Hugging Face Hub when they are not here")
+    score.add_argument("--max-reference", type=int, default=10_000,
+                       help="real pictures the samples are compared with, at most (default 10000)")
+    score.add_argument("--seed", type=int, default=0, help="latent seeds, the real set's split and KID's subsets")
+    score.add_argument("--device", default="cpu")
 
     push = verbs.add_parser("push", help="upload a generator to the Hugging Face Hub", description=(
         "Upload a generator (config.json + safetensors), a sample grid and a model card to a Hub model repo, "
@@ -255,6 +276,47 @@ def _info(args) -> int:
     return 0
 
 
+def _score(args) -> int:
+    from .checkpoints import generator_folder
+    from .data import load_dataset
+    from .generator_output import generator_output
+    from .scores import generator_score, run_pictures
+
+    if not 2 <= args.num <= 100_000:
+        raise ValueError(f"--num must be from 2 to 100,000, got {args.num}")
+    if args.max_reference < 2:
+        raise ValueError(f"--max-reference must be at least 2, got {args.max_reference}")
+    generator = _load_model(args.model, args.device)
+    output = generator_output(generator.config)
+    if output.kind != "images":
+        raise ValueError(f"{args.model} makes {output.describe()}: score is for image generators (2-D mixtures have "
+                         "their own measures in gan_space.metrics)")
+    if args.dataset:
+        data = load_dataset(args.dataset, output.resolution, output.channels)
+        if data.kind != "images":
+            raise ValueError(f"{args.dataset} holds points, not pictures: give the pictures the generator imitates")
+        pictures, source = data.samples, args.dataset
+    else:
+        found = None
+        if Path(os.path.expanduser(args.model)).exists():
+            folder = generator_folder(Path(os.path.expanduser(args.model)))
+            if (folder.parent / "state.json").is_file():  # a checkpoint's generator: runs/NAME/checkpoints/step-N/
+                found = run_pictures(folder.parent.parent.parent, output.resolution, output.channels)
+        if found is None:
+            raise ValueError(f"the pictures {args.model} trained on are not on this machine (no run folder with its "
+                             "data cache or dataset): give them with --dataset")
+        pictures, source = found
+    score = generator_score(generator, pictures, num=args.num, features=args.features, seed=args.seed,
+                            max_reference=args.max_reference, weights=args.weights, download=args.download_weights)
+    print(f"{score['num_samples']} samples of {args.model} against {score['num_real']} real pictures of {source}")
+    print(f"  samples:                FD {score['frechet_distance']:.3f}   KID {score['kid']:.5f} "
+          f"(± {score['kid_std']:.5f})")
+    print(f"  real held-out pictures: FD {score['real_frechet_distance']:.3f}   KID {score['real_kid']:.5f}   "
+          f"({score['num_held_out']} pictures, none of them in the reference)")
+    print(f"  features: {score['network']}")
+    return 0
+
+
 def _push(args) -> int:
     from . import hub
 
@@ -310,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"train": _train, "generate": _generate, "info": _info, "push": _push, "pull": _pull, "apply": _apply,
-                "families": _families}
+                "families": _families, "score": _score}
     try:
         return handlers[args.verb](args)
     except HubError as error:  # the message says what went wrong and what to do; it never holds a token

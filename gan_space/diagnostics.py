@@ -8,6 +8,9 @@
   look fine, so the warning watches for a drop from the best seen in the run.
 - For `digits`: the Fréchet distance in the judge classifier's features and the classes
   covered (gan_space.metrics.digits_metrics, the quality benchmark's figures).
+- For other pictures: the Fréchet distance and KID in a fixed random network's features
+  (gan_space.scores), against a fixed subset of the run's pictures, next to what real
+  held-out pictures score.
 - For the 2-D mixtures (ring8, grid25): modes captured (gan_space.metrics.mode_metrics).
 
 No gradio here: the app's TrainingJob calls `SampleWatcher.measure()` between steps.
@@ -32,6 +35,9 @@ COVERAGE_DROP = 3
 WATCH_SEED = 1_000_003
 PROBE_SAMPLES = 32  # estimate_seconds() samples this many
 RECALIBRATION_SAMPLES = 256  # samples each EMA BatchNorm recalibration draws (gan_space.ema: 4 x 64)
+# Pictures other than digits are scored against the statistics of this many of the run's
+# pictures, taken once per watcher (about half a CPU-second at 64 px).
+REFERENCE_PICTURES = 1000
 
 
 @dataclass
@@ -40,8 +46,11 @@ class QualityPoint:
 
     step: int
     diversity: float  # mean distance between samples / the same for real samples
-    frechet_distance: float | None = None  # digits only
-    real_frechet_distance: float | None = None  # held-out real digits at the same sample count
+    frechet_distance: float | None = None  # digits (classifier features) and other pictures (random features)
+    real_frechet_distance: float | None = None  # held-out real pictures at the same sample count
+    kid: float | None = None  # pictures other than digits: KID in the same random features
+    real_kid: float | None = None
+    frechet_features: str | None = None  # "digits classifier" or "random network"
     classes_covered: int | None = None  # digits: classes with at least 2% of the samples
     modes: int | None = None  # ring8 / grid25: modes with at least one high-quality sample
     total_modes: int | None = None
@@ -111,7 +120,11 @@ def collapse_warning(history: list[QualityPoint]) -> str | None:
 def quality_line(point: QualityPoint) -> str:
     """The latest measurement in one line."""
     parts = [f"diversity {point.diversity:.2f} of the data's"]
-    if point.frechet_distance is not None:
+    if point.frechet_distance is not None and point.frechet_features == "random network":
+        parts.append(f"Fréchet distance {point.frechet_distance:.2f} (real held-out pictures: "
+                     f"{point.real_frechet_distance:.2f}) and KID {point.kid:.4f} (real: {point.real_kid:.4f}) in "
+                     "random-network features")
+    elif point.frechet_distance is not None:
         parts.append(f"Fréchet distance {point.frechet_distance:.2f} (real digits: {point.real_frechet_distance:.2f})")
     if point.classes_covered is not None:
         parts.append(f"{point.classes_covered}/10 digit classes")
@@ -145,6 +158,15 @@ class SampleWatcher:
         real = data.normalised_subset(subset) if data.kind == "images" else data.samples[subset]
         # (Data that are all one sample have no diversity: any spread then reads as large.)
         self.real_diversity = max(mean_pairwise_distance(real), 1e-6)
+        # Other pictures: FD and KID against the run's own pictures. The reference statistics
+        # are taken here, once, from uint8 rows of the set (a float copy of a 100,000-picture
+        # set would not fit), so a measurement only pays for the samples' features.
+        self.image_reference = None
+        if data.kind == "images" and not self.is_digits and len(data) >= 4:
+            from .scores import ImageReference
+
+            self.image_reference = ImageReference.of(data.samples, num_samples, max_reference=REFERENCE_PICTURES,
+                                                     seed=WATCH_SEED)
         if self.is_digits:
             from .metrics import digits_judge
 
@@ -167,7 +189,8 @@ class SampleWatcher:
         # any); allow 50% for the metrics.
         has_batchnorm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in generator.modules())
         fixed = RECALIBRATION_SAMPLES if self.trainer.networks.ema is not None and has_batchnorm else 0
-        return 1.5 * seconds[-1] * (fixed + num_samples) / len(probe)
+        scoring = self.image_reference.estimate_seconds(num_samples) if self.image_reference is not None else 0.0
+        return 1.5 * seconds[-1] * (fixed + num_samples) / len(probe) + scoring
 
     def measure(self) -> QualityPoint:
         """Sample the fixed latents (EMA generator when there is one) and measure them.
@@ -182,6 +205,12 @@ class SampleWatcher:
             point.frechet_distance = digits["frechet_distance"]
             point.real_frechet_distance = digits["real_frechet_distance"]
             point.classes_covered = digits["classes_covered"]
+            point.frechet_features = "digits classifier"
+        if self.image_reference is not None and bool(torch.isfinite(samples).all()):
+            score = self.image_reference.score(samples)
+            point.frechet_distance, point.real_frechet_distance = score["frechet_distance"], score["real_frechet_distance"]
+            point.kid, point.real_kid = score["kid"], score["real_kid"]
+            point.frechet_features = "random network"
         if self.mixture is not None:
             from .metrics import mode_metrics
 

@@ -494,7 +494,10 @@ def stage_repo_files(model_dir: str | Path, staging: str | Path, repo_id: str, *
         return stage_translator(generator, folder, checkpoint, staging, repo_id, record, license=license,
                                 include_discriminator=include_discriminator, measure_quality=measure_quality)
     if measure_quality and record.get("train_config"):
-        record["quality"] = _quality_metrics(generator, record["train_config"].get("dataset"))
+        measured = _quality_metrics(generator, record["train_config"].get("dataset"),
+                                    run_dir=checkpoint.parent.parent if checkpoint is not None else None)
+        if measured or "quality" not in record:  # (a generator pushed again away from its data keeps its scores)
+            record["quality"] = measured
     flat = {**record.get("summary", {}), **{key: record[key] for key in RECORD_KEYS if key in record}}
     (staging / SUMMARY_NAME).write_text(json.dumps(flat, indent=2) + "\n")
 
@@ -554,9 +557,11 @@ def hub_dataset_id(dataset: str) -> str | None:
     return dataset
 
 
-def _quality_metrics(generator, dataset: str | None) -> dict:
-    """Quality measured on fresh samples for the built-in data sets (empty for others)."""
-    from .data import MIXTURE_SETS
+def _quality_metrics(generator, dataset: str | None, run_dir: Path | None = None) -> dict:
+    """Quality measured on fresh samples: for the built-in data sets, and for other pictures
+    whose run's data is on this machine (FD and KID in random-network features against the
+    run's own pictures; gan_space.scores). Empty otherwise."""
+    from .data import BUILTIN_IMAGE_SETS, MIXTURE_SETS, load_dataset
     from .sampling import generate
 
     if dataset == "digits":
@@ -571,6 +576,19 @@ def _quality_metrics(generator, dataset: str | None) -> dict:
         measured = mode_metrics(generate(generator, 2500, seed=1_000_000), dataset)
         measured["num_samples"] = 2500
         keys = ("num_samples", "modes", "total_modes", "high_quality", "reverse_kl")
+    elif _makes_images(generator) and (run_dir is not None or dataset in BUILTIN_IMAGE_SETS):
+        from .scores import generator_score, run_pictures
+
+        output = generator_output(generator.config)
+        if run_dir is not None:
+            found = run_pictures(run_dir, output.resolution, output.channels)
+        else:  # a built-in set is everywhere, run folder or not
+            found = (load_dataset(dataset, output.resolution, output.channels).samples, dataset)
+        if found is None:
+            return {}
+        measured = generator_score(generator, found[0], num=1000, seed=1_000_000)
+        keys = ("num_samples", "features", "network", "frechet_distance", "kid", "kid_std", "num_real",
+                "num_held_out", "real_frechet_distance", "real_kid")
     else:
         return {}
     return {key: measured[key] for key in keys if key in measured}
@@ -720,7 +738,18 @@ def _duration(seconds: float) -> str:
 def _quality_lines(quality: dict) -> list[str]:
     lines = []
     n = quality.get("num_samples")
-    if "frechet_distance" in quality:
+    if quality.get("features"):  # pictures other than digits: gan_space.scores
+        lines += [f"Measured on {n} fresh samples against {quality.get('num_real')} of the pictures it was trained "
+                  f"on, next to what {quality.get('num_held_out')} real held-out pictures score against the same "
+                  f"ones, in the features of {quality.get('network')}. Lower is better for both; the Fréchet "
+                  "distance is biased upwards by few samples, so read it against the real pictures' value. These "
+                  "numbers compare models scored the same way (`python -m gan_space score`), not published FIDs:",
+                  "", "| metric | generated | real held-out pictures |", "|---|---|---|",
+                  f"| Fréchet distance ({quality['features']} features) | {quality['frechet_distance']:.3f} | "
+                  f"{quality.get('real_frechet_distance', math.nan):.3f} |",
+                  f"| KID ({quality['features']} features) | {quality['kid']:.5f} ± {quality.get('kid_std', math.nan):.5f} "
+                  f"| {quality.get('real_kid', math.nan):.5f} |"]
+    elif "frechet_distance" in quality:
         lines += [f"Measured on {n} fresh samples with a small classifier trained on real digits, next to what "
                   f"{n} real held-out digits score. A lower Fréchet distance is better; a nearest-neighbour distance "
                   "far below the real one would mean copying:", "",

@@ -181,5 +181,7 @@ def test_watcher_on_a_conditional_dcgan_over_an_image_folder(tmp_path, tiny_imag
     assert watcher.num_samples == 256 and watcher.labels.tolist()[:4] == [0, 1, 0, 1]
     assert 0 < watcher.estimate_seconds() < 60
     point = watcher.measure()
-    assert point.diversity > 0 and point.frechet_distance is None and point.modes is None
-    assert "digit classes" not in quality_line(point)
+    assert point.diversity > 0 and point.modes is None and point.classes_covered is None
+    # Pictures other than digits: FD and KID in random-network features (tests/test_scores.py).
+    assert point.frechet_features == "random network" and point.kid is not None
+    assert "digit classes" not in quality_line(point) and "KID" in quality_line(point)

@@ -18,7 +18,7 @@ from .pictures import grid_picture
 logger = logging.getLogger(__name__)
 
 # Live previews are drawn at most every 1/50 of the time: under 2% of training. The same
-# budget holds for the sample measurements (diversity, digits' Fréchet distance).
+# budget holds for the sample measurements (diversity, Fréchet distances).
 PREVIEW_COST_RATIO = 50
 # Measure the samples at most this often (seconds).
 DIAGNOSTICS_SECONDS = 5.0

@@ -210,7 +210,8 @@ def curve_frames(snapshot: JobSnapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def quality_frames(snapshot: JobSnapshot) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Tables for the sample-quality plots: diversity and coverage as shares (1 = like
-    the data), and for digits the Fréchet distance next to real digits' (else None).
+    the data), and the Fréchet distance next to real held-out data's (digits: in the judge
+    classifier's features; other pictures: in random-network features; else None).
     Before the first measurement, (None, None): an empty table would fix the plot's
     legend as a number scale before the series' names arrive."""
     points = snapshot.quality
@@ -224,8 +225,9 @@ def quality_frames(snapshot: JobSnapshot) -> tuple[pd.DataFrame | None, pd.DataF
         shares["modes captured (share)"] = [p.modes / p.total_modes for p in points]
     frechet = None
     if points[-1].frechet_distance is not None:
+        real = "real held-out digits" if points[-1].frechet_features != "random network" else "real held-out pictures"
         frechet = _long_frame(steps, {"samples": [p.frechet_distance for p in points],
-                                      "real held-out digits": [p.real_frechet_distance for p in points]})
+                                      real: [p.real_frechet_distance for p in points]})
     return _long_frame(steps, shares), frechet
 
 
@@ -310,7 +312,7 @@ def follow_job(context: AppContext, session, job: TrainingJob):
             if len(snapshot.quality) != sent_quality and snapshot.quality:
                 shares, distances = quality_frames(snapshot)
                 quality = gr.update(value=shares, visible=True)
-                if distances is not None:  # the Fréchet distance is for digits only
+                if distances is not None:  # digits and other pictures have a Fréchet distance; points do not
                     frechet = gr.update(value=distances, visible=True)
             sent_quality = len(snapshot.quality)
             yield (grid, losses, probabilities, status_text(snapshot, job.stop_requested), run_name_update, quality,
@@ -410,7 +412,7 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                 quality_plot = gr.LinePlot(x="step", y="value", color="curve", title="Sample diversity and coverage",
                                            y_lim=[0, 1.2], height=220, elem_id="quality-plot", visible=False)
                 frechet_plot = gr.LinePlot(x="step", y="value", color="curve",
-                                           title="Fréchet distance to real digits (lower is better)", height=220,
+                                           title="Fréchet distance to the real data (lower is better)", height=220,
                                            elem_id="frechet-plot", visible=False)
 
     preset_fields = [steps, batch_size, resolution, channels, arch, loss, lr_g, lr_d, r1_gamma, ema_decay, augment]
@@ -428,7 +430,7 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                        ema_decay=None, augment=None, conditional=False, seed=None, live_preview=True,
                        minutes=None, request: gr.Request = None):
         """Train a new run and stream its progress: (sample grid, loss curves, D(x)/D(G(z)) curves, status,
-        run name, diversity/coverage curves, digits' Fréchet distance curve, reading in plain words). Blank
+        run name, diversity/coverage curves, Fréchet distance curve, reading in plain words). Blank
         settings take the preset for the data."""
         session = context.sessions.get(session_hash(request))
         if _cancelled_while_waiting(session):
