@@ -87,7 +87,7 @@ def figure(columns: list[torch.Tensor], path: Path) -> None:
     image_grid(rows, min_cell=128, columns=len(columns), padding=4, padding_value=255).save(path)
 
 
-def run_task(task: str, train_images, test_images, out: Path, steps: int) -> dict:
+def run_task(task: str, train_images, test_images, out: Path, runs: Path, steps: int, warmup: int) -> dict:
     pairing = Pairing(task=task, channels=3, scale=4 if task == "super-resolution" else 1)
     target = to_float(test_images)
     condition = pairing.make_condition(target, torch.Generator().manual_seed(0))
@@ -95,9 +95,10 @@ def run_task(task: str, train_images, test_images, out: Path, steps: int) -> dic
     baseline_name = "bicubic" if task == "super-resolution" else "grey input"
     results = {baseline_name: {**scores(baseline, target), "train_seconds": 0.0}}
     columns = [baseline]
-    for name, settings in (("L1-only", dict(adversarial_weight=0.0, feature_weight=0.0)), ("GAN", {})):
+    for name, settings in (("L1-only", dict(adversarial_weight=0.0, feature_weight=0.0)),
+                           ("GAN", dict(pixel_warmup=warmup))):
         print(f"{task}: training {name} for {steps} steps", flush=True)
-        run, seconds = train(task, f"{task}-{name}", train_images, out, steps, **settings)
+        run, seconds = train(task, f"{task}-{name}", train_images, runs, steps, **settings)
         outputs = torch.cat([translate(load_generator(run), chunk) for chunk in condition.split(64)])
         results[name] = {**scores(outputs, target), "train_seconds": round(seconds, 1)}
         columns.append(outputs)
@@ -111,6 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", default=["super-resolution", "colorize"])
     parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--warmup", type=int, default=500,
+                        help="the GAN's first steps with the pixel loss alone (ESRGAN's PSNR model first)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "image_to_image"))
     args = parser.parse_args()
@@ -126,11 +129,13 @@ def main() -> None:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    everything = {"cpu": cpu, "threads": args.threads, "steps": args.steps, "held_out": len(test_images),
+    everything = {"cpu": cpu, "threads": args.threads, "steps": args.steps, "warmup": args.warmup,
+                  "held_out": len(test_images),
                   "tasks": {}}
     with tempfile.TemporaryDirectory(prefix="gan_space-i2i-") as runs:
         for task in args.tasks:
-            everything["tasks"][task] = run_task(task, train_images, test_images, Path(runs), args.steps)
+            everything["tasks"][task] = run_task(task, train_images, test_images, out, Path(runs), args.steps,
+                                                 args.warmup)
             (out / "results.json").write_text(json.dumps(everything, indent=2) + "\n")
     print(f"\n{cpu}, {args.threads} threads, {args.steps} steps a model, {len(test_images)} held-out pictures\n")
     print("| task | method | PSNR (dB) | SSIM | Fréchet distance | training (s) |")

@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     pictures.add_argument("--pixel-weight", type=float)
     pictures.add_argument("--adversarial-weight", type=float, help="0: the L1-only baseline (no discriminator)")
     pictures.add_argument("--feature-weight", type=float, help="feature matching in D's features")
+    pictures.add_argument("--pixel-warmup", type=int,
+                          help="steps of the pixel loss alone before the adversarial terms start (ESRGAN: a PSNR "
+                               "model first, then the GAN from it)")
     pictures.add_argument("--perceptual-weight", type=float,
                           help="a VGG-19 term (needs its weights as safetensors, see gan_space.translation)")
     train.add_argument("--checkpoint-minutes", type=float,
@@ -175,7 +178,7 @@ def _train(args) -> int:
                     task=args.task, scale=args.scale, blur=args.blur, noise=args.noise, jpeg=args.jpeg,
                     direction=args.direction, pixel_loss=args.pixel_loss, pixel_weight=args.pixel_weight,
                     adversarial_weight=args.adversarial_weight, feature_weight=args.feature_weight,
-                    perceptual_weight=args.perceptual_weight)
+                    perceptual_weight=args.perceptual_weight, pixel_warmup=args.pixel_warmup)
     with tqdm(unit="picture", desc="decoding pictures", dynamic_ncols=True, disable=None, leave=False) as decoding:
         def progress(done: int, total: int) -> None:
             decoding.total = total

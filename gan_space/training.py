@@ -163,6 +163,7 @@ class TrainConfig:
     adversarial_weight: float = 0.01  # 0: the L1-only baseline (no discriminator is trained)
     feature_weight: float = 0.1  # feature matching in D's features: a perceptual term that needs no download
     perceptual_weight: float = 0.0  # a VGG-19 term, only with its weights present (gan_space.translation)
+    pixel_warmup: int = 0  # steps of the pixel loss alone before the adversarial terms start (ESRGAN's PSNR model first)
     # machinery
     device: str = "auto"
     precision: str = "auto"  # "auto", "fp32", "bf16" or "fp16"

@@ -76,10 +76,14 @@ def check_settings(config, check) -> None:
     check("pixel_loss", config.pixel_loss in PIXEL_LOSSES, f"one of {', '.join(PIXEL_LOSSES)}")
     for name in ("pixel_weight", "adversarial_weight", "feature_weight", "perceptual_weight"):
         check(name, _number(getattr(config, name)) and 0 <= getattr(config, name) <= 1000, "from 0 (off) to 1000")
+    check("pixel_warmup", isinstance(config.pixel_warmup, int) and not isinstance(config.pixel_warmup, bool)
+          and 0 <= config.pixel_warmup <= 10_000_000, "a number of steps from 0 (adversarial from the start)")
     if config.task == "generate":
         return
     check("pixel_weight", config.pixel_weight + config.adversarial_weight + config.feature_weight
           + config.perceptual_weight > 0, "above 0 when every other loss weight is 0 too: nothing would be learnt")
+    check("pixel_warmup", config.pixel_warmup == 0 or config.pixel_weight > 0,
+          "0 when pixel_weight is 0 (the warm-up trains with the pixel loss alone)")
     if config.task != "super-resolution":
         for name in ("blur", "noise", "jpeg"):
             check(name, getattr(config, name) == 0, f"0: degradations are for task='super-resolution' only")
@@ -131,7 +135,9 @@ class TranslationObjective(GANObjective):
     A conditional discriminator (pix2pix's) takes the input where class-conditional ones
     take labels, so D's terms, R1/R2 and the gradient penalty are the base class's. With
     adversarial_weight = feature_weight = 0 the discriminator is not trained at all (the
-    L1-only "SRResNet" baseline costs only the generator's steps)."""
+    L1-only "SRResNet" baseline costs only the generator's steps), nor is it during the
+    first `pixel_warmup` steps: ESRGAN's recipe, a PSNR-oriented model first and the GAN
+    from there, in one run (the phase follows the step, so a resumed run is in the same one)."""
 
     def __init__(self, config, device, precision, randomness, dist=None):
         super().__init__(config, device, precision, randomness, dist)
@@ -140,6 +146,8 @@ class TranslationObjective(GANObjective):
         self.adversarial_weight = config.adversarial_weight
         self.feature_weight = config.feature_weight
         self.perceptual_weight = config.perceptual_weight
+        self.pixel_warmup = config.pixel_warmup
+        self.adversarial_now = self.uses_discriminator and self.pixel_warmup == 0  # set by each D step
         # Flips are made on the pairs (gan_space.pairs.Pairing), both sides alike; augmenting what
         # D sees would mirror an output but not the input it is judged with.
         self.augment_kind = "none"
@@ -164,7 +172,8 @@ class TranslationObjective(GANObjective):
         return super().discriminator_terms(networks, self.judged(networks, batch), fake, step, logs)
 
     def discriminator_step(self, networks, batch: Batch, step: int, keep_fake_graph: bool = True):
-        if self.uses_discriminator:
+        self.adversarial_now = self.uses_discriminator and step >= self.pixel_warmup
+        if self.adversarial_now:
             return super().discriminator_step(networks, batch, step, keep_fake_graph)
         fake = self.generate(networks, batch, grad=keep_fake_graph)
         zero = torch.zeros((), device=fake.device)
@@ -176,7 +185,7 @@ class TranslationObjective(GANObjective):
         pixel = pixel_loss(self.pixel_kind, fake, target)
         logs["pixel"] = pixel.detach()
         terms = {"pixel": self.pixel_weight * pixel} if self.pixel_weight > 0 else {}
-        if self.uses_discriminator:
+        if self.adversarial_now:
             judged = self.judged(networks, batch)
             need_real = self.loss in RELATIVISTIC_LOSSES or self.feature_weight > 0
             with self.autocast():

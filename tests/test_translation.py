@@ -266,3 +266,17 @@ def test_a_diverging_pair_run_stops_with_a_message(tmp_path, monkeypatch):
     monkeypatch.setattr(trainer.objective, "generate", broken)
     events = list(trainer.run())
     assert events[-1].status == "diverged" and "diverged at step 1" in events[-1].message
+
+
+def test_the_pixel_warm_up_trains_no_discriminator_until_its_last_step(tmp_path):
+    """ESRGAN's recipe in one run: the pixel loss alone for `pixel_warmup` steps, then the GAN."""
+    trainer = Trainer(tiny("super-resolution", tmp_path / "warm", scale=2, steps=5, pixel_warmup=3),
+                      dataset=emoji_subset())
+    before = {k: v.clone() for k, v in trainer.networks.discriminator.state_dict().items()}
+    for _ in range(3):
+        logs = trainer.train_step()
+        assert "adversarial" not in logs and float(logs["d"]) == 0.0
+    assert all(torch.equal(before[k], v) for k, v in trainer.networks.discriminator.state_dict().items())
+    logs = trainer.train_step()  # step 3: the GAN starts
+    assert "adversarial" in logs and float(logs["d"]) > 0
+    assert not all(torch.equal(before[k], v) for k, v in trainer.networks.discriminator.state_dict().items())

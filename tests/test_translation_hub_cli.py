@@ -124,3 +124,27 @@ def _picture(folder: Path) -> Path:
 def test_generate_points_an_image_to_image_model_to_apply(sr_run, tmp_path, capsys):
     assert cli.main(["generate", "--model", str(sr_run), "--out", str(tmp_path / "s.png")]) == cli.EXIT_USAGE
     assert "python -m gan_space apply --model" in capsys.readouterr().err
+
+
+def test_two_processes_train_a_pair_task_from_the_cli(picture_folder, tmp_path):
+    """`torchrun --nproc_per_node 2 -m gan_space train --task ...`: two CPU processes (gloo), each with its
+    shard of the pictures; rank 0 writes the run, and the model applies."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")])))
+    run = tmp_path / "two"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             "-m", "gan_space", "train", "--task", "super-resolution", "--scale", "2", "--dataset",
+                             str(picture_folder), "--out", str(run), "--steps", "4", "--batch-size", "4",
+                             "--resolution", "32", "--width", "8", "--num-layers", "1", "--precision", "fp32"],
+                            cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 processes x 2 samples a step" in result.stdout and "held-out (3 pictures)" in result.stdout
+    assert (run / "held_out.safetensors").is_file()
+    assert cli.main(["apply", "--model", str(run), "--input", str(_picture(tmp_path)), "--out",
+                     str(tmp_path / "r.png")]) == 0
+    assert Image.open(tmp_path / "r.png").size == (24, 24)

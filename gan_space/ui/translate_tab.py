@@ -193,7 +193,8 @@ def score_text(points: list[ScorePoint]) -> str:
 # Settings
 
 
-def task_settings(task: str, scale, degradations, adversarial_weight, feature_weight, pixel_loss, arch) -> dict:
+def task_settings(task: str, scale, degradations, adversarial_weight, feature_weight, pixel_loss, arch,
+                  pixel_warmup=None) -> dict:
     if task not in dict((value, label) for label, value in TASKS):
         raise ValueError(f"task {task!r} is not one of: {', '.join(value for _, value in TASKS)}")
     settings = {"task": task}
@@ -210,6 +211,10 @@ def task_settings(task: str, scale, degradations, adversarial_weight, feature_we
                         ("pixel_loss", pixel_loss), ("arch", arch)):
         if value is not None and value != "":
             settings[name] = float(value) if name.endswith("weight") else value
+    if pixel_warmup is not None and pixel_warmup != "":
+        if float(pixel_warmup) != int(float(pixel_warmup)):
+            raise ValueError(f"pixel_warmup must be a whole number of steps, got {pixel_warmup}")
+        settings["pixel_warmup"] = int(float(pixel_warmup))
     return settings
 
 
@@ -254,6 +259,8 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                     adversarial_weight = gr.Number(label="Adversarial weight", step=0.005, elem_id="translate-adversarial")
                     feature_weight = gr.Number(label="Feature matching weight", step=0.05,
                                                info="in D's features: a perceptual loss with no download")
+                    pixel_warmup = gr.Number(label="Pixel-loss warm-up (steps)", precision=0,
+                                             info="L1 alone first, then the GAN from it (ESRGAN)")
                 with gr.Row():
                     seed = gr.Number(label="Seed", value=0, precision=0)
                     live_preview = gr.Checkbox(label="Live previews", value=True)
@@ -310,9 +317,9 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
 
         values = TrainConfig.for_dataset("emoji", task=task_value).to_dict()
         return (values["steps"], values["batch_size"], values["resolution"], values["arch"], values["pixel_loss"],
-                values["adversarial_weight"], values["feature_weight"])
+                values["adversarial_weight"], values["feature_weight"], values["pixel_warmup"])
 
-    advanced = [steps, batch_size, resolution, arch, pixel_loss, adversarial_weight, feature_weight]
+    advanced = [steps, batch_size, resolution, arch, pixel_loss, adversarial_weight, feature_weight, pixel_warmup]
     task.change(switch_task, task, [task_help, scale, degradations, pictures], queue=False, api_visibility="private")
     task.change(preset, task, advanced, api_visibility="private")
     pictures.change(switch_pictures, pictures, upload, queue=False, api_visibility="private")
@@ -394,7 +401,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
     def translate_train(task="super-resolution", pictures=EMOJI, upload=None, run_name=None, scale=4,
                         degradations=None, minutes=None, steps=None, batch_size=None, resolution=None, arch=None,
                         pixel_loss=None, adversarial_weight=None, feature_weight=None, seed=None, live_preview=True,
-                        request: gr.Request = None):
+                        pixel_warmup=None, request: gr.Request = None):
         """Train an image-to-image model and stream its progress: (held-out input | output | target grid, loss
         curves, held-out PSNR curves, status, run name, scores). task: super-resolution, colorize, edges or
         paired; pictures: the built-in emoji or an upload (pictures or one .zip; for paired, A/ and B/ or side by
@@ -416,7 +423,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
             settings = {**training_settings(dataset, steps=steps, batch_size=batch_size, resolution=resolution,
                                             seed=seed, minutes=minutes),
                         **task_settings(task, scale, degradations, adversarial_weight, feature_weight, pixel_loss,
-                                        arch)}
+                                        arch, pixel_warmup)}
             name = (run_name or "").strip() or unique_run_name(
                 context.paths.runs_dir, f"{TASK_NAMES[task]}-{'emoji' if dataset == 'emoji' else 'upload'}")
             trainer, name = yield from build_in_background(lambda progress: build_new_trainer(
@@ -548,7 +555,8 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
     training = dict(concurrency_limit=1, concurrency_id=TRAINING_CONCURRENCY_ID, show_progress="hidden")
     train_event = train_button.click(announce, None, [status, *buttons], queue=False, api_visibility="private").then(
         translate_train, [task, pictures, upload, run_name, scale, degradations, minutes, steps, batch_size,
-                          resolution, arch, pixel_loss, adversarial_weight, feature_weight, seed, live_preview],
+                          resolution, arch, pixel_loss, adversarial_weight, feature_weight, seed, live_preview,
+                          pixel_warmup],
         outputs, api_name="translate_train", **training)
     resume_event = resume_button.click(announce, None, [status, *buttons], queue=False,
                                        api_visibility="private").then(
