@@ -40,7 +40,10 @@ DEFAULT_VGG_WEIGHTS = Path("~/.cache/gan_space/vgg19.safetensors")
 
 # Settings that train each task in a few CPU minutes on 64x64 pictures; anything the user
 # sets wins (TrainConfig.for_dataset).
-_COMMON = dict(resolution=64, channels=3, width=32, num_layers=2, batch_size=16, steps=4000,
+# pixel_warmup: the L1 model first, then the GAN from it (ESRGAN). On the emoji benchmark (x4, 400 L1
+# steps, then 200 more) the GAN phase took the held-out Fréchet distance from 134 to 114 (L1 alone:
+# 125) for 0.2 dB of PSNR (21.75 vs 21.96); from scratch the same 400+200 steps lost 1 dB to L1 alone.
+_COMMON = dict(resolution=64, channels=3, width=32, num_layers=2, batch_size=16, steps=2000, pixel_warmup=500,
                lr_g=2e-4, lr_d=2e-4, beta1=0.9, beta2=0.99, r1_gamma=0.0, ema_decay=0.999, lr_decay_fraction=0.3,
                augment="flip", sample_every=250, checkpoint_every=1000, pixel_loss="l1", pixel_weight=1.0)
 TRANSLATION_PRESETS = {

@@ -119,10 +119,11 @@ def test_train_super_resolution_in_the_browser_watch_it_sharpen_then_apply_and_d
     page.locator("#translate-pictures").get_by_label(UPLOAD).check()
     page.locator("#translate-upload input[type=file]").set_input_files([str(p) for p in picture_files])
     page.locator("#translate-advanced").get_by_text("Advanced settings").click()
-    expect(page.locator("#translate-steps input")).to_have_value("4000")  # the task's preset
+    expect(page.locator("#translate-steps input")).to_have_value("2000")  # the task's preset
     page.locator("#translate-steps input").fill("80")
     page.locator("#translate-batch input").fill("4")
     page.locator("#translate-resolution input").fill("32")
+    page.locator("#translate-warmup input").fill("40")  # L1 alone, then the GAN: both phases show
     page.locator("#translate-task").get_by_text("Super-resolution").click()
     page.get_by_label("Run name").last.fill("browser-sr")
     page.screenshot(path=str(SCREENSHOTS / "translate-ready.png"), full_page=True)
@@ -140,6 +141,7 @@ def test_train_super_resolution_in_the_browser_watch_it_sharpen_then_apply_and_d
     first, last = (page.request.get(source).body() for source in (sources[0], sources[-1]))
     assert first != last  # the held-out outputs changed as it trained
     expect(page.locator("#translate-losses")).to_contain_text("pixel L1 (G)")
+    expect(page.locator("#translate-losses")).to_contain_text("adversarial (G)")
     page.screenshot(path=str(SCREENSHOTS / "translate-finished.png"), full_page=True)
 
     # Apply: the run just trained is selected; a picture from elsewhere comes back 4x larger.

@@ -157,12 +157,15 @@ class TranslationJob(TrainingJob):
             self._quality.append(ScorePoint(event.step, scores))
 
 
-def loss_frame(points: list[tuple]) -> pd.DataFrame:
+def loss_frame(points: list[tuple], adversarial: bool) -> pd.DataFrame:
+    """The loss curves; `adversarial`: the run trains D (an L1-only run has no adversarial loss and no D).
+    Its curves are in the table from the first one on, empty during the warm-up: a plot keeps the
+    legend of its first table, so a curve added later would never be named."""
     points = points[:: max(1, math.ceil(len(points) / 400))]
     series = {"pixel L1 (G)": [p[1] for p in points]}
-    if any(math.isfinite(p[2]) for p in points):  # an L1-only run has no adversarial loss and no D
+    if adversarial:
         series["adversarial (G)"] = [p[2] for p in points]
-        series["D loss"] = [p[3] for p in points]
+        series["D loss"] = [p[3] if math.isfinite(p[2]) else math.nan for p in points]  # (no D in the warm-up)
     steps = [p[0] for p in points]
     return pd.DataFrame({"step": steps * len(series), "value": [v for vs in series.values() for v in vs],
                          "curve": [name for name in series for _ in steps]})
@@ -238,7 +241,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
             run_name = gr.Textbox(label="Run name", placeholder="blank: a new name like sr-emoji-3f9a1c2e",
                                   info="the folder in runs/; Resume continues the run named here")
             minutes = gr.Number(label="Train for (minutes)", minimum=0,
-                                info="blank: the preset's steps (4,000); the run stops on time with a checkpoint")
+                                info="blank: the preset's steps (2,000); the run stops on time with a checkpoint")
             with gr.Row():
                 train_button = gr.Button("Train", variant="primary", elem_id="translate-train")
                 stop_button = gr.Button("Stop", variant="stop", elem_id="translate-stop")
@@ -259,7 +262,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                     adversarial_weight = gr.Number(label="Adversarial weight", step=0.005, elem_id="translate-adversarial")
                     feature_weight = gr.Number(label="Feature matching weight", step=0.05,
                                                info="in D's features: a perceptual loss with no download")
-                    pixel_warmup = gr.Number(label="Pixel-loss warm-up (steps)", precision=0,
+                    pixel_warmup = gr.Number(label="Pixel-loss warm-up (steps)", precision=0, elem_id="translate-warmup",
                                              info="L1 alone first, then the GAN from it (ESRGAN)")
                 with gr.Row():
                     seed = gr.Number(label="Seed", value=0, precision=0)
@@ -368,7 +371,8 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                 sent_version = snapshot.preview_version
                 losses = job.losses()
                 if len(losses) != sent_losses and losses:
-                    losses_table, sent_losses = loss_frame(losses), len(losses)
+                    losses_table = loss_frame(losses, job.trainer.objective.uses_discriminator)
+                    sent_losses = len(losses)
                 text = gr.skip()
                 if len(snapshot.quality) != sent_scores:
                     text = score_text(snapshot.quality)
