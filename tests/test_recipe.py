@@ -287,6 +287,10 @@ def test_the_fastgan_family_excites_large_maps_and_reconstructs_reals(resolution
     logits, whole, quarter = D(images, reconstruct=3, part=2)
     assert logits.shape == (4,) and whole.shape == (3, 3, 32, 32) and quarter.shape == (3, 3, 32, 32)
     assert torch.equal(D(images), logits)
+    # He initialisation: D's logits and input gradients start at a scale it can learn from
+    # (PyTorch's default init left them ~1e-4 and ~1e-9 at 128 px, and D stalled at log 2).
+    real = torch.rand(8, 3, resolution, resolution) * 2 - 1
+    assert D(real).std() > 1e-2 and r1_penalty(D, real) > 1e-4
 
 
 def test_the_fastgan_objective_adds_a_reconstruction_term_for_d(tmp_path):

@@ -104,6 +104,7 @@ class FastGANGenerator(ModelMixin, ConfigMixin):
                                                                  feature_channels(s, width))
                                      for s in sizes if s >= 64})
         self.to_image = nn.Conv2d(feature_channels(resolution, width), channels, 3, padding=1)
+        _init(self)
 
     @property
     def latent_dim(self) -> int:
@@ -173,6 +174,7 @@ class FastGANDiscriminator(ModelMixin, ConfigMixin):
             nn.init.normal_(self.label_projection.weight, 0.0, c8 ** -0.5)
         self.decode_whole = Decoder(c8, channels)
         self.decode_part = Decoder(c16, channels)
+        _init(self)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None, reconstruct: int = 0,
                 part: int = 0):
@@ -195,6 +197,18 @@ class FastGANDiscriminator(ModelMixin, ConfigMixin):
         row, col = divmod(part, 2)
         quarter = maps[16][:reconstruct, :, row * 8:(row + 1) * 8, col * 8:(col + 1) * 8]
         return logits, self.decode_whole(h8[:reconstruct]), self.decode_part(quarter)
+
+
+def _init(module: nn.Module) -> None:
+    """He initialisation for leaky ReLU. PyTorch's default shrinks each layer's output by
+    about 0.6 (it assumes a gain of 1/sqrt(3)); with no normalisation in D that left its
+    logits near 1e-3 after ten layers, and at 128 px D hardly learnt in 500 steps (D loss
+    0.691 = log 2). (FastGAN's code inits N(0, 0.02) and relies on spectral norm, not used here.)"""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 class FastGANObjective(GANObjective):
