@@ -142,6 +142,9 @@ def test_train_super_resolution_in_the_browser_watch_it_sharpen_then_apply_and_d
     assert first != last  # the held-out outputs changed as it trained
     expect(page.locator("#translate-losses")).to_contain_text("pixel L1 (G)")
     expect(page.locator("#translate-losses")).to_contain_text("adversarial (G)")
+    # The L1 model at the warm-up's end is measured once: the GAN phase's own L1-only reference.
+    expect(page.locator("#translate-scores")).to_contain_text("The L1 model at the end of the warm-up (step 40)")
+    expect(page.locator("#translate-psnr")).to_contain_text("L1 model (end of warm-up)")
     page.screenshot(path=str(SCREENSHOTS / "translate-finished.png"), full_page=True)
 
     # Apply: the run just trained is selected; a picture from elsewhere comes back 4x larger.

@@ -106,6 +106,7 @@ def find_translator(context: AppContext, key: str | None, owner: str | None) -> 
 class ScorePoint:
     step: int
     scores: object  # gan_space.translation.Scores
+    warmup: bool = False  # the L1 model at the end of the pixel warm-up (the GAN's own L1-only reference)
 
 
 class TranslationJob(TrainingJob):
@@ -117,6 +118,11 @@ class TranslationJob(TrainingJob):
         super().__init__(trainer, run_name, live_preview_seconds=live_preview_seconds,
                          diagnostics_seconds=SCORE_SECONDS)
         self._losses: list[tuple] = []  # (step, pixel, adversarial, d)
+        config = trainer.config
+        # A run with a warm-up measures its L1 model once, when the warm-up ends: the L1-only
+        # reference its GAN phase is judged against (PSNR kept, Fréchet distance lowered).
+        self.warmup_reference = (trainer.objective.uses_discriminator and 0 < config.pixel_warmup
+                                 and trainer.step < config.pixel_warmup)
 
     def losses(self) -> list[tuple]:
         with self._lock:
@@ -133,11 +139,14 @@ class TranslationJob(TrainingJob):
         if self._quality and self._quality[-1].step == event.step:
             return
         final = event.status != "running"
-        if not final and time.monotonic() - self._last_measurement < self.diagnostics_seconds:
-            return
-        budget = (time.monotonic() - self._started) / PREVIEW_COST_RATIO - self._measurement_seconds
-        if not final and self._expected_cost > budget:
-            return
+        warmup_end = self.warmup_reference and event.step >= self.trainer.config.pixel_warmup and not any(
+            p.warmup for p in self._quality)
+        if not (final or warmup_end):
+            if time.monotonic() - self._last_measurement < self.diagnostics_seconds:
+                return
+            budget = (time.monotonic() - self._started) / PREVIEW_COST_RATIO - self._measurement_seconds
+            if self._expected_cost > budget:
+                return
         from gan_space.translation import held_out_scores
 
         start = time.monotonic()
@@ -154,7 +163,7 @@ class TranslationJob(TrainingJob):
         self._measurement_seconds += self._expected_cost
         self._last_measurement = time.monotonic()
         with self._lock:
-            self._quality.append(ScorePoint(event.step, scores))
+            self._quality.append(ScorePoint(event.step, scores, warmup=warmup_end))
 
 
 def loss_frame(points: list[tuple], adversarial: bool) -> pd.DataFrame:
@@ -171,11 +180,17 @@ def loss_frame(points: list[tuple], adversarial: bool) -> pd.DataFrame:
                          "curve": [name for name in series for _ in steps]})
 
 
-def score_frame(points: list[ScorePoint]) -> pd.DataFrame:
+def score_frame(points: list[ScorePoint], warmup_reference: bool = False) -> pd.DataFrame:
+    """PSNR over the steps: the model, the baseline and (a run with a warm-up) its L1 model at the
+    warm-up's end, as a level line (in the table from the start, empty until measured: a plot keeps
+    the legend of its first table)."""
     baseline = points[-1].scores.baseline
     steps = [p.step for p in points]
     series = {"this model": [p.scores.psnr for p in points], baseline: [p.scores.baseline_psnr for p in points]}
-    return pd.DataFrame({"step": steps * 2, "value": [v for vs in series.values() for v in vs],
+    if warmup_reference:
+        reference = next((p.scores.psnr for p in points if p.warmup), math.nan)
+        series["L1 model (end of warm-up)"] = [reference for _ in points]
+    return pd.DataFrame({"step": steps * len(series), "value": [v for vs in series.values() for v in vs],
                          "curve": [name for name in series for _ in steps]})
 
 
@@ -189,7 +204,14 @@ def score_text(points: list[ScorePoint]) -> str:
             f"({s.baseline} {s.baseline_ssim:.3f})")
     if s.frechet_distance is not None:
         text += f" · Fréchet distance **{s.frechet_distance:.3g}** ({s.baseline} {s.baseline_frechet_distance:.3g})"
-    return text + ". Higher PSNR and SSIM, lower Fréchet distance are better."
+    text += ". Higher PSNR and SSIM, lower Fréchet distance are better."
+    reference = next((p for p in points if p.warmup), None)
+    if reference is not None and reference is not point:
+        r = reference.scores
+        text += (f"\n\nThe L1 model at the end of the warm-up (step {reference.step}), before the GAN: PSNR "
+                 f"{r.psnr:.2f} dB · SSIM {r.ssim:.3f}"
+                 + (f" · Fréchet distance {r.frechet_distance:.3g}" if r.frechet_distance is not None else "") + ".")
+    return text
 
 
 # ---------------------------------------------------------------------------
@@ -377,7 +399,8 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                 if len(snapshot.quality) != sent_scores:
                     text = score_text(snapshot.quality)
                     if snapshot.quality:
-                        scores_update = gr.update(value=score_frame(snapshot.quality), visible=True)
+                        scores_update = gr.update(value=score_frame(snapshot.quality, job.warmup_reference),
+                                                  visible=True)
                     sent_scores = len(snapshot.quality)
                 yield (picture_update, losses_table, scores_update, status_text(snapshot, job.stop_requested),
                        name_update, text)
