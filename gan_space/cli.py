@@ -290,6 +290,10 @@ def _score(args) -> int:
     if args.max_reference < 2:
         raise ValueError(f"--max-reference must be at least 2, got {args.max_reference}")
     generator = _load_model(args.model, args.device)
+    if getattr(generator, "is_translator", False):
+        raise ValueError(f"{args.model} is an image-to-image model ({generator.config.task}): its scores are PSNR, SSIM "
+                         f"and the Fréchet distance on its held-out pictures, printed at the end of training and "
+                         f"in its Hub card (gan_space.translation.held_out_scores)")
     output = generator_output(generator.config)
     if output.kind != "images":
         raise ValueError(f"{args.model} makes {output.describe()}: score is for image generators (2-D mixtures have "
