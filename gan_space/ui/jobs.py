@@ -22,9 +22,9 @@ logger = logging.getLogger(__name__)
 PREVIEW_COST_RATIO = 50
 # Measure the samples at most this often (seconds).
 DIAGNOSTICS_SECONDS = 5.0
-# At the end of a run, a measurement this cheap is made even over the budget: the last
-# word on the samples is worth a fraction of a second once.
-FREE_FINAL_MEASUREMENT = 0.25
+# At the end of a run, a measurement this cheap (seconds) is made even over the budget: the last
+# word on the samples is worth up to a second once (a loaded machine makes it slower).
+FREE_FINAL_MEASUREMENT = 1.0
 # A measurement expected to take longer than this is made with SMALL_MEASUREMENT samples.
 SLOW_MEASUREMENT = 1.0
 SMALL_MEASUREMENT = 256
