@@ -124,6 +124,8 @@ def _picture(folder: Path) -> Path:
 def test_generate_points_an_image_to_image_model_to_apply(sr_run, tmp_path, capsys):
     assert cli.main(["generate", "--model", str(sr_run), "--out", str(tmp_path / "s.png")]) == cli.EXIT_USAGE
     assert "python -m gan_space apply --model" in capsys.readouterr().err
+    assert cli.main(["score", "--model", str(sr_run), "--num", "8"]) == cli.EXIT_USAGE
+    assert "its scores are PSNR, SSIM and the Fréchet distance on its held-out pictures" in capsys.readouterr().err
 
 
 def test_two_processes_train_a_pair_task_from_the_cli(picture_folder, tmp_path):
