@@ -338,13 +338,23 @@ def load_paired(source: str | os.PathLike, resolution: int, channels: int, max_i
     path = Path(os.path.expanduser(str(source)))
     if path.is_dir():
         entries, skipped = _folder_entries(path)
-    elif path.is_file() and (zipfile.is_zipfile(path) or path.suffix.lower() == ".zip"):
-        entries, skipped = _zip_entries(path)
-    else:
-        raise DatasetError(f"paired data must be a folder or a .zip (with A/ and B/, or side-by-side pictures); "
-                           f"{source} is neither")
-    pictures = {name: read for name, read in entries.items() if Path(name).suffix.lower() in IMAGE_EXTENSIONS}
-    skipped += [f"{name}: not a picture file" for name in entries if name not in pictures]
+        return _paired_dataset(path.name, entries, skipped, resolution, channels, max_images, direction)
+    if path.is_file() and (zipfile.is_zipfile(path) or path.suffix.lower() == ".zip"):
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as error:
+            raise DatasetError(f"{path.name} is not a readable .zip file ({error})") from None
+        with archive:
+            entries, skipped = _zip_entries(archive, path.name)
+            return _paired_dataset(path.name, entries, skipped, resolution, channels, max_images, direction)
+    raise DatasetError(f"paired data must be a folder or a .zip (with A/ and B/, or side-by-side pictures); "
+                       f"{source} is neither")
+
+
+def _paired_dataset(source_name: str, entries: dict, skipped: list[str], resolution: int, channels: int, max_images: int,
+                    direction: str) -> Dataset:
+    pictures = {n: read for n, read in entries.items() if Path(n).suffix.lower() in IMAGE_EXTENSIONS}
+    skipped = skipped + [f"{n}: not a picture file" for n in entries if n not in pictures]
     a_root, b_root = _ab_roots(pictures)
     rows = []
     if a_root is not None:
@@ -379,14 +389,13 @@ def load_paired(source: str | os.PathLike, resolution: int, channels: int, max_i
                 skipped.append(f"{name}: {error}")
                 continue
             rows.append(np.concatenate([a, b] if direction == "AtoB" else [b, a]))
-    name = path.name
     if not rows:
         detail = f" ({len(skipped)} file(s) skipped: {'; '.join(skipped[:3])})" if skipped else ""
-        raise DatasetError(f"{name} holds no usable pair{detail}. Put the inputs in A/ and the targets in B/ with "
+        raise DatasetError(f"{source_name} holds no usable pair{detail}. Put the inputs in A/ and the targets in B/ with "
                            f"matching file names, or give pictures with the input on the left and the target on "
                            f"the right.")
     samples = torch.from_numpy(np.stack(rows))
-    return Dataset(name=f"{name} ({layout})", kind="images", samples=samples, skipped=skipped)
+    return Dataset(name=f"{source_name} ({layout})", kind="images", samples=samples, skipped=skipped)
 
 
 def _ab_roots(pictures: dict) -> tuple[str | None, str | None]:
@@ -459,15 +468,11 @@ def _folder_entries(root: Path) -> tuple[dict, list[str]]:
     return entries, skipped
 
 
-def _zip_entries(path: Path) -> tuple[dict, list[str]]:
+def _zip_entries(archive: zipfile.ZipFile, name: str) -> tuple[dict, list[str]]:
     """{member name: reader} read in memory, never extracted (so '../x' writes nothing)."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
-        raise DatasetError(f"{path.name} is not a readable .zip file ({error})") from None
     members = [m for m in archive.infolist() if not m.is_dir()]
     if sum(m.file_size for m in members) > MAX_ZIP_TOTAL_BYTES:
-        raise DatasetError(f"{path.name} unpacks to more than {MAX_ZIP_TOTAL_BYTES / 2**30:.0f} GiB")
+        raise DatasetError(f"{name} unpacks to more than {MAX_ZIP_TOTAL_BYTES / 2**30:.0f} GiB")
     data = {}
     skipped = []
     for member in members:
