@@ -439,7 +439,9 @@ def _match_ab(pictures: dict, a_root: str, b_root: str) -> tuple[dict, list[str]
                 skipped += [f"{n}: several {side}/ files are named {key} (keep one)" for n in names]
             elif key not in sides[other]:
                 skipped.append(f"{names[0]}: no partner in {other}/ (a file named {key} with any extension)")
-            elif side == "A" and (other, key) not in doubled:
+            elif (other, key) in doubled:
+                skipped.append(f"{names[0]}: its partner in {other}/ is ambiguous (several files named {key})")
+            elif side == "A":
                 matched[key] = (names[0], sides[other][key][0])
     return matched, skipped
 

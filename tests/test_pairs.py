@@ -124,6 +124,7 @@ def test_a_and_b_folders_pair_files_by_name_and_report_the_rest(tmp_path):
     assert "A/lonely.png: no partner in B/" in report
     assert "B/orphan.png: no partner in A/" in report
     assert "several A/ files are named twice" in report
+    assert "B/twice.png: its partner in A/ is ambiguous" in report
     assert "A/3.png + B/3.jpg: not a readable image" in report
     assert "notes.txt" in report
 
