@@ -69,13 +69,16 @@ class AdaptiveAugment:
         self.p = torch.zeros((), device=device)
         self.sign_sum = torch.zeros((), device=device)
         self.count = torch.zeros((), device=device)
+        self.observed = 0  # D steps seen (several per step with d_steps > 1)
 
     @torch.no_grad()
-    def observe(self, real_logits: torch.Tensor, step: int) -> None:
-        """Count the signs of one D step's real logits; adjust p every `interval` steps."""
+    def observe(self, real_logits: torch.Tensor, step: int | None = None) -> None:
+        """Count the signs of one D step's real logits; adjust p every `interval` D steps.
+        (`step` is accepted for the callers' convenience; the count is this object's own.)"""
         self.sign_sum += real_logits.detach().float().sign().sum()
         self.count += real_logits.numel()
-        if (step + 1) % self.interval == 0:
+        self.observed += 1
+        if self.observed % self.interval == 0:
             sums = torch.stack([self.sign_sum, self.count])
             if self.dist is not None:
                 torch.distributed.all_reduce(sums)
@@ -86,12 +89,15 @@ class AdaptiveAugment:
 
     def state(self) -> dict[str, torch.Tensor]:
         return {"augment.p": self.p.detach().cpu().clone(), "augment.sign_sum": self.sign_sum.detach().cpu().clone(),
-                "augment.count": self.count.detach().cpu().clone()}
+                "augment.count": self.count.detach().cpu().clone(),
+                "augment.observed": torch.tensor(self.observed, dtype=torch.int64)}
 
     def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
         for name in ("p", "sign_sum", "count"):
             if f"augment.{name}" in tensors:
                 getattr(self, name).copy_(tensors[f"augment.{name}"])
+        if "augment.observed" in tensors:
+            self.observed = int(tensors["augment.observed"])
 
 
 def _random_flip(x: torch.Tensor, generator=None) -> torch.Tensor:
