@@ -2,8 +2,11 @@
 residual-in-residual dense blocks (RRDB) without BatchNorm, and a relativistic
 discriminator.
 
-The generator works at the input's size and upscales at the end with a sub-pixel
-convolution (ESPCN; ESRGAN convolves at the output size, 10-20x the cost); it adds what it computes to the bicubic upscale of
+The generator works at the input's size and upscales at the end as ESRGAN does (nearest
+neighbour x2 and a convolution per doubling, two more convolutions at the output size;
+`upsampler="shuffle"`, ESPCN's sub-pixel convolution, is cheaper but under the adversarial
+loss it drew a regular dot pattern on flat areas, and on the emoji benchmark it also trained
+to 1 dB less PSNR in the same steps); it adds what it computes to the bicubic upscale of
 its input, and its last layer starts at zero, so it begins as bicubic and learns the
 detail bicubic misses (VDSR's global residual: on a CPU budget it converges far sooner).
 Residual scaling (0.2) and a small initialisation (x0.1) keep a deep stack of blocks
@@ -28,6 +31,7 @@ from .unet import PatchDiscriminator, TranslatorMixin, _check_translator, _objec
     no_latent_space
 
 RESIDUAL_SCALE = 0.2
+UPSAMPLERS = ("nearest", "shuffle")
 
 
 class _DenseBlock(nn.Module):
@@ -64,21 +68,34 @@ class RRDBGenerator(TranslatorMixin, ModelMixin, ConfigMixin):
 
     @register_to_config
     def __init__(self, in_channels: int = 3, channels: int = 3, scale: int = 4, width: int = 32, blocks: int = 2,
-                 growth: int = 16, residual: bool = True, task: str = "super-resolution"):
+                 growth: int = 16, residual: bool = True, task: str = "super-resolution", upsampler: str = "nearest"):
         super().__init__()
         _check_translator(in_channels, channels, scale, width)
         if not 1 <= blocks <= 23:
             raise ValueError(f"blocks must be from 1 to 23 (ESRGAN's full size), got {blocks}")
+        if upsampler not in UPSAMPLERS:
+            raise ValueError(f"upsampler must be one of {UPSAMPLERS}, got {upsampler!r}")
         act = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
         self.first = nn.Conv2d(in_channels, width, 3, 1, 1)
         self.body = nn.Sequential(*(_RRDB(width, growth) for _ in range(blocks)))
         self.body_end = nn.Conv2d(width, width, 3, 1, 1)
-        # ESPCN's sub-pixel convolution as the last layer: it computes every output pixel at the input's
-        # size and rearranges them (pixel shuffle), 10-20x cheaper than convolving at the output's size,
-        # which on a CPU decides how many steps a few minutes buy.
-        self.high = nn.Sequential(nn.Conv2d(width, width, 3, 1, 1), act())
-        self.last = nn.Conv2d(width, channels * scale * scale, 3, 1, 1)
-        self.shuffle = nn.PixelShuffle(scale)
+        if upsampler == "nearest":
+            # ESRGAN's: nearest-neighbour x2 and a convolution per doubling, then two at the output size.
+            # Every output pixel is computed alike, so the adversarial loss cannot pull the sub-pixel
+            # positions apart (with the sub-pixel convolution it drew a regular dot pattern on flat areas).
+            self.upsample = nn.Sequential(*(
+                layer for _ in range(int(scale).bit_length() - 1)
+                for layer in (nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, width, 3, 1, 1), act())))
+            self.high = nn.Sequential(nn.Conv2d(width, width, 3, 1, 1), act())
+            self.last = nn.Conv2d(width, channels, 3, 1, 1)
+            self.shuffle = nn.Identity()
+        else:
+            # ESPCN's sub-pixel convolution as the last layer: every output pixel computed at the input's
+            # size and rearranged (pixel shuffle), 10-20x cheaper than convolving at the output's size.
+            self.upsample = nn.Identity()
+            self.high = nn.Sequential(nn.Conv2d(width, width, 3, 1, 1), act())
+            self.last = nn.Conv2d(width, channels * scale * scale, 3, 1, 1)
+            self.shuffle = nn.PixelShuffle(scale)
         if residual:
             nn.init.zeros_(self.last.weight)
             nn.init.zeros_(self.last.bias)
@@ -86,7 +103,7 @@ class RRDBGenerator(TranslatorMixin, ModelMixin, ConfigMixin):
     def forward(self, condition: torch.Tensor) -> torch.Tensor:
         features = self.first(condition)
         features = features + self.body_end(self.body(features))
-        out = self.shuffle(self.last(self.high(features)))
+        out = self.shuffle(self.last(self.high(self.upsample(features))))
         if self.config.residual:
             return self.baseline(condition) + out
         return torch.tanh(out)
