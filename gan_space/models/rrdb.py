@@ -20,7 +20,6 @@ game ESRGAN uses, through the shared update step. An L1-only setting
 "RRDB_PSNR" / SRResNet baseline.
 """
 
-
 import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
