@@ -31,7 +31,7 @@ from .data import BUILTIN_DATASETS, BUILTIN_POINT_SETS, Dataset, dataset_kind, l
 from .datasource import make_source
 from .devices import resolve_precision, select_device
 from .losses import LOSSES
-from .models import DataSpec, family_names, get_family
+from .models import DataSpec, family_names, get_family, picture_recipes
 from .networks import Networks
 from .objective import Batch, GANObjective
 from .pairs import HELD_OUT_FILE, PAIR_TASKS, TASKS, HeldOut, Pairing, load_task_data, split_held_out
@@ -67,10 +67,6 @@ PRESETS = {
                    r1_every=1,
                    ema_decay=0.999, lr_decay_fraction=0.3, augment="none", sample_every=500,
                    checkpoint_every=2000),
-    # The classic DCGAN recipe plus EMA and flips: what arch="dcgan" starts from for pictures.
-    "images-dcgan": dict(arch="dcgan", resolution=32, channels=3, width=64, latent_dim=100, batch_size=64,
-                         steps=5000, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, r1_gamma=0.0, ema_decay=0.999,
-                         lr_decay_fraction=0.0, augment="flip", sample_every=250, checkpoint_every=1000),
 }
 
 # Pictures from folders, .zip files, the Hub and the built-in emoji: the modern recipe
@@ -106,12 +102,17 @@ PRESETS["images"] = PICTURE_PRESETS[32]  # a folder of pictures trains at 32 px 
 
 def picture_preset(resolution=None, arch=None) -> dict:
     """The preset for pictures at `resolution` (default 32): the recipe of the nearest size
-    this table has (by powers of two). arch="dcgan": DCGAN's own classic recipe."""
+    this table has (by powers of two), or the family's own recipe when `arch` names a family
+    that has one (DCGAN's classic recipe for arch="dcgan")."""
     if not isinstance(resolution, int) or isinstance(resolution, bool) or resolution < 1:
         resolution = None  # no size (or a bad one, which validation then names)
-    if arch == "dcgan" or (resolution is not None and resolution < min(PICTURE_PRESETS)):
-        # Below 16 px only DCGAN builds pictures; with the size asked for.
-        return dict(PRESETS["images-dcgan"], **({"resolution": resolution} if resolution else {}))
+    own = picture_recipes().get(arch)
+    if own is None and resolution is not None and resolution < min(PICTURE_PRESETS):
+        # Smaller than the table: the recipe of a family that builds pictures this small.
+        own = next((recipe for name, recipe in picture_recipes().items()
+                    if get_family(name).resolution_error(resolution) is None), None)
+    if own is not None:
+        return dict(own, **({"resolution": resolution} if resolution else {}))
     if resolution is None:
         return PRESETS["images"]
     nearest = min(PICTURE_PRESETS, key=lambda size: (abs(math.log2(size) - math.log2(resolution)), size))

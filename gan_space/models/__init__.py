@@ -5,7 +5,8 @@ One module per network family; each registers itself (gan_space.models.registry)
 imported here. Everything else asks the registry."""
 
 from .registry import (FAMILIES, DataSpec, NetworkFamily, discriminator_classes, family_names, family_of,
-                       generator_classes, get_family, image_resolutions, register_family)
+                       generator_classes, get_family, image_resolutions, picture_recipes,
+                       register_family)
 from .dcgan import DCGANDiscriminator, DCGANGenerator, SUPPORTED_RESOLUTIONS
 from .mlp import MLPDiscriminator, MLPGenerator
 from .unet import PatchDiscriminator, UNetGenerator
@@ -18,5 +19,5 @@ __all__ = [
     "ResidualGenerator", "ResidualDiscriminator", "FastGANGenerator", "FastGANDiscriminator",
     "UNetGenerator", "PatchDiscriminator", "RRDBGenerator", "RelativisticDiscriminator",
     "FAMILIES", "DataSpec", "NetworkFamily", "register_family", "get_family", "family_names", "family_of",
-    "generator_classes", "discriminator_classes", "image_resolutions",
+    "generator_classes", "discriminator_classes", "image_resolutions", "picture_recipes",
 ]

@@ -170,8 +170,14 @@ def _first_layer(generator: DCGANGenerator, latents: torch.Tensor, labels: torch
     return generator.project(z[:, :, None, None]).flatten(1), "project"
 
 
+# The classic recipe (Radford et al., 2015: Adam 2e-4, beta1 0.5, batch 64) plus EMA and flips.
+CLASSIC_RECIPE = dict(arch="dcgan", resolution=32, channels=3, width=64, latent_dim=100, batch_size=64,
+                      steps=5000, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, r1_gamma=0.0, ema_decay=0.999,
+                      lr_decay_fraction=0.0, augment="flip", sample_every=250, checkpoint_every=1000)
+
 FAMILY = register_family(NetworkFamily(
     name="dcgan", description="DCGAN (2015): transposed convolutions with BatchNorm; the classic recipe",
     generator_class=DCGANGenerator, discriminator_class=DCGANDiscriminator, build=_build,
     first_layer=_first_layer, data_kinds=("images",), resolutions=SUPPORTED_RESOLUTIONS,
-    settings=("width", "spectral_norm", "pack"), channels_last=True, mixed_precision=True, tags=("dcgan",)))
+    settings=("width", "spectral_norm", "pack"), channels_last=True, mixed_precision=True, tags=("dcgan",),
+    picture_recipe=CLASSIC_RECIPE))

@@ -49,6 +49,10 @@ class NetworkFamily:
     # The update step, when the family's loss has terms of its own (a GANObjective subclass,
     # e.g. a discriminator's auxiliary reconstruction); None: gan_space.objective.GANObjective.
     objective: type | None = None
+    # The family's own training recipe for pictures (TrainConfig fields, from its paper), used
+    # when a user picks this family; None: the picture presets by resolution
+    # (gan_space.training.PICTURE_PRESETS) apply to it too.
+    picture_recipe: dict | None = None
 
     def resolution_error(self, resolution) -> str | None:
         """None when this family builds images of this size, else what is allowed."""
@@ -90,6 +94,12 @@ def family_names(data_kind: str | None = None) -> list[str]:
     """The registered families (those that take `data_kind` data, when given)."""
     _load_builtin_families()
     return [name for name, family in FAMILIES.items() if data_kind is None or data_kind in family.data_kinds]
+
+
+def picture_recipes() -> dict[str, dict]:
+    """Family name -> its own picture recipe, for the families that have one."""
+    _load_builtin_families()
+    return {name: family.picture_recipe for name, family in FAMILIES.items() if family.picture_recipe is not None}
 
 
 def image_resolutions() -> list[int]:

@@ -278,7 +278,8 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                     resolution = gr.Number(label="Picture size (px)", precision=0, elem_id="translate-resolution",
                                            info="of the targets while training (16-256, a multiple of 8)")
                 with gr.Row():
-                    arch = gr.Dropdown([("U-Net (pix2pix)", "unet"), ("RRDB (ESRGAN)", "rrdb")], label="Architecture")
+                    # Filled from the registry's picture -> picture families on load (it imports torch).
+                    arch = gr.Dropdown([], label="Architecture")
                     pixel_loss = gr.Dropdown(["l1", "charbonnier"], label="Pixel loss")
                 with gr.Row():
                     adversarial_weight = gr.Number(label="Adversarial weight", step=0.005, elem_id="translate-adversarial")
@@ -338,10 +339,14 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
         return gr.update(visible=source == UPLOAD)
 
     def preset(task_value):
+        from gan_space.models import family_names, get_family
         from gan_space.training import TrainConfig
 
         values = TrainConfig.for_dataset("emoji", task=task_value).to_dict()
-        return (values["steps"], values["batch_size"], values["resolution"], values["arch"], values["pixel_loss"],
+        # "unet: pix2pix (2017)": the family's name and the start of its description.
+        families = [(f"{name}: {get_family(name).description.split(':')[0]}", name) for name in family_names("pairs")]
+        return (values["steps"], values["batch_size"], values["resolution"],
+                gr.update(choices=families, value=values["arch"]), values["pixel_loss"],
                 values["adversarial_weight"], values["feature_weight"], values["pixel_warmup"])
 
     advanced = [steps, batch_size, resolution, arch, pixel_loss, adversarial_weight, feature_weight, pixel_warmup]
