@@ -48,7 +48,7 @@ _COMMON = dict(resolution=64, channels=3, width=32, num_layers=2, batch_size=16,
                augment="flip", sample_every=250, checkpoint_every=1000, pixel_loss="l1", pixel_weight=1.0)
 TRANSLATION_PRESETS = {
     # ESRGAN's recipe in small: RRDB generator, relativistic D; feature matching stands in for VGG.
-    "super-resolution": dict(_COMMON, arch="rrdb", scale=4, loss="rpgan", adversarial_weight=0.01,
+    "super-resolution": dict(_COMMON, arch="rrdb", scale=4, loss="rpgan", adversarial_weight=0.005,
                              feature_weight=0.1),
     # pix2pix: U-Net, conditional PatchGAN, L1 at 100x the adversarial loss.
     # (width 16: a U-Net convolves at the full size, where width 32 costs 4x as much on a CPU)
