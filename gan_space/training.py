@@ -480,6 +480,10 @@ class Trainer:
             "summary": {
                 "step": self.step,
                 "total_steps": self.config.steps,
+                "minutes": self.config.minutes,  # a time budget (0: by steps; total_steps is then only a cap)
+                # Whether the run is complete (its steps, or its minutes), for lists of models.
+                "finished": self.step >= self.config.steps or bool(self.config.minutes)
+                and elapsed_seconds >= self.config.minutes * 60,
                 "training_seconds": round(elapsed_seconds, 1),
                 "dataset": self.data.summary(),
                 "data_kind": self.data.kind,
@@ -591,8 +595,9 @@ class Trainer:
                                      f"generator saved in {self.out_dir}")
                 elif stopping:
                     event.status = "stopped"
-                    event.message = (f"stopped at step {self.step}/{c.steps}; checkpoint kept in {self.out_dir}: "
-                                     f"resume to continue")
+                    where = (f"{event.elapsed_seconds / 60:.1f} of {c.minutes:g} minutes (step {self.step})"
+                             if budget_seconds else f"step {self.step}/{c.steps}")
+                    event.message = f"stopped at {where}; checkpoint kept in {self.out_dir}: resume to continue"
                 yield event
                 window_start = time.perf_counter()  # do not count the time spent by the consumer
                 if stopping:

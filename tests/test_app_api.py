@@ -4,6 +4,7 @@ import math
 import re
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,6 +135,22 @@ def test_shipped_generator_draws_digits(client_factory):
     other, _ = client.predict(model="shipped/digits", seed=1, count=64, api_name="/generate")
     assert torch.equal(cells_of_grid(same), samples)
     assert not torch.equal(cells_of_grid(other), samples)
+
+
+def test_the_shipped_emoji_generator_is_listed_beside_digits_and_draws_its_samples(client_factory):
+    from gan_space.checkpoints import load_generator
+    from gan_space.sampling import generate
+    from gan_space.ui.pictures import grid_picture
+
+    client = client_factory()
+    keys = [model["key"] for model in client.predict(api_name="/models")]
+    assert keys[:2] == ["shipped/digits", "shipped/emoji"]
+    image, _ = client.predict(model="shipped/emoji", seed=7, count=16, api_name="/generate")
+    expected = grid_picture(generate(load_generator(Path(__file__).parent.parent / "checkpoints" / "emoji"), 16, seed=7))
+    picture = np.asarray(Image.open(image).convert("RGB"), dtype=np.int16)
+    assert picture.shape == np.asarray(expected).shape
+    assert np.abs(picture - np.asarray(expected, dtype=np.int16)).max() <= 2  # the same samples, in colour
+    assert picture.std(axis=2).mean() > 5
 
 
 def test_interpolation_is_an_animation_from_one_seed_to_the_other(client_factory):

@@ -118,6 +118,15 @@ def test_train_on_digits_watch_it_stream_stop_then_generate(page, app_server, tm
     assert gif[:6] in (b"GIF87a", b"GIF89a")
     page.screenshot(path=str(SCREENSHOTS / "generate-interpolation.png"), full_page=True)
 
+    # The shipped colour generator: its description gives its score; a colour grid.
+    model.click()
+    page.get_by_role("option", name="emoji (shipped)").click()
+    page.wait_for_function("() => document.querySelector('#model-info').innerText.includes('Fréchet distance')")
+    before = page.locator("#generate-grid img").get_attribute("src")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.wait_for_function(f"() => document.querySelector('#generate-grid img')?.src !== {before!r}")
+    page.screenshot(path=str(SCREENSHOTS / "generate-shipped-emoji.png"), full_page=True)
+
 
 def test_a_bad_input_shows_a_message_in_the_page(page, app_server):
     page.goto(app_server.url)

@@ -70,6 +70,8 @@ def test_the_model_list_finds_shipped_trained_and_pulled_generators(tmp_path):
     (paths.runs_dir / "half" / "checkpoints" / ".tmp-step-0000060-1").mkdir()  # an unfinished write: ignored
     (paths.runs_dir / "empty").mkdir()
     shutil.copytree(shipped, paths.hub_dir / "alice--digits" / "generator")
+    (paths.hub_dir / "alice--digits" / "generator" / "summary.json").write_text(json.dumps(
+        {"step": 5, "quality": {"frechet_distance": 12.345, "real_frechet_distance": 3.02}}))
     pickled = paths.hub_dir / "mallory--pickle"
     pickled.mkdir(parents=True)
     (pickled / "config.json").write_text((shipped / "config.json").read_text())
@@ -87,6 +89,8 @@ def test_the_model_list_finds_shipped_trained_and_pulled_generators(tmp_path):
     assert entries["runs/stale-pointer"].folder.parent.name == "step-0000040"
     assert entries["hub/alice--digits"].label == "alice/digits (Hub)"
     assert "trained 6000/6000 steps" in entries["shipped/digits"].describe()
+    # A generator's recorded score is shown beside what real pictures score.
+    assert "Fréchet distance 12.3 (real pictures 3.02)" in entries["hub/alice--digits"].describe()
     assert not entries["shipped/digits"].is_points and entries["shipped/digits"].num_classes == 0
     with pytest.raises(ValueError, match="choose one of shipped/digits, runs/done"):
         find_generator(paths, "../../etc")

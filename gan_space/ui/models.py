@@ -139,11 +139,20 @@ class GeneratorEntry:
         if self.num_classes:
             parts.append(f"{self.num_classes} classes")
         s = self.summary
-        if s.get("step"):
+        minutes = s.get("minutes") or (s.get("train_config") or {}).get("minutes")
+        if s.get("step") and minutes:  # by the clock: the step count is only a cap
+            parts.append(f"trained {s['step']} steps in {s.get('training_seconds', 0) / 60:.0f} of {minutes:g} minutes")
+        elif s.get("step"):
             parts.append(f"trained {s['step']}/{s.get('total_steps', s['step'])} steps"
                          + (f" in {s['training_seconds']:.0f}s" if s.get("training_seconds") else ""))
         if s.get("dataset"):
             parts.append(f"on {s['dataset']}")
+        quality = s.get("quality") or {}
+        if isinstance(quality.get("frechet_distance"), (int, float)):
+            # Read against the line real pictures draw in the same features (gan_space.scores).
+            real = quality.get("real_frechet_distance")
+            parts.append(f"Fréchet distance {quality['frechet_distance']:.3g}"
+                         + (f" (real pictures {real:.3g})" if isinstance(real, (int, float)) else ""))
         return " · ".join(parts)
 
 
@@ -217,8 +226,12 @@ def list_generators(paths: AppPaths, owner: str | None = None) -> list[Generator
         config = _generator_config(generator) if generator is not None else None
         if config is not None:
             summary = _read_json(generator.parent / "state.json").get("summary", {})
-            done = summary.get("step") == summary.get("total_steps")
-            progress = "" if done or not summary else f", step {summary.get('step')}/{summary.get('total_steps')}"
+            done = summary.get("finished", summary.get("step") == summary.get("total_steps"))
+            if summary.get("minutes"):  # by the clock: how far through its minutes
+                so_far = f"{summary.get('training_seconds', 0) / 60:.1f} of {summary['minutes']:g} minutes"
+            else:
+                so_far = f"step {summary.get('step')}/{summary.get('total_steps')}"
+            progress = "" if done or not summary else f", {so_far}"
             entries.append(GeneratorEntry(f"runs/{run.name}", f"{run.name} (trained here{progress})", generator,
                                           "trained", config, summary))
     for pulled in _subfolders(paths.hub_dir):

@@ -1,0 +1,57 @@
+"""The generators in checkpoints/ load offline, from safetensors alone, and draw what their
+summary says they draw: the scores recorded when they were shipped are reproduced here,
+and they are far from what noise or an untrained network of the same shape scores."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from gan_space.checkpoints import load_generator
+from gan_space.data import load_dataset
+from gan_space.sampling import generate
+from gan_space.scores import generator_score
+
+SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
+SHIPPED_FILES = {"config.json", "diffusion_pytorch_model.safetensors", "summary.json", "sample_grid.png"}
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+
+
+def test_the_emoji_generator_ships_as_safetensors_with_its_card_grid_and_score():
+    folder = SHIPPED / "emoji"
+    assert {p.name for p in folder.iterdir()} == SHIPPED_FILES  # no pickles, nothing else
+    assert (folder / "diffusion_pytorch_model.safetensors").stat().st_size < 8 * 2**20  # "a few MB"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["train_config"]["dataset"] == "emoji" and summary["train_config"]["resolution"] == 64
+    assert summary["quality"]["frechet_distance"] > 0 and summary["quality"]["num_samples"] == 1000
+
+
+def test_the_emoji_generator_loads_offline_and_draws_what_its_score_says(offline):
+    generator = load_generator(SHIPPED / "emoji")
+    recorded = json.loads((SHIPPED / "emoji" / "summary.json").read_text())["quality"]
+    real = load_dataset("emoji", 64, 3).samples
+    score = generator_score(generator, real, num=1000, seed=1_000_000)
+    # The same samples and features as when it shipped (thread counts may move the last digits).
+    assert score["frechet_distance"] == pytest.approx(recorded["frechet_distance"], rel=0.02)
+
+    # Not noise: an untrained generator of the same shape is far worse, and so is noise.
+    torch.manual_seed(0)
+    untrained = type(generator).from_config(generator.config).eval()
+    untrained_score = generator_score(untrained, real, num=1000, seed=1_000_000)
+    noise = torch.randint(0, 256, (1000, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    from gan_space.scores import ImageReference
+
+    noise_score = ImageReference.of(real, 1000, seed=1_000_000).score(noise, seed=1_000_000)
+    assert score["frechet_distance"] < 0.25 * untrained_score["frechet_distance"], (score, untrained_score)
+    assert score["frechet_distance"] < 0.1 * noise_score["frechet_distance"], (score, noise_score)
+
+    # Varied: the samples of different seeds differ (not one picture drawn 64 times).
+    samples = generate(generator, 64, seed=0)
+    assert samples.shape == (64, 3, 64, 64) and samples.min() >= -1 and samples.max() <= 1
+    assert samples.std(0).mean() > 0.2, "the samples barely differ from each other"
