@@ -9,9 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUN=${1:-runs/emoji-64}  # or an existing run folder to ship (e.g. image_quality.py's default/run)
-COMMAND="python -m gan_space train --dataset emoji --resolution 64 --minutes 30 --out $RUN"
+COMMAND="python -m gan_space train --dataset emoji --resolution 64 --minutes 30"
 if [ ! -d "$RUN" ]; then
-    $COMMAND
+    $COMMAND --out "$RUN"
 fi
 
 python - "$RUN" checkpoints/emoji "$COMMAND" <<'PY'
