@@ -122,9 +122,14 @@ def test_train_on_digits_watch_it_stream_stop_then_generate(page, app_server, tm
     model.click()
     page.get_by_role("option", name="emoji (shipped)").click()
     page.wait_for_function("() => document.querySelector('#model-info').innerText.includes('Fréchet distance')")
+    expect(page.locator("#interpolation img")).to_have_count(0)  # the digits' animation is gone
     before = page.locator("#generate-grid img").get_attribute("src")
     page.get_by_role("button", name="Generate", exact=True).click()
     page.wait_for_function(f"() => document.querySelector('#generate-grid img')?.src !== {before!r}")
+    # (Gradio dims an output while its event is pending: the screenshot waits for the end.)
+    page.wait_for_function("() => !document.querySelector('#generate-grid.pending, #generate-grid .pending') && "
+                           "document.querySelector('#generate-grid img').complete")
+    page.wait_for_timeout(300)  # the picture fades in
     page.screenshot(path=str(SCREENSHOTS / "generate-shipped-emoji.png"), full_page=True)
 
 

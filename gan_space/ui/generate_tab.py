@@ -169,6 +169,8 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
         return str(path)
 
     model.change(describe_model, model, [model_info, class_label], queue=False, api_visibility="private")
+    # An animation of the previous model's samples would read as this one's.
+    model.change(lambda: None, None, animation, queue=False, api_visibility="private")
     # A page opened later sees the runs trained since the app started.
     demo.load(refresh, model, model, queue=False, api_visibility="private").then(
         describe_model, model, [model_info, class_label], queue=False, api_visibility="private")
