@@ -5,6 +5,7 @@ checkpoints on the clock."""
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -283,12 +284,29 @@ def test_a_time_budget_is_honoured_and_resumes(tmp_path):
     assert "0.1 minutes" in event.message and event.time_budget_seconds == 6
     # The learning-rate decay followed the clock: full rate at first, (nearly) 0 at the end.
     assert rates[0] == trainer.config.lr_g and rates[-1] < 0.1 * trainer.config.lr_g
+    # The run is complete by its minutes, and the model list says so (not "step N/10000000").
+    from gan_space.ui.models import AppPaths, list_generators
+
+    summary = json.loads((Path(event.checkpoint) / "state.json").read_text())["summary"]
+    assert summary["finished"] is True and summary["minutes"] == minutes
+    paths = AppPaths.create(checkpoints_dir=tmp_path / "none", runs_dir=tmp_path, sessions_dir=tmp_path / "sessions")
+    (entry,) = list_generators(paths)
+    assert entry.label == "run (trained here)" and f"of {minutes:g} minutes" in entry.describe()
 
     resumed = Trainer.resume(str(tmp_path / "run"), minutes=2 * minutes)
     assert resumed.step == event.step
     events = list(resumed.run())
     assert events[0].step > event.step and "left of 0.2 min" in events[0].status_line()
     assert events[-1].status == "finished" and abs(events[-1].elapsed_seconds - 120 * minutes) <= 12 * minutes
+
+
+def test_a_run_by_the_clock_stopped_early_says_how_far_through_its_minutes(tmp_path):
+    trainer = Trainer(TrainConfig.for_dataset("ring8", minutes=5, out_dir=str(tmp_path / "run"), log_every=20))
+    for event in trainer.run():
+        trainer.request_stop()
+    assert event.status == "stopped" and re.search(r"stopped at 0\.\d of 5 minutes \(step \d+\)", event.message)
+    summary = json.loads((Path(event.checkpoint) / "state.json").read_text())["summary"]
+    assert summary["finished"] is False
 
 
 def test_minutes_is_validated(tmp_path):
