@@ -24,29 +24,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from gan_space.scores import feature_network, image_features, real_statistics  # noqa: E402
+from gan_space.scores import calibration_pictures, feature_network, image_features, real_statistics  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "noto-emoji-64.npz"
-
-
-def gaussian_blur(images: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
-    radius = max(1, round(3 * sigma))
-    taps = torch.exp(-torch.arange(-radius, radius + 1.0) ** 2 / (2 * sigma ** 2))
-    taps = taps / taps.sum()
-    channels = images.shape[1]
-    x = F.pad(images.float(), (radius,) * 4, mode="replicate")
-    x = F.conv2d(x, taps.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
-    x = F.conv2d(x, taps.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
-    return x.round().clamp(0, 255).to(torch.uint8)
-
-
-def with_noise(images: torch.Tensor, std: float = 25.5, seed: int = 1) -> torch.Tensor:
-    noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(seed)) * std
-    return (images.float() + noise).round().clamp(0, 255).to(torch.uint8)
-
-
-def pure_noise(like: torch.Tensor, seed: int = 2) -> torch.Tensor:
-    return torch.randint(0, 256, like.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
 
 
 def calibrate(name: str, images: torch.Tensor, counts: list[int], features: str) -> list[dict]:
@@ -63,8 +43,7 @@ def calibrate(name: str, images: torch.Tensor, counts: list[int], features: str)
         n = min(n, len(held_out))
         real = held_out[:n]
         row = {"data": name, "n": n}
-        for label, pictures in (("real", real), ("blurred", gaussian_blur(real)), ("noisy", with_noise(real)),
-                                ("pure noise", pure_noise(real))):
+        for label, pictures in calibration_pictures(real).items():
             start = time.perf_counter()
             score = statistics.score_features(image_features(pictures, network))
             row[label] = (score["frechet_distance"], score["kid"])

@@ -750,7 +750,25 @@ def frechet_distance_images(images: torch.Tensor, references: torch.Tensor) -> f
     return frechet_distance(a.mean(0), cov_a, b.mean(0), cov_b)
 
 
+def calibration_pictures(pictures: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What the score is calibrated with (README; benchmarks/image_scores.py): uint8 pictures
+    (N, C, H, W) as they are ("real"), blurred (Gaussian, sigma 1 pixel), with Gaussian noise
+    (sigma 10% of the range) and replaced by uniform noise ("pure noise"), with fixed seeds.
+    A score worth having orders real < blurred, noisy < pure noise."""
+    from .pairs import gaussian_blur
+
+    def to_uint8(x: torch.Tensor) -> torch.Tensor:
+        return x.round().clamp(0, 255).to(torch.uint8)
+
+    noise = torch.randn(pictures.shape, generator=torch.Generator().manual_seed(1)) * 25.5
+    return {"real": pictures,
+            "blurred": to_uint8(gaussian_blur(pictures, torch.ones(len(pictures)))),
+            "noisy": to_uint8(pictures.float() + noise),
+            "pure noise": torch.randint(0, 256, pictures.shape, generator=torch.Generator().manual_seed(2),
+                                        dtype=torch.uint8)}
+
+
 __all__ = ["FEATURE_NETWORKS", "ImageReference", "RealStatistics", "RandomFeatures", "InceptionFeatures",
            "Dinov2Features", "feature_network", "find_weights", "image_features", "image_score", "real_statistics",
            "frechet_distance", "kernel_inception_distance", "inception_conv_names",
-           "frechet_distance_images", "run_pictures", "generator_score"]
+           "frechet_distance_images", "run_pictures", "generator_score", "calibration_pictures"]

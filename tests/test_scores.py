@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from gan_space import scores
-from gan_space.scores import (ImageReference, RealStatistics, feature_network, find_weights, frechet_distance,
-                              image_features, image_score, kernel_inception_distance, real_statistics)
+from gan_space.scores import (ImageReference, RealStatistics, calibration_pictures, feature_network, find_weights,
+                              frechet_distance, image_features, image_score, kernel_inception_distance,
+                              real_statistics)
 
 
 # ---------------------------------------------------------------------------
@@ -42,24 +43,6 @@ def shapes(n: int, seed: int, size: int = 32) -> torch.Tensor:
         mask = torch.where(round_one[:, None, None], disc, box) & present[:, None, None]
         pictures = torch.where(mask[:, None], colour[:, :, None, None], pictures)
     return pictures.round().to(torch.uint8)
-
-
-def blur(pictures: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
-    radius = max(1, round(3 * sigma))
-    taps = torch.exp(-torch.arange(-radius, radius + 1.0) ** 2 / (2 * sigma ** 2))
-    kernel = (taps[:, None] * taps[None, :]) / taps.sum() ** 2
-    c = pictures.shape[1]
-    x = F.conv2d(F.pad(pictures.float(), (radius,) * 4, mode="replicate"), kernel.expand(c, 1, -1, -1), groups=c)
-    return x.round().clamp(0, 255).to(torch.uint8)
-
-
-def noisy(pictures: torch.Tensor, std: float = 25.5, seed: int = 1) -> torch.Tensor:
-    noise = torch.randn(pictures.shape, generator=torch.Generator().manual_seed(seed)) * std
-    return (pictures.float() + noise).round().clamp(0, 255).to(torch.uint8)
-
-
-def pure_noise(like: torch.Tensor, seed: int = 2) -> torch.Tensor:
-    return torch.randint(0, 256, like.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +170,7 @@ def _order(real, reference, count=None):
     statistics = real_statistics(reference)
     real = real[:count] if count else real
     return {name: statistics.score_features(image_features(pictures), seed=0)
-            for name, pictures in (("real", real), ("blurred", blur(real)), ("noisy", noisy(real)),
-                                   ("noise", pure_noise(real)))}
+            for name, pictures in calibration_pictures(real).items()}
 
 
 @pytest.mark.parametrize("size", [64, 32])
@@ -197,18 +179,18 @@ def test_emoji_order_real_blurred_noise(emoji, size):
                                                      align_corners=False).round().to(torch.uint8)
     result = _order(pictures[200:], pictures[:200])
     for metric in ("frechet_distance", "kid"):
-        real, blurred, noisy_, noise = (result[k][metric] for k in ("real", "blurred", "noisy", "noise"))
+        real, blurred, noisy_, noise = (result[k][metric] for k in ("real", "blurred", "noisy", "pure noise"))
         assert real < blurred < noise and real < noisy_ < noise, (metric, result)
     # With margins: a blur is far from real-vs-real, noise farther still.
     assert result["blurred"]["frechet_distance"] > 5 * result["real"]["frechet_distance"]
-    assert result["noise"]["frechet_distance"] > 5 * result["blurred"]["frechet_distance"]
+    assert result["pure noise"]["frechet_distance"] > 5 * result["blurred"]["frechet_distance"]
     assert abs(result["real"]["kid"]) < 0.1 * result["blurred"]["kid"]
 
 
 def test_procedural_pictures_order_real_blurred_noise():
     result = _order(shapes(200, seed=11), shapes(200, seed=12))
     for metric in ("frechet_distance", "kid"):
-        real, blurred, noisy_, noise = (result[k][metric] for k in ("real", "blurred", "noisy", "noise"))
+        real, blurred, noisy_, noise = (result[k][metric] for k in ("real", "blurred", "noisy", "pure noise"))
         assert real < blurred < noise and real < noisy_ < noise, (metric, result)
     assert result["blurred"]["frechet_distance"] > 3 * result["real"]["frechet_distance"]
 
@@ -285,7 +267,8 @@ def test_image_metrics_frechet_distance_uses_this_one():
     other = shapes(64, seed=4).float() / 255
     assert pictures_distance(sharp, sharp) == pytest.approx(0.0, abs=1e-6)
     # (64 pictures: FD's small-sample bias is large, so only the order is asked for here.)
-    assert pictures_distance(blur(shapes(64, seed=3)).float() / 255, sharp) > pictures_distance(other, sharp)
+    blurred = calibration_pictures(shapes(64, seed=3))["blurred"].float() / 255
+    assert pictures_distance(blurred, sharp) > pictures_distance(other, sharp)
     assert pictures_distance(other, sharp) == pytest.approx(scores.frechet_distance_images(other, sharp))
 
 

@@ -11,7 +11,7 @@ import torch
 from gan_space.checkpoints import load_generator
 from gan_space.data import load_dataset
 from gan_space.sampling import generate
-from gan_space.scores import generator_score
+from gan_space.scores import ImageReference, calibration_pictures, generator_score
 
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
 SHIPPED_FILES = {"config.json", "diffusion_pytorch_model.safetensors", "summary.json", "sample_grid.png"}
@@ -44,9 +44,7 @@ def test_the_emoji_generator_loads_offline_and_draws_what_its_score_says(offline
     torch.manual_seed(0)
     untrained = type(generator).from_config(generator.config).eval()
     untrained_score = generator_score(untrained, real, num=1000, seed=1_000_000)
-    noise = torch.randint(0, 256, (1000, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    from gan_space.scores import ImageReference
-
+    noise = calibration_pictures(real[:1000])["pure noise"]
     noise_score = ImageReference.of(real, 1000, seed=1_000_000).score(noise, seed=1_000_000)
     assert score["frechet_distance"] < 0.25 * untrained_score["frechet_distance"], (score, untrained_score)
     assert score["frechet_distance"] < 0.1 * noise_score["frechet_distance"], (score, noise_score)
