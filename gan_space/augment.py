@@ -72,9 +72,9 @@ class AdaptiveAugment:
         self.observed = 0  # D steps seen (several per step with d_steps > 1)
 
     @torch.no_grad()
-    def observe(self, real_logits: torch.Tensor, step: int | None = None) -> None:
-        """Count the signs of one D step's real logits; adjust p every `interval` D steps.
-        (`step` is accepted for the callers' convenience; the count is this object's own.)"""
+    def observe(self, real_logits: torch.Tensor) -> None:
+        """Count the signs of one D step's real logits; adjust p every `interval` D steps
+        (counted here, so several D steps per training step count as many)."""
         self.sign_sum += real_logits.detach().float().sign().sum()
         self.count += real_logits.numel()
         self.observed += 1

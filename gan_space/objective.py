@@ -108,7 +108,7 @@ class GANObjective:
             logs["d_fake"] = torch.sigmoid(fake_logits.detach()).mean()
         if self.adaptive is not None:
             # ADA's overfitting signal: how sure D is that the pictures it trains on are real.
-            self.adaptive.observe(margin, step)
+            self.adaptive.observe(margin)
             logs["augment_p"] = self.adaptive.p.clone()
         if self.loss == "wgan-gp" and self.gp_weight > 0:
             gp = gradient_penalty(D, batch.real, fake.detach().float(), batch.real_labels, generator=self.randomness.noise)

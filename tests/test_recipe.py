@@ -168,20 +168,20 @@ def test_ada_lets_the_gradient_through_to_the_generator():
 
 def test_p_follows_the_sign_of_the_real_logits_at_ada_speed():
     ada = AdaptiveAugment(torch.device("cpu"), target=0.6, interval=4, images_to_full=1000)
-    for step in range(4):
-        ada.observe(torch.full((25,), 3.0), step)  # D calls every training picture real: r_t = 1
+    for _ in range(4):
+        ada.observe(torch.full((25,), 3.0))  # D calls every training picture real: r_t = 1
     assert ada.p.item() == pytest.approx(100 / 1000)  # 4 steps of 25 pictures, 1000 pictures for 0 -> 1
-    for step in range(4, 8):
-        ada.observe(torch.tensor([1.0, -1.0] * 10), step)  # r_t = 0 < target: down again
+    for _ in range(4, 8):
+        ada.observe(torch.tensor([1.0, -1.0] * 10))  # r_t = 0 < target: down again
     assert ada.p.item() == pytest.approx(20 / 1000)
-    for step in range(8, 400):
-        ada.observe(-torch.ones(25), step)
+    for _ in range(8, 400):
+        ada.observe(-torch.ones(25))
     assert ada.p.item() == 0.0  # never below 0
-    for step in range(400, 800):
-        ada.observe(torch.ones(25), step)
+    for _ in range(400, 800):
+        ada.observe(torch.ones(25))
     assert ada.p.item() == 1.0  # nor above 1
     copy = AdaptiveAugment(torch.device("cpu"))
-    ada.observe(torch.ones(3), 800)  # mid-interval sums travel too
+    ada.observe(torch.ones(3))  # mid-interval sums travel too
     copy.load_state(ada.state())
     assert copy.observed == 801 and all(torch.equal(a, b) for a, b in zip(copy.state().values(), ada.state().values()))
 
