@@ -9,7 +9,6 @@ cropped and no colour conversion is made (a score on the Y channel of YCbCr, as 
 papers report, is not what is measured here).
 """
 
-import math
 
 import torch
 import torch.nn.functional as F
@@ -90,74 +89,11 @@ def mean_ssim(images: torch.Tensor, targets: torch.Tensor, data_range: float = 1
 def frechet_distance(images: torch.Tensor, references: torch.Tensor) -> float:
     """Fréchet distance between the features of two sets of [0, 1] pictures (lower: the sets
     look more alike). Sharpness, texture and colour statistics count; a blurry set is far
-    from a sharp one even when each picture's PSNR is high.
+    from a sharp one even when each picture's PSNR is high. The project's one random-feature
+    Fréchet distance (gan_space.scores), so these numbers compare with the generators'."""
+    from .scores import frechet_distance_images
 
-    THE HOOK: gan_space/scores.py (a random-feature Fréchet distance shared by the whole
-    project) is used when it is there; until then, `random_feature_frechet_distance` below
-    stands in, so the benchmark and the app have the number today. Compare numbers from the
-    same function only."""
-    try:
-        from . import scores
-    except ImportError:
-        scores = None
-    shared = getattr(scores, "frechet_distance_images", None) if scores is not None else None
-    if shared is not None:
-        return float(shared(images, references))
-    return random_feature_frechet_distance(images, references)
+    return float(frechet_distance_images(images, references))
 
 
-class _RandomFeatures(torch.nn.Module):
-    """A fixed, randomly initialised convolutional network (the same weights everywhere, from a
-    fixed seed): random features separate image statistics surprisingly well and need no
-    download (Naeem et al. 2020 use them as a baseline for FID's Inception features)."""
-
-    def __init__(self, channels: int, seed: int = 20_240_614):
-        super().__init__()
-        generator = torch.Generator().manual_seed(seed)
-        widths = [channels, 32, 48, 64]
-        self.weights = []
-        for c_in, c_out in zip(widths, widths[1:]):
-            w = torch.randn(c_out, c_in, 3, 3, generator=generator, dtype=torch.float64) * math.sqrt(2 / (9 * c_in))
-            self.weights.append(w)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x.double() - 0.5) * 2
-        pooled = []
-        for weight in self.weights:
-            x = F.leaky_relu(F.conv2d(x, weight, stride=2, padding=1), 0.2)
-            # Means and spreads of each feature at every scale: colour, contrast and texture.
-            pooled += [x.mean((2, 3)), x.std((2, 3))]
-        return torch.cat(pooled, 1)
-
-
-def random_feature_frechet_distance(images: torch.Tensor, references: torch.Tensor) -> float:
-    """The Fréchet distance between Gaussians fitted to random-network features of the two sets."""
-    if images.dim() != 4 or references.dim() != 4 or images.shape[1:] != references.shape[1:]:
-        raise ValueError(f"two sets of pictures of one shape are needed, got {tuple(images.shape)} and "
-                         f"{tuple(references.shape)}")
-    if len(images) < 2 or len(references) < 2:
-        raise ValueError("a Fréchet distance needs at least 2 pictures in each set")
-    network = _RandomFeatures(images.shape[1])
-    with torch.no_grad():
-        a = torch.cat([network(chunk.cpu()) for chunk in images.split(256)])
-        b = torch.cat([network(chunk.cpu()) for chunk in references.split(256)])
-    return _frechet_from_features(a, b)
-
-
-def _frechet_from_features(a: torch.Tensor, b: torch.Tensor) -> float:
-    import numpy as np
-    from scipy import linalg
-
-    a, b = a.double().numpy(), b.double().numpy()
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    if not np.isfinite(root).all():  # nearly singular: FID's usual fix, a small offset
-        offset = np.eye(len(cov_a)) * 1e-6
-        root = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
-    root = root.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(root))
-
-
-__all__ = ["psnr", "ssim", "mean_psnr", "mean_ssim", "to_unit", "frechet_distance",
-           "random_feature_frechet_distance"]
+__all__ = ["psnr", "ssim", "mean_psnr", "mean_ssim", "to_unit", "frechet_distance"]
