@@ -9,7 +9,6 @@ cropped and no colour conversion is made (a score on the Y channel of YCbCr, as 
 papers report, is not what is measured here).
 """
 
-
 import torch
 import torch.nn.functional as F
 
