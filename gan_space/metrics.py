@@ -17,6 +17,9 @@ import numpy as np
 import torch
 
 from .data import mixture_modes
+# The project's one Fréchet distance between Gaussians (real by construction, singular covariances
+# included: dead ReLU units in the judge's features make them so).
+from .scores import frechet_distance
 
 
 # ---------------------------------------------------------------------------
@@ -87,19 +90,6 @@ def digits_judge() -> DigitsJudge:
     features = judge.features(images[reference])
     judge.reference_mean, judge.reference_cov = features.mean(0), np.cov(features, rowvar=False)
     return judge
-
-
-def frechet_distance(mean_a, cov_a, mean_b, cov_b) -> float:
-    """||mu_a - mu_b||^2 + Tr(A + B - 2 (A B)^(1/2)), with the matrix square root taken
-    through the symmetric form A^(1/2) B A^(1/2) so it stays real."""
-    from scipy import linalg
-
-    # A tiny ridge: dead ReLU units make the covariances singular.
-    ridge = 1e-6 * np.eye(len(mean_a))
-    cov_a, cov_b = cov_a + ridge, cov_b + ridge
-    sqrt_a = linalg.sqrtm(cov_a).real
-    middle = linalg.sqrtm(sqrt_a @ cov_b @ sqrt_a).real
-    return float(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(middle))
 
 
 def to_digit_space(images: torch.Tensor) -> np.ndarray:
