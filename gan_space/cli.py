@@ -304,9 +304,9 @@ def _score(args) -> int:
             raise ValueError(f"{args.dataset} holds points, not pictures: give the pictures the generator imitates")
         pictures, source = data.samples, args.dataset
     else:
-        found = None
-        if Path(os.path.expanduser(args.model)).exists():
-            folder = generator_folder(Path(os.path.expanduser(args.model)))
+        found, local = None, Path(os.path.expanduser(args.model))
+        if local.exists():
+            folder = generator_folder(local)
             if (folder.parent / "state.json").is_file():  # a checkpoint's generator: runs/NAME/checkpoints/step-N/
                 found = run_pictures(folder.parent.parent.parent, output.resolution, output.channels)
         if found is None:

@@ -75,7 +75,7 @@ PRESETS = {
 # with the family, widths, batch and penalty chosen by resolution. Augmentation needs no
 # choice by set size: "ada" raises its probability only while D overfits (a large set
 # keeps p near 0, a few hundred pictures push it up). Measured on the emoji set on this
-# project's 2-core CPU (see tests/test_recipe.py and the commit message for the figures).
+# project's 2-core CPU against DCGAN's recipe: benchmarks/image_quality.py, benchmarks/RESULTS.md.
 _PICTURES = dict(channels=3, loss="rpgan", beta1=0.0, beta2=0.99, r1_every=16, augment="ada", ema_decay=0.999,
                  # The learning rates fall to 0 over the last quarter of the run (of its steps, or of
                  # its minutes: Schedule.progress), which sharpens the samples at the end.

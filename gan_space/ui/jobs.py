@@ -204,8 +204,8 @@ class TrainingJob:
                     self._expected_cost = self._watcher.estimate_seconds(SMALL_MEASUREMENT)
                     self._watcher = SampleWatcher(self.trainer, num_samples=SMALL_MEASUREMENT)
                 self._measurement_seconds += time.monotonic() - probe_start
-            budget = (time.monotonic() - self._started) / PREVIEW_COST_RATIO - self._measurement_seconds
-            if self._expected_cost > budget and not (final and self._expected_cost <= FREE_FINAL_MEASUREMENT):
+            if not self._budget_allows(self._expected_cost) and not (
+                    final and self._expected_cost <= FREE_FINAL_MEASUREMENT):
                 return
             measure_start = time.monotonic()
             point = self._watcher.measure()
@@ -213,8 +213,17 @@ class TrainingJob:
             logger.exception("sample measurements failed; training goes on without them")
             self.diagnostics_seconds = None
             return
-        self._expected_cost = time.monotonic() - measure_start
-        self._measurement_seconds += self._expected_cost
-        self._last_measurement = time.monotonic()
+        self._book_measurement(measure_start)
         with self._lock:
             self._quality.append(point)
+
+    def _budget_allows(self, cost: float) -> bool:
+        """Whether a measurement of `cost` seconds keeps all of them within 1/PREVIEW_COST_RATIO
+        of the run's time so far."""
+        return cost <= (time.monotonic() - self._started) / PREVIEW_COST_RATIO - self._measurement_seconds
+
+    def _book_measurement(self, started: float) -> None:
+        """Count a measurement that began at `started`; its cost is the next one's estimate."""
+        self._expected_cost = time.monotonic() - started
+        self._measurement_seconds += self._expected_cost
+        self._last_measurement = time.monotonic()

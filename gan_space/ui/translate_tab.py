@@ -20,7 +20,7 @@ import gradio as gr
 import pandas as pd
 
 from .common import AppContext, session_hash, user_error
-from .jobs import PREVIEW_COST_RATIO, TrainingJob, describe_error
+from .jobs import TrainingJob, describe_error
 from .models import GeneratorEntry, RESERVED_RUN_NAMES, latest_generator_folder, may_use
 from .train_tab import (POLL_SECONDS, TRAINING_CONCURRENCY_ID, UPLOAD, build_new_trainer,
                         build_resumed_trainer, status_text, training_settings, unique_run_name)
@@ -144,8 +144,7 @@ class TranslationJob(TrainingJob):
         if not (final or warmup_end):
             if time.monotonic() - self._last_measurement < self.diagnostics_seconds:
                 return
-            budget = (time.monotonic() - self._started) / PREVIEW_COST_RATIO - self._measurement_seconds
-            if self._expected_cost > budget:
+            if not self._budget_allows(self._expected_cost):
                 return
         from gan_space.translation import held_out_scores
 
@@ -159,9 +158,7 @@ class TranslationJob(TrainingJob):
             logging.getLogger(__name__).exception("held-out scores failed; training goes on without them")
             self.diagnostics_seconds = None
             return
-        self._expected_cost = time.monotonic() - start
-        self._measurement_seconds += self._expected_cost
-        self._last_measurement = time.monotonic()
+        self._book_measurement(start)
         with self._lock:
             self._quality.append(ScorePoint(event.step, scores, warmup=warmup_end))
 
