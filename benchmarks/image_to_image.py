@@ -37,6 +37,7 @@ from gan_space.checkpoints import load_generator  # noqa: E402
 from gan_space.data import Dataset  # noqa: E402
 from gan_space.image_metrics import frechet_distance, mean_psnr, mean_ssim, to_unit  # noqa: E402
 from gan_space.pairs import Pairing, to_float  # noqa: E402
+from gan_space.tasks import get_task  # noqa: E402
 from gan_space.sampling import image_grid  # noqa: E402
 from gan_space.training import TrainConfig, Trainer  # noqa: E402
 from gan_space.translation import translate  # noqa: E402
@@ -88,7 +89,7 @@ def figure(columns: list[torch.Tensor], path: Path) -> None:
 
 
 def run_task(task: str, train_images, test_images, out: Path, runs: Path, steps: int, warmup: int) -> dict:
-    pairing = Pairing(task=task, channels=3, scale=4 if task == "super-resolution" else 1)
+    pairing = Pairing(task=get_task(task), channels=3, scale=4 if task == "super-resolution" else 1)
     target = to_float(test_images)
     condition = pairing.make_condition(target, torch.Generator().manual_seed(0))
     baseline = pairing.baseline(condition, tuple(target.shape[-2:]))

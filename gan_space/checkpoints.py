@@ -1,4 +1,5 @@
-"""Run folders and checkpoints.
+"""Run folders and checkpoints: the one module that reads and writes a run folder (its
+settings, checkpoints, summary, held-out pairs and the pictures it trained on).
 
 A run folder looks like this:
 
@@ -21,14 +22,18 @@ unpickled.
 """
 
 import json
+import math
 import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from .data import BUILTIN_IMAGE_SETS, CACHE_META, CACHE_VERSION, load_dataset
 from .models import discriminator_classes, generator_classes
+from .pairs import HELD_OUT_FILE, HeldOut
 
 KEEP_CHECKPOINTS = 2
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
@@ -266,3 +271,50 @@ def run_summary(path: str | Path) -> dict:
     if state.is_file():
         return json.loads(state.read_text()).get("summary", {})
     return {}
+
+
+# ---------------------------------------------------------------------------
+# What else a run keeps: its held-out pairs, the pictures it trained on
+
+
+def run_held_out(run_dir: str | Path) -> HeldOut:
+    """The held-out pairs an image-to-image run kept (`held_out.safetensors` in the run folder)."""
+    path = Path(run_dir) / HELD_OUT_FILE
+    if not path.is_file():
+        raise ValueError(f"{run_dir} keeps no held-out pictures ({HELD_OUT_FILE}): it is not an image-to-image run, "
+                         f"or it was made before they were kept")
+    return HeldOut.load(path)
+
+
+
+def run_pictures(run_dir: str | os.PathLike, resolution: int, channels: int) -> tuple[torch.Tensor, str] | None:
+    """The pictures a run trained on, uint8 (N, C, H, W), and where they came from; None when
+    they are not on this machine. Read, never written: the run's data cache when it holds
+    pictures of this size (exactly what the run trained on, already decoded, memory-mapped),
+    else a built-in set, else the train_config's dataset path when it exists here (decoded
+    into memory). A Hugging Face dataset with no cache is not downloaded."""
+    run_dir = Path(run_dir)
+    try:
+        config = saved_train_config(run_dir)
+    except (ModelLoadError, OSError, ValueError, KeyError):
+        return None
+    dataset = str(config.get("dataset") or "")
+    cache = run_dir / "data-cache"
+    try:
+        meta = json.loads((cache / CACHE_META).read_text())
+        file = cache / Path(str(meta["file"])).name
+        shape = (int(meta["count"]), channels, resolution, resolution)
+        if (meta.get("version") == CACHE_VERSION and meta.get("shape") == list(shape[1:]) and shape[0] >= 1
+                and file.stat().st_size == math.prod(shape)):
+            # Copy-on-write, as gan_space.data maps it: torch gets a writable array, the file is never changed.
+            pictures = torch.from_numpy(np.memmap(file, dtype=np.uint8, mode="c", shape=shape))
+            return pictures, f"{dataset} (the run's data cache)"
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no cache, or one of another size: try the source
+    local = Path(os.path.expanduser(dataset)) if dataset else None
+    if dataset in BUILTIN_IMAGE_SETS or (local is not None and local.exists()):
+        data = load_dataset(dataset, resolution, channels, max_images=int(config.get("max_images") or 50_000),
+                            seed=int(config.get("seed") or 0))
+        if data.kind == "images":
+            return data.samples, dataset
+    return None

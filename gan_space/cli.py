@@ -219,7 +219,7 @@ def _train(args) -> int:
                 pass
     show(event.message if event else "nothing to do: the run is already at its last step")
     if trainer.held_out is not None and trainer.is_main_process and event is not None and event.status != "diverged":
-        from .translation import held_out_scores
+        from .held_out import held_out_scores
 
         with trainer.networks.sampling_weights() as generator:
             show(held_out_scores(generator, trainer.held_out, config.task).line())
@@ -283,7 +283,8 @@ def _score(args) -> int:
     from .checkpoints import generator_folder
     from .data import load_dataset
     from .generator_output import generator_output
-    from .scores import generator_score, run_pictures
+    from .checkpoints import run_pictures
+    from .scores import generator_score
 
     if not 2 <= args.num <= 100_000:
         raise ValueError(f"--num must be from 2 to 100,000, got {args.num}")
@@ -293,7 +294,7 @@ def _score(args) -> int:
     if getattr(generator, "is_translator", False):
         raise ValueError(f"{args.model} is an image-to-image model ({generator.config.task}): its scores are PSNR, SSIM "
                          f"and the Fréchet distance on its held-out pictures, printed at the end of training and "
-                         f"in its Hub card (gan_space.translation.held_out_scores)")
+                         f"in its Hub card (gan_space.held_out.held_out_scores)")
     output = generator_output(generator.config)
     if output.kind != "images":
         raise ValueError(f"{args.model} makes {output.describe()}: score is for image generators (2-D mixtures have "

@@ -6,23 +6,22 @@
   the mean distance between real samples, so 1 means "as varied as the data". A
   generator that collapses onto a few outputs drives it towards 0 while its losses can
   look fine, so the warning watches for a drop from the best seen in the run.
-- For `digits`: the Fréchet distance in the judge classifier's features and the classes
-  covered (gan_space.metrics.digits_metrics, the quality benchmark's figures).
-- For other pictures: the Fréchet distance and KID in a fixed random network's features
-  (gan_space.scores), against a fixed subset of the run's pictures, next to what real
-  held-out pictures score.
-- For the 2-D mixtures (ring8, grid25): modes captured (gan_space.metrics.mode_metrics).
+- What the metrics registry (gan_space.metrics) has for the data: for `digits` the Fréchet
+  distance in the judge classifier's features and the classes covered; for other pictures
+  the Fréchet distance and KID in a fixed random network's features against a fixed subset
+  of the run's pictures, next to what real held-out pictures score; for the 2-D mixtures
+  (ring8, grid25) the modes captured.
 
 No gradio here: the app's TrainingJob calls `SampleWatcher.measure()` between steps.
 """
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import torch
 
-from .data import MIXTURE_SETS
+from .metrics import sample_metrics
 from .sampling import generate, sample_latents
 
 # A sample set whose diversity fell under this share of the best seen so far...
@@ -35,9 +34,6 @@ COVERAGE_DROP = 3
 WATCH_SEED = 1_000_003
 PROBE_SAMPLES = 32  # estimate_seconds() samples this many
 RECALIBRATION_SAMPLES = 256  # samples each EMA BatchNorm recalibration draws (gan_space.ema: 4 x 64)
-# Pictures other than digits are scored against the statistics of this many of the run's
-# pictures, taken once per watcher (about half a CPU-second at 64 px).
-REFERENCE_PICTURES = 1000
 
 
 @dataclass
@@ -54,6 +50,18 @@ class QualityPoint:
     classes_covered: int | None = None  # digits: classes with at least 2% of the samples
     modes: int | None = None  # ring8 / grid25: modes with at least one high-quality sample
     total_modes: int | None = None
+    others: dict = field(default_factory=dict)  # what other registered metrics measured, by name
+
+    def record(self, values: dict) -> None:
+        """A metric's values: the fields above by their names, anything else in `others`."""
+        for name, value in values.items():
+            if name in QUALITY_FIELDS:
+                setattr(self, name, value)
+            else:
+                self.others[name] = value
+
+
+QUALITY_FIELDS = {f.name for f in fields(QualityPoint)} - {"step", "diversity", "others"}
 
 
 def mean_pairwise_distance(samples: torch.Tensor) -> float:
@@ -134,20 +142,20 @@ def quality_line(point: QualityPoint) -> str:
 
 
 class SampleWatcher:
-    """Measures a trainer's samples of fixed latents: diversity always, and the
-    digits or mixture metrics where the data has them.
+    """Measures a trainer's samples of fixed latents: diversity always, and the metrics the
+    registry (gan_space.metrics) has for the data (the digits judge, a mixture's modes, the
+    picture score).
 
-    num_samples: how many samples each measurement draws (default: 1,000 for digits
-    and 2-D data, where the metrics need them, and 256 for other images).
+    num_samples: how many samples each measurement draws (default: what the data's metrics
+    need: 1,000 for digits and 2-D data, 256 for other images).
     """
 
     def __init__(self, trainer, num_samples: int | None = None):
         self.trainer = trainer
         data = trainer.data
-        self.is_digits = data.kind == "images" and trainer.config.dataset == "digits"
-        self.mixture = data.name if data.kind == "points" and data.name in MIXTURE_SETS else None
+        metrics = sample_metrics(trainer.config.dataset if data.kind == "images" else data.name, data.kind)
         if num_samples is None:
-            num_samples = 1000 if self.is_digits or data.kind == "points" else 256
+            num_samples = max([m.num_samples for m in metrics] + [1000 if data.kind == "points" else 256])
         self.num_samples = num_samples
         self.latents = sample_latents(num_samples, trainer.config.latent_dim, seed=WATCH_SEED)
         self.labels = (torch.arange(num_samples) % trainer.num_classes) if trainer.num_classes else None
@@ -158,19 +166,10 @@ class SampleWatcher:
         real = data.normalised_subset(subset) if data.kind == "images" else data.samples[subset]
         # (Data that are all one sample have no diversity: any spread then reads as large.)
         self.real_diversity = max(mean_pairwise_distance(real), 1e-6)
-        # Other pictures: FD and KID against the run's own pictures. The reference statistics
-        # are taken here, once, from uint8 rows of the set (a float copy of a 100,000-picture
-        # set would not fit), so a measurement only pays for the samples' features.
-        self.image_reference = None
-        if data.kind == "images" and not self.is_digits and len(data) >= 4:
-            from .scores import ImageReference
-
-            self.image_reference = ImageReference.of(data.samples, num_samples, max_reference=REFERENCE_PICTURES,
-                                                     seed=WATCH_SEED)
-        if self.is_digits:
-            from .metrics import digits_judge
-
-            digits_judge()  # fitted once here, so measurements stay cheap
+        # Each metric prepares what it measures against once, here (a judge fitted, reference
+        # statistics taken), so a measurement only pays for the samples; None: it cannot measure this data.
+        self.metrics = [(metric, state) for metric in metrics
+                        if (state := metric.prepare(data, num_samples)) is not None]
 
     def estimate_seconds(self, num_samples: int | None = None) -> float:
         """What one `measure()` of `num_samples` (default: this watcher's) will take,
@@ -189,7 +188,8 @@ class SampleWatcher:
         # any); allow 50% for the metrics.
         has_batchnorm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in generator.modules())
         fixed = RECALIBRATION_SAMPLES if self.trainer.networks.ema is not None and has_batchnorm else 0
-        scoring = self.image_reference.estimate_seconds(num_samples) if self.image_reference is not None else 0.0
+        scoring = sum(metric.estimate_seconds(state, num_samples) for metric, state in self.metrics
+                      if metric.estimate_seconds is not None)
         return 1.5 * seconds[-1] * (fixed + num_samples) / len(probe) + scoring
 
     def measure(self) -> QualityPoint:
@@ -198,24 +198,8 @@ class SampleWatcher:
         samples = self.trainer.sample(self.latents, self.labels)
         diversity = mean_pairwise_distance(samples[:512]) / self.real_diversity
         point = QualityPoint(step=self.trainer.step, diversity=diversity)
-        if self.is_digits:
-            from .metrics import digits_metrics
-
-            digits = digits_metrics(samples)
-            point.frechet_distance = digits["frechet_distance"]
-            point.real_frechet_distance = digits["real_frechet_distance"]
-            point.classes_covered = digits["classes_covered"]
-            point.frechet_features = "digits classifier"
-        if self.image_reference is not None and bool(torch.isfinite(samples).all()):
-            score = self.image_reference.score(samples)
-            point.frechet_distance, point.real_frechet_distance = score["frechet_distance"], score["real_frechet_distance"]
-            point.kid, point.real_kid = score["kid"], score["real_kid"]
-            point.frechet_features = "random network"
-        if self.mixture is not None:
-            from .metrics import mode_metrics
-
-            modes = mode_metrics(samples, self.mixture)
-            point.modes, point.total_modes = modes["modes"], modes["total_modes"]
+        for metric, state in self.metrics:
+            point.record(metric.measure(state, samples))
         return point
 
 

@@ -6,7 +6,7 @@
     picture = render_scene(session)      # real/fake points, D's heat map, G's gradients, latent grid
 
 The session has the parts of a training run (data source, networks, optimisers) and
-updates through the trainer's own update step (`gan_space.objective`), so every loss,
+updates through the trainer's own update step (`gan_space.objectives`), so every loss,
 penalty included, behaves as in training; it keeps none of the run's bookkeeping: no
 EMA, no learning-rate decay, no checkpoints. Everything it returns is in data
 coordinates; the networks work in the normalised space the trainer uses
@@ -28,7 +28,7 @@ from .diagnostics import LAB_ADVICE, read_game
 from .losses import generator_loss
 from .models import DataSpec
 from .networks import Networks
-from .objective import Batch, GANObjective
+from .objectives import Batch, GANObjective
 from .randomness import RunRandomness
 from .training import PRESETS, TrainConfig
 
@@ -106,7 +106,7 @@ class LabSession:
     """One GAN on 2-D points, advanced by hand.
 
     It has the parts a training run has (the same data source, networks and update step,
-    gan_space.objective), without the run's bookkeeping: no EMA, no learning-rate decay,
+    gan_space.objectives), without the run's bookkeeping: no EMA, no learning-rate decay,
     no checkpoints, no run folder."""
 
     def __init__(self, data, config: TrainConfig):
@@ -152,7 +152,7 @@ class LabSession:
 
     def step(self, d: bool = True, g: bool = True, batch: Batch | None = None) -> dict:
         """One discriminator update and/or one generator update (the trainer's update step,
-        gan_space.objective); their losses. `batch`: the batch to use (default: drawn)."""
+        gan_space.objectives); their losses. `batch`: the batch to use (default: drawn)."""
         batch = batch if batch is not None else self.next_batch()
         losses, fake = {}, None
         if d:

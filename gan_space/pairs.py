@@ -35,10 +35,7 @@ import torch.nn.functional as F
 from .data import (DEFAULT_MAX_IMAGES, IMAGE_EXTENSIONS, IMAGE_FORMATS, MAX_FILE_BYTES, MAX_IMAGE_PIXELS,
                    BUILTIN_DATASETS, Dataset, DatasetError, load_dataset)
 
-TASKS = ("generate", "super-resolution", "colorize", "edges", "paired")
-PAIR_TASKS = TASKS[1:]
-SCALES = (2, 4)
-DIRECTIONS = ("AtoB", "BtoA")
+DIRECTIONS = ("AtoB", "BtoA")  # the user's pairs: which side is the input
 HELD_OUT_FILE = "held_out.safetensors"
 HELD_OUT_SEED = 1_000_003  # the held-out inputs' degradations: the same in every run and every process
 MAX_HELD_OUT = 64
@@ -139,11 +136,12 @@ def to_float(pixels: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Pairing:
-    """How one task makes its pairs. `__call__` turns a batch of stored rows (normalised to
+    """How one run makes its pairs. `__call__` turns a batch of stored rows (normalised to
     [-1, 1]) into (condition, target); the randomness (flips, blur, noise and JPEG quality)
-    comes from `generator`, the run's noise stream, so a resumed run makes the same pairs."""
+    comes from `generator`, the run's noise stream, so a resumed run makes the same pairs.
+    What the input is comes from the task (gan_space.tasks: `Task.pairing(config)` makes this)."""
 
-    task: str
+    task: object  # the run's gan_space.tasks.Task
     channels: int = 3  # the target's channels
     scale: int = 4  # super-resolution
     blur: float = 0.0  # super-resolution: largest blur sigma, in target pixels (each picture draws from 0 to it)
@@ -151,22 +149,18 @@ class Pairing:
     jpeg: int = 0  # super-resolution: lowest JPEG quality (each picture draws up to 95); 0: no JPEG
     flip: bool = False  # mirror pairs left-right at random (both sides alike)
 
-    @classmethod
-    def from_config(cls, config) -> "Pairing":
-        return cls(task=config.task, channels=config.channels, scale=config.scale if config.task == "super-resolution"
-                   else 1, blur=config.blur, noise=config.noise, jpeg=config.jpeg, flip=config.augment == "flip")
-
     @property
     def condition_channels(self) -> int:
-        return 1 if self.task in ("colorize", "edges") else self.channels
+        return self.task.input_channels(self.channels)
 
     def condition_shape(self, target_shape) -> tuple:
         channels, height, width = target_shape
         return (self.condition_channels, height // self.scale, width // self.scale)
 
     def split_rows(self, rows: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """Stored rows -> (stored input or None, target): paired rows hold both, side by side in channels."""
-        if self.task == "paired":
+        """Stored rows -> (stored input or None, target): rows of pairs from the data hold both, side
+        by side in channels."""
+        if self.task.make_input is None:
             return rows[:, : self.channels], rows[:, self.channels:]
         return None, rows
 
@@ -180,41 +174,17 @@ class Pairing:
 
     def make_condition(self, target: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The input for these targets, at 8-bit precision (a picture a user brings is 8-bit too)."""
-        if self.task == "colorize":
-            return to_float(quantise_uint8(luma(target))).to(target.device)
-        if self.task == "edges":
-            return to_float(quantise_uint8(sketch(target))).to(target.device)
-        if self.task != "super-resolution":
-            raise ValueError(f"task {self.task!r} makes no inputs from targets: its pairs come from the data")
-        n, device = target.shape[0], target.device
-        x = target.float()
-        if self.blur > 0:
-            sigmas = torch.rand(n, device=device, generator=generator) * self.blur
-            x = gaussian_blur(x, sigmas)
-        x = downscale(x, self.scale)
-        if self.noise > 0:
-            stds = torch.rand(n, 1, 1, 1, device=device, generator=generator) * (self.noise / 127.5)
-            x = x + stds * torch.randn(x.shape, device=device, generator=generator)
-        if self.jpeg > 0:
-            qualities = torch.randint(self.jpeg, JPEG_BEST_QUALITY + 1, (n,), device=device, generator=generator)
-            return jpeg_compress(x, qualities.tolist())
-        return to_float(quantise_uint8(x)).to(device)
+        if self.task.make_input is None:
+            raise ValueError(f"task {self.task.name!r} makes no inputs from targets: its pairs come from the data")
+        return self.task.make_input(self, target, generator)
 
     def baseline(self, condition: torch.Tensor, target_size: tuple) -> torch.Tensor:
-        """What the output is compared with: bicubic upscaling for super-resolution, else the
-        input itself (grey repeated to the target's channels)."""
-        if self.task == "super-resolution":
-            return upscale_bicubic(condition, size=target_size)
-        return match_channels(condition.float(), self.channels)
+        """What the output is compared with (the task's: bicubic upscaling for super-resolution,
+        else the input itself, grey repeated to the target's channels)."""
+        return self.task.baseline(condition, target_size, self.channels)
 
     def describe(self) -> str:
-        if self.task == "super-resolution":
-            extras = [f"blur up to {self.blur:g} px" if self.blur else "", f"noise up to {self.noise:g}" if self.noise
-                      else "", f"JPEG quality {self.jpeg}-{JPEG_BEST_QUALITY}" if self.jpeg else ""]
-            extras = [e for e in extras if e]
-            return f"x{self.scale} super-resolution" + (f" ({', '.join(extras)})" if extras else "")
-        return {"colorize": "colourisation (grey -> colour)", "edges": "sketch -> picture",
-                "paired": "your pairs (input -> target)"}[self.task]
+        return self.task.describe_pairs(self)
 
 
 def match_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
@@ -311,17 +281,6 @@ class HeldOut:
 
 # ---------------------------------------------------------------------------
 # Loading the data of a task
-
-
-def load_task_data(config, cache_dir=None, progress=None, token=None) -> Dataset:
-    """The pictures a run of this task trains on: the user's pairs for "paired", else the
-    targets (any picture set load_dataset reads)."""
-    if config.task == "paired":
-        return load_paired(config.dataset, config.resolution, config.channels, max_images=config.max_images,
-                           direction=config.direction)
-    files = {} if config.dataset in BUILTIN_DATASETS else dict(cache_dir=cache_dir, progress=progress)
-    return load_dataset(config.dataset, config.resolution, config.channels, max_images=config.max_images,
-                        seed=config.seed, token=token, **files)
 
 
 def load_paired(source: str | os.PathLike, resolution: int, channels: int, max_images: int = DEFAULT_MAX_IMAGES,
@@ -547,6 +506,6 @@ def open_picture(data: bytes):
     return _open_picture(data)
 
 
-__all__ = ["TASKS", "PAIR_TASKS", "SCALES", "DIRECTIONS", "Pairing", "HeldOut", "load_paired", "load_task_data",
+__all__ = ["DIRECTIONS", "Pairing", "HeldOut", "load_paired",
            "split_held_out", "held_out_rows", "luma", "downscale", "upscale_bicubic", "gaussian_blur",
            "jpeg_compress", "sketch", "match_channels", "open_picture", "HELD_OUT_FILE"]

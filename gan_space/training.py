@@ -7,7 +7,8 @@ from parts, each in its own module:
 
 - the data source (gan_space.datasource): batches, in memory or streamed;
 - the networks (gan_space.networks): G and D of the chosen family, optimisers, EMA;
-- the update step (gan_space.objective): one D step and one G step, shared with the Lab;
+- the update step (gan_space.objectives): one D step and one G step, shared with the Lab;
+- the task (gan_space.tasks): a GAN from noise, or how a picture -> picture run makes its pairs;
 - the schedule (gan_space.schedule): learning rates over the run;
 - the run's random streams (gan_space.randomness).
 
@@ -33,8 +34,11 @@ from .devices import resolve_precision, select_device
 from .losses import LOSSES
 from .models import DataSpec, family_names, get_family, picture_recipes
 from .networks import Networks
-from .objective import Batch, GANObjective
-from .pairs import HELD_OUT_FILE, PAIR_TASKS, TASKS, HeldOut, Pairing, load_task_data, split_held_out
+from .held_out import preview_picture
+from .objectives import PIXEL_LOSSES, Batch, GANObjective
+from .pairs import DIRECTIONS, HELD_OUT_FILE, HeldOut, split_held_out
+from .tasks import get_task, task_names
+from .tasks.super_resolution import SCALES
 from .randomness import RunRandomness
 from .sampling import preview_image, sample_latents
 from .schedule import Schedule
@@ -156,7 +160,7 @@ class TrainConfig:
     ema_decay: float = 0.999  # 0 turns the EMA generator off
     lr_decay_fraction: float = 0.3  # decay the learning rates linearly to 0 over this last part of the run
     augment: str = "none"
-    # image-to-image (gan_space.translation): "generate" trains a GAN from noise; the other tasks map a
+    # image-to-image (gan_space.tasks): "generate" trains a GAN from noise; the other tasks map a
     # picture to a picture, the batch's target as `real` and its input as `condition` (gan_space.pairs)
     task: str = "generate"  # "super-resolution", "colorize", "edges" or "paired" (A/ and B/, or side by side)
     scale: int = 4  # super-resolution: 2 or 4
@@ -168,7 +172,7 @@ class TrainConfig:
     pixel_weight: float = 1.0
     adversarial_weight: float = 0.01  # 0: the L1-only baseline (no discriminator is trained)
     feature_weight: float = 0.1  # feature matching in D's features: a perceptual term that needs no download
-    perceptual_weight: float = 0.0  # a VGG-19 term, only with its weights present (gan_space.translation)
+    perceptual_weight: float = 0.0  # a VGG-19 term, only with its weights present (gan_space.objectives.translation)
     pixel_warmup: int = 0  # steps of the pixel loss alone before the adversarial terms start (ESRGAN's PSNR model first)
     # machinery
     device: str = "auto"
@@ -189,10 +193,9 @@ class TrainConfig:
         kind = dataset_kind(dataset)
         preset = (PRESETS["points" if kind == "points" else "digits"] if kind == "points" or dataset == "digits"
                   else picture_preset(overrides.get("resolution"), overrides.get("arch")))
-        if overrides.get("task") in PAIR_TASKS:  # image-to-image: the task's preset (another task: an error below)
-            from .translation import translation_preset
-
-            preset = translation_preset(overrides["task"])
+        task = overrides.get("task")
+        if task in task_names(pairs=True):  # image-to-image: the task's preset (another task: an error below)
+            preset = dict(get_task(task).preset)
         values = {"dataset": dataset, "out_dir": f"runs/{Path(str(dataset)).stem or 'run'}", **preset}
         if overrides.get("minutes") and overrides.get("steps") is None:
             values["steps"] = MAX_STEPS  # by the clock: the budget ends the run, not a step count
@@ -225,8 +228,9 @@ class TrainConfig:
         check("arch", isinstance(self.arch, str) and self.arch in family_names(),
               f"one of {', '.join(family_names())}")
         family = get_family(self.arch)
-        check("task", self.task in TASKS, f"one of {', '.join(TASKS)}")
-        kind = "pairs" if self.task != "generate" else dataset_kind(self.dataset)
+        check("task", self.task in task_names(), f"one of {', '.join(task_names())}")
+        task = get_task(self.task)
+        kind = "pairs" if task.makes_pairs else dataset_kind(self.dataset)
         check("arch", kind in family.data_kinds, f"one of {', '.join(family_names(kind))} for {kind} data")
         if kind == "images":
             problem = family.resolution_error(self.resolution)
@@ -270,9 +274,20 @@ class TrainConfig:
               "an integer from 1 to 256")
         if self.dataset in BUILTIN_POINT_SETS:
             check("augment", self.augment == "none", "'none' for 2-D point data")
-        from .translation import check_settings
-
-        check_settings(self, check)  # task, scale, degradations, loss weights
+        # image-to-image settings (each task checks how its own runs combine them, below)
+        check("scale", isinstance(self.scale, int) and not isinstance(self.scale, bool) and self.scale in SCALES,
+              "2 or 4 (how many times larger the output is)")
+        check("blur", _number(self.blur) and 0 <= self.blur <= 8, "a blur sigma from 0 (off) to 8 pixels")
+        check("noise", _number(self.noise) and 0 <= self.noise <= 50, "a noise level from 0 (off) to 50 (of 255)")
+        check("jpeg", isinstance(self.jpeg, int) and not isinstance(self.jpeg, bool) and 0 <= self.jpeg <= 95,
+              "the lowest JPEG quality, from 1 to 95, or 0 (off)")
+        check("direction", self.direction in DIRECTIONS, f"one of {', '.join(DIRECTIONS)} (which side is the input)")
+        check("pixel_loss", self.pixel_loss in PIXEL_LOSSES, f"one of {', '.join(PIXEL_LOSSES)}")
+        for name in ("pixel_weight", "adversarial_weight", "feature_weight", "perceptual_weight"):
+            check(name, _number(getattr(self, name)) and 0 <= getattr(self, name) <= 1000, "from 0 (off) to 1000")
+        check("pixel_warmup", isinstance(self.pixel_warmup, int) and not isinstance(self.pixel_warmup, bool)
+              and 0 <= self.pixel_warmup <= 10_000_000, "a number of steps from 0 (adversarial from the start)")
+        task.check_settings(self, check)
 
 
 @dataclass
@@ -343,8 +358,9 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # the shapes never change: let cuDNN time its kernels once
 
         # 1. The data, and the source that draws batches from it.
-        if dataset is None and config.task != "generate":  # targets, or the user's own pairs
-            dataset = load_task_data(config, cache_dir=self.out_dir / "data-cache", progress=progress)
+        task = get_task(config.task)
+        if dataset is None and task.load_data is not None:  # targets, or the user's own pairs
+            dataset = task.load_data(config, cache_dir=self.out_dir / "data-cache", progress=progress)
         if dataset is None:
             files = {}
             if config.dataset not in BUILTIN_DATASETS:
@@ -358,8 +374,8 @@ class Trainer:
         # channels) and each batch's inputs are made from them (gan_space.pairs); a few pictures are
         # held out for the previews and the scores.
         self.pairing = self.held_out = None
-        if config.task != "generate":
-            self.pairing = Pairing.from_config(config)
+        if task.makes_pairs:
+            self.pairing = task.pairing(config)
             self.data, held_out_rows = split_held_out(self.data, config.in_memory_limit_mb * 2**20)
             self.held_out = HeldOut.make(self.pairing, held_out_rows)
         if config.conditional and not self.data.num_classes:
@@ -379,7 +395,8 @@ class Trainer:
                                        keep_ema=self.is_main_process)
         # 3. The run's random streams, and the update step.
         self.randomness = RunRandomness(config.seed, self.device)
-        objective = family.objective or GANObjective  # a family may add loss terms (gan_space.objective)
+        # The task's update step (image-to-image), else the family's (it may add loss terms), else the GAN's.
+        objective = task.objective or family.objective or GANObjective
         self.objective = objective(config, self.device, self.precision, self.randomness, self.dist)
         # 4. The schedule of learning rates.
         self.schedule = Schedule(config)
@@ -407,7 +424,8 @@ class Trainer:
         d = self.data
         if self.pairing is not None:  # the generator maps the input's shape to the target's
             return DataSpec(kind="pairs", data_shape=tuple(self.held_out.target.shape[1:]),
-                            condition_shape=tuple(self.held_out.condition.shape[1:]))
+                            condition_shape=tuple(self.held_out.condition.shape[1:]),
+                            residual=get_task(self.config.task).residual)
         return DataSpec(kind=d.kind, data_shape=tuple(d.data_shape), num_classes=self.num_classes,
                         offset=tuple(d.offset) if d.offset is not None else None, scale=d.scale)
 
@@ -458,8 +476,6 @@ class Trainer:
         """Samples of the fixed preview latents and a picture of them. Image-to-image: (None, the
         held-out pairs as input | output | target): the picture is the whole preview."""
         if self.pairing is not None:
-            from .translation import preview_picture
-
             return None, preview_picture(self.networks, self.held_out)
         samples = self.sample(self.preview_latents, self.preview_labels)
         real = self.data.samples[:2500] if self.data.kind == "points" else None
@@ -535,7 +551,7 @@ class Trainer:
 
         try:
             while self.step < c.steps and not (budget_seconds and self.elapsed_seconds(session_start) >= budget_seconds):
-                # 1. One update of D and of G (gan_space.objective), and the EMA.
+                # 1. One update of D and of G (gan_space.objectives), and the EMA.
                 self.schedule.elapsed_seconds = self.elapsed_seconds(session_start)
                 logs = self.train_step()
                 window_steps += 1
@@ -621,6 +637,10 @@ class Trainer:
             elapsed_seconds=self.elapsed_before + time.perf_counter() - session_start,
             message=f"training diverged at step {self.step}: the losses became NaN or infinite "
                     f"(D {loss_d}, G {loss_g}); {kept}. Try: {hint}.")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _accumulate(sums: dict, name: str, value: torch.Tensor) -> None:

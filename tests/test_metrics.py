@@ -2,7 +2,8 @@ import numpy as np
 import torch
 
 from gan_space.data import load_digits, mixture_modes
-from gan_space.metrics import digits_judge, digits_metrics, frechet_distance, mode_metrics
+from gan_space.metrics import digits_judge, digits_metrics, mode_metrics
+from gan_space.scores import frechet_distance
 
 
 def _mixture_samples(name, counts, spread=1.0, seed=0):

@@ -13,6 +13,7 @@ from PIL import Image
 from gan_space.data import DatasetError
 from gan_space.pairs import (HeldOut, Pairing, held_out_rows, load_paired, luma, quantise_uint8, sketch,
                              split_held_out, to_float)
+from gan_space.tasks import get_task
 from gan_space.training import ConfigError, TrainConfig
 
 
@@ -36,7 +37,7 @@ def as_pil(picture: torch.Tensor) -> Image.Image:
 def test_super_resolution_inputs_are_the_antialiased_bicubic_downscale_as_pil_makes_it():
     target = pictures(4, 32)
     for scale in (2, 4):
-        condition, same_target = Pairing("super-resolution", scale=scale)(target)
+        condition, same_target = Pairing(get_task("super-resolution"), scale=scale)(target)
         assert condition.shape == (4, 3, 32 // scale, 32 // scale) and torch.equal(same_target, target)
         assert torch.equal(to_float(quantise_uint8(condition)), condition)  # 8-bit levels, like a saved picture
         for picture, small in zip(target, condition):
@@ -48,8 +49,8 @@ def test_super_resolution_inputs_are_the_antialiased_bicubic_downscale_as_pil_ma
 
 def test_degradations_are_drawn_from_the_runs_stream_and_change_the_inputs():
     target = pictures(6, 32)
-    plain = Pairing("super-resolution", scale=4).make_condition(target)
-    degraded = Pairing("super-resolution", scale=4, blur=2.0, noise=10.0, jpeg=30)
+    plain = Pairing(get_task("super-resolution"), scale=4).make_condition(target)
+    degraded = Pairing(get_task("super-resolution"), scale=4, blur=2.0, noise=10.0, jpeg=30)
 
     def make(seed):
         return degraded.make_condition(target, torch.Generator().manual_seed(seed))
@@ -58,14 +59,14 @@ def test_degradations_are_drawn_from_the_runs_stream_and_change_the_inputs():
     assert torch.equal(first, again) and not torch.equal(first, other)  # the run's stream decides
     assert first.shape == plain.shape and (first - plain).abs().mean() > 0.01
     # Blur alone takes detail away: the input varies less from pixel to pixel than the plain one.
-    blurred = Pairing("super-resolution", scale=2, blur=3.0).make_condition(target, torch.Generator().manual_seed(0))
-    sharp = Pairing("super-resolution", scale=2).make_condition(target)
+    blurred = Pairing(get_task("super-resolution"), scale=2, blur=3.0).make_condition(target, torch.Generator().manual_seed(0))
+    sharp = Pairing(get_task("super-resolution"), scale=2).make_condition(target)
     assert blurred.diff(dim=-1).abs().mean() < sharp.diff(dim=-1).abs().mean()
 
 
 def test_colourisation_inputs_are_the_luma_as_pil_converts_it():
     target = pictures(3, 16)
-    condition, _ = Pairing("colorize")(target)
+    condition, _ = Pairing(get_task("colorize"))(target)
     assert condition.shape == (3, 1, 16, 16)
     for picture, grey in zip(target, condition):
         expected = np.asarray(as_pil(picture).convert("L"), dtype=np.float64)
@@ -79,7 +80,7 @@ def test_sketches_are_dark_lines_on_white_where_the_picture_changes():
     assert lines.shape == (32, 32)
     assert (lines[:, 15:17] < -0.5).all()  # a dark line along the edge
     assert (lines[:, :10] > 0.99).all() and (lines[:, 22:] > 0.99).all()  # white paper elsewhere
-    condition, _ = Pairing("edges")(pictures(2, 32))
+    condition, _ = Pairing(get_task("edges"))(pictures(2, 32))
     assert condition.shape == (2, 1, 32, 32)
 
 
@@ -87,7 +88,7 @@ def test_flips_mirror_input_and_target_alike():
     target = pictures(16, 16)
     paired_rows = torch.cat([target, -target], 1)  # stored pairs: input, then target, in channels
     generator = torch.Generator().manual_seed(3)
-    condition, flipped_target = Pairing("paired", channels=3, flip=True)(paired_rows, generator)
+    condition, flipped_target = Pairing(get_task("paired"), channels=3, flip=True)(paired_rows, generator)
     assert torch.equal(condition, -flipped_target)  # still partners, whichever were mirrored
     mirrored = [not torch.equal(flipped_target[i], -target[i]) for i in range(16)]
     assert 3 <= sum(mirrored) <= 13
@@ -186,7 +187,7 @@ def test_held_out_pictures_are_spread_fixed_and_apart_from_training():
     with pytest.raises(DatasetError, match="at least 2 pictures"):
         held_out_rows(1)
 
-    pairing = Pairing("super-resolution", scale=2, blur=1.0, noise=5.0)
+    pairing = Pairing(get_task("super-resolution"), scale=2, blur=1.0, noise=5.0)
     made = HeldOut.make(pairing, quantise_uint8(pictures(4, 16)))
     again = HeldOut.make(pairing, quantise_uint8(pictures(4, 16)))
     assert made.condition.shape == (4, 3, 8, 8) and torch.equal(made.condition, again.condition)  # fixed seed

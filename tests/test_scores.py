@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from gan_space import scores
+from gan_space.scores import pretrained
 from gan_space.scores import (ImageReference, RealStatistics, calibration_pictures, feature_network, find_weights,
                               frechet_distance, image_features, image_score, kernel_inception_distance,
                               real_statistics)
@@ -374,7 +375,7 @@ def test_batch_norm_is_folded_as_eval_mode_computes_it():
         norm.running_var.copy_(torch.rand(5, generator=g) + 0.5)
     norm.eval()
     state = {"b.conv.weight": conv.weight.detach(), **{f"b.bn.{k}": v for k, v in norm.state_dict().items()}}
-    folded = scores._FoldedConvs(state, ["b"], 0.001, set(), set())
+    folded = pretrained._FoldedConvs(state, ["b"], 0.001, set(), set())
     x = torch.randn(2, 4, 9, 9, generator=g)
     with torch.no_grad():
         assert torch.allclose(folded("b", x), F.relu(norm(conv(x))), atol=1e-5)

@@ -14,7 +14,8 @@ from gan_space.image_metrics import frechet_distance, mean_psnr, psnr, ssim
 from gan_space.models import RRDBGenerator, UNetGenerator, family_names, get_family
 from gan_space.pairs import HELD_OUT_FILE, HeldOut, to_float
 from gan_space.training import TrainConfig, Trainer
-from gan_space.translation import apply, apply_tiled, held_out_scores, is_translator, translate
+from gan_space.held_out import held_out_scores
+from gan_space.translation import apply, apply_tiled, is_translator, translate
 
 
 # ---------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
-from ..objective import GANObjective
+from ..objectives import GANObjective
 from .registry import NetworkFamily, register_family
 
 RESOLUTIONS = (64, 128, 256, 512)

@@ -19,12 +19,13 @@ from typing import Callable
 class DataSpec:
     """What a family needs to know about the data to build its networks."""
 
-    kind: str  # "images", "points" or "pairs" (image-to-image: gan_space.pairs)
+    kind: str  # "images", "points" or "pairs" (image-to-image: gan_space.tasks)
     data_shape: tuple  # (C, H, W) for images and for the targets of pairs, (D,) for points
     num_classes: int = 0  # 0: unconditional
     offset: tuple | None = None  # points: the mean the networks' space is centred on
     scale: float = 1.0  # points: the spread the networks' space is scaled by
     condition_shape: tuple | None = None  # pairs: the generator's input (C, h, w)
+    residual: bool = False  # pairs: the task's output is a correction of its (upscaled) input (gan_space.tasks)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class NetworkFamily:
     mixed_precision: bool = True  # bf16/fp16 autocast pays off (False: tiny networks, or precise outputs)
     tags: tuple = ()  # Hub model card tags
     # The update step, when the family's loss has terms of its own (a GANObjective subclass,
-    # e.g. a discriminator's auxiliary reconstruction); None: gan_space.objective.GANObjective.
+    # e.g. a discriminator's auxiliary reconstruction); None: gan_space.objectives.GANObjective
+    # (a task's own update step, gan_space.tasks, takes precedence: image-to-image).
     objective: type | None = None
     # The family's own training recipe for pictures (TrainConfig fields, from its paper), used
     # when a user picks this family; None: the picture presets by resolution
@@ -84,7 +86,6 @@ def unregister_family(name: str) -> None:
 
 
 def get_family(name: str) -> NetworkFamily:
-    _load_builtin_families()
     if name not in FAMILIES:
         raise ValueError(f"arch={name!r} is not a network family: choose one of {', '.join(family_names())}")
     return FAMILIES[name]
@@ -92,19 +93,16 @@ def get_family(name: str) -> NetworkFamily:
 
 def family_names(data_kind: str | None = None) -> list[str]:
     """The registered families (those that take `data_kind` data, when given)."""
-    _load_builtin_families()
     return [name for name, family in FAMILIES.items() if data_kind is None or data_kind in family.data_kinds]
 
 
 def picture_recipes() -> dict[str, dict]:
     """Family name -> its own picture recipe, for the families that have one."""
-    _load_builtin_families()
     return {name: family.picture_recipe for name, family in FAMILIES.items() if family.picture_recipe is not None}
 
 
 def image_resolutions() -> list[int]:
     """Every image size some family builds (powers of two where a family takes a range)."""
-    _load_builtin_families()
     sizes = set()
     for family in FAMILIES.values():
         if "images" not in family.data_kinds:
@@ -118,7 +116,6 @@ def image_resolutions() -> list[int]:
 
 def family_of(model) -> NetworkFamily:
     """The family a generator or discriminator (an instance or a class) belongs to."""
-    _load_builtin_families()
     cls = model if isinstance(model, type) else type(model)
     for family in FAMILIES.values():
         if cls in (family.generator_class, family.discriminator_class):
@@ -128,15 +125,8 @@ def family_of(model) -> NetworkFamily:
 
 def generator_classes() -> dict[str, type]:
     """Class name (as config.json's `_class_name` says it) -> generator class, for loading."""
-    _load_builtin_families()
     return {family.generator_class.__name__: family.generator_class for family in FAMILIES.values()}
 
 
 def discriminator_classes() -> dict[str, type]:
-    _load_builtin_families()
     return {family.discriminator_class.__name__: family.discriminator_class for family in FAMILIES.values()}
-
-
-def _load_builtin_families() -> None:
-    # The built-in families register themselves when gan_space.models is imported.
-    from .. import models  # noqa: F401

@@ -26,7 +26,7 @@ from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from .registry import NetworkFamily, register_family
-from .unet import PatchDiscriminator, TranslatorMixin, _check_translator, _objective, discriminator_layers, \
+from .unet import PatchDiscriminator, TranslatorMixin, _check_translator, discriminator_layers, \
     no_latent_space
 
 RESIDUAL_SCALE = 0.2
@@ -119,7 +119,7 @@ def _build(config, data):
     scale = resolution // data.condition_shape[-1]
     generator = RRDBGenerator(in_channels=in_channels, channels=out_channels, scale=scale, width=config.width,
                               blocks=config.num_layers, growth=max(8, config.width // 2),
-                              residual=config.task in ("super-resolution", "colorize"), task=config.task)
+                              residual=data.residual, task=config.task)
     discriminator = RelativisticDiscriminator(channels=out_channels, condition_channels=0, width=config.width,
                                               layers=discriminator_layers(resolution),
                                               spectral_norm=config.spectral_norm)
@@ -132,4 +132,4 @@ FAMILY = register_family(NetworkFamily(
     generator_class=RRDBGenerator, discriminator_class=RelativisticDiscriminator, build=_build,
     first_layer=no_latent_space, data_kinds=("pairs",), min_resolution=16, max_resolution=256,
     settings=("width", "num_layers", "spectral_norm"), channels_last=True, mixed_precision=True,
-    tags=("esrgan", "super-resolution", "image-to-image"), objective=_objective()))
+    tags=("esrgan", "super-resolution", "image-to-image")))

@@ -184,8 +184,7 @@ def _build(config, data):
     resolution = data.data_shape[-1]
     scale = resolution // data.condition_shape[-1]
     generator = UNetGenerator(in_channels=in_channels, channels=out_channels, scale=scale, width=config.width,
-                              depth=unet_depth(resolution), residual=config.task in ("super-resolution", "colorize"),
-                              task=config.task)
+                              depth=unet_depth(resolution), residual=data.residual, task=config.task)
     discriminator = PatchDiscriminator(channels=out_channels, condition_channels=in_channels, width=config.width,
                                        layers=discriminator_layers(resolution), spectral_norm=config.spectral_norm)
     return generator, discriminator
@@ -195,16 +194,10 @@ def no_latent_space(generator, latents, labels):
     raise ValueError(f"{type(generator).__name__} maps pictures to pictures: it has no latent space to steer")
 
 
-def _objective():
-    from ..translation import TranslationObjective
-
-    return TranslationObjective
-
-
 FAMILY = register_family(NetworkFamily(
     name="unet", description="pix2pix (2017): U-Net generator, conditional PatchGAN discriminator; picture -> picture "
                              "(colourisation, sketches, your pairs, super-resolution)",
     generator_class=UNetGenerator, discriminator_class=PatchDiscriminator, build=_build,
     first_layer=no_latent_space, data_kinds=("pairs",), min_resolution=16, max_resolution=256,
     settings=("width", "spectral_norm"), channels_last=True, mixed_precision=True,
-    tags=("pix2pix", "image-to-image", "u-net"), objective=_objective()))
+    tags=("pix2pix", "image-to-image", "u-net")))

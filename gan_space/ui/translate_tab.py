@@ -146,7 +146,7 @@ class TranslationJob(TrainingJob):
                 return
             if not self._budget_allows(self._expected_cost):
                 return
-        from gan_space.translation import held_out_scores
+        from gan_space.held_out import held_out_scores
 
         start = time.monotonic()
         try:

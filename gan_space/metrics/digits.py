@@ -1,11 +1,4 @@
-"""Quality metrics a broken GAN cannot pass.
-
-2-D mixtures (the PacGAN paper's protocol): a sample is high quality when it lies
-within 3 standard deviations of a mode; a mode is captured when it has at least one
-high-quality sample; reverse KL is KL(histogram of high-quality samples over modes ||
-uniform).
-
-Digits: a small classifier trained on real digits is the judge. Its class
+"""Digits: a small classifier trained on real digits is the judge. Its class
 predictions give class coverage, its hidden features give a Fréchet distance, and
 nearest-neighbour distances in pixel space check that samples are not copies.
 """
@@ -16,37 +9,10 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .data import mixture_modes
 # The project's one Fréchet distance between Gaussians (real by construction, singular covariances
 # included: dead ReLU units in the judge's features make them so).
-from .scores import frechet_distance
-
-
-# ---------------------------------------------------------------------------
-# 2-D mixtures
-
-
-def mode_metrics(points: torch.Tensor, dataset: str) -> dict:
-    """points: (N, 2) in data coordinates."""
-    modes, std = mixture_modes(dataset)
-    points = torch.as_tensor(points, dtype=torch.float32)
-    distances = torch.cdist(points, modes)  # (N, modes)
-    nearest_distance, nearest_mode = distances.min(1)
-    high_quality = nearest_distance <= 3 * std
-    counts = torch.bincount(nearest_mode[high_quality], minlength=len(modes)).double()
-    captured = int((counts > 0).sum())
-    if counts.sum() > 0:
-        p = counts / counts.sum()
-        nonzero = p > 0
-        reverse_kl = float((p[nonzero] * torch.log(p[nonzero] * len(modes))).sum())
-    else:
-        reverse_kl = float("inf")
-    return {
-        "modes": captured,
-        "total_modes": len(modes),
-        "high_quality": float(high_quality.float().mean()),
-        "reverse_kl": reverse_kl,
-    }
+from ..scores import frechet_distance
+from .registry import SampleMetric, register_metric
 
 
 # ---------------------------------------------------------------------------
@@ -130,3 +96,54 @@ def digits_metrics(images: torch.Tensor) -> dict:
         "real_median_nn_distance": float(np.median(real_nn)),
         "classifier_accuracy_held_out": float((judge.predict(judge.held_out_images) == judge.held_out_labels).mean()),
     }
+
+
+# ---------------------------------------------------------------------------
+# As a registered metric: live measurements and the Hub card
+
+CARD_SEED = 1_000_000  # the card's fresh samples: not the preview's latents, nor the watcher's
+
+
+def _measure(state, samples: torch.Tensor) -> dict:
+    digits = digits_metrics(samples)
+    return {"frechet_distance": digits["frechet_distance"], "real_frechet_distance": digits["real_frechet_distance"],
+            "classes_covered": digits["classes_covered"], "frechet_features": "digits classifier"}
+
+
+def _prepare(data, num_samples):
+    digits_judge()  # fitted once here, so measurements stay cheap
+    return True
+
+
+def _card_measure(generator, dataset=None, pictures=None) -> dict:
+    from ..sampling import generate
+
+    measured = digits_metrics(generate(generator, 1000, seed=CARD_SEED))
+    keys = ("num_samples", "frechet_distance", "real_frechet_distance", "classes_covered", "min_class_fraction",
+            "median_nn_distance", "real_median_nn_distance")
+    return {key: measured[key] for key in keys}
+
+
+def _card_lines(quality: dict) -> list[str]:
+    n, nan = quality.get("num_samples"), float("nan")
+    lines = [f"Measured on {n} fresh samples with a small classifier trained on real digits, next to what "
+             f"{n} real held-out digits score. A lower Fréchet distance is better; a nearest-neighbour distance "
+             "far below the real one would mean copying:", "",
+             "| metric | generated | real digits |", "|---|---|---|",
+             f"| Fréchet distance (classifier features) | {quality['frechet_distance']:.2f} | "
+             f"{quality.get('real_frechet_distance', nan):.2f} |"]
+    if "classes_covered" in quality:
+        lines.append(f"| classes covered (>= 2% of samples) | {quality['classes_covered']} of 10 | 10 of 10 |")
+    if "min_class_fraction" in quality:
+        lines.append(f"| rarest class | {quality['min_class_fraction']:.1%} | ~10% |")
+    if "median_nn_distance" in quality:
+        lines.append(f"| median distance to nearest training digit | {quality['median_nn_distance']:.2f} | "
+                     f"{quality.get('real_median_nn_distance', nan):.2f} |")
+    return lines
+
+
+METRIC = register_metric(SampleMetric(
+    name="digits", description="the digits judge: Fréchet distance in a small classifier's features, classes covered",
+    applies=lambda dataset, kind: kind == "images" and dataset == "digits",
+    measure=_measure, prepare=_prepare, num_samples=1000, warm_up=digits_judge,
+    card_measure=_card_measure, card_lines=_card_lines, card_key="classes_covered"))

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .augment import AdaptiveAugment, augment
-from .devices import autocast_context
-from .losses import RELATIVISTIC_LOSSES, discriminator_loss, generator_loss, gradient_penalty, zero_centred_penalties
+from ..augment import AdaptiveAugment, augment
+from ..devices import autocast_context
+from ..losses import RELATIVISTIC_LOSSES, discriminator_loss, generator_loss, gradient_penalty, zero_centred_penalties
 
 
 @dataclass

@@ -1,0 +1,10 @@
+"""The update steps: one GAN update (`GANObjective`, gan.py) and the image-to-image one
+(`TranslationObjective`, translation.py). They sit below the network families: a family
+names the objective its loss needs (FastGAN's reconstruction), a task names its own
+(gan_space.tasks), and the trainer and the Lab update through whichever applies."""
+
+from .gan import Batch, GANObjective
+from .translation import PIXEL_LOSSES, TranslationObjective, VGGFeatures, pixel_loss, vgg_weights_path
+
+__all__ = ["Batch", "GANObjective", "TranslationObjective", "VGGFeatures", "PIXEL_LOSSES", "pixel_loss",
+           "vgg_weights_path"]

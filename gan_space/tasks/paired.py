@@ -1,0 +1,22 @@
+"""The user's own pairs: a folder (or .zip) with `A/` and `B/` holding files of matching
+names, or pictures with the input and the target side by side (the pix2pix datasets'
+layout); gan_space.data reads them, `direction` says which side is the input."""
+
+from ..pairs import load_paired
+from . import image_to_image
+from .registry import Task, register_task
+
+
+def load_pairs(config, cache_dir=None, progress=None, token=None):
+    return load_paired(config.dataset, config.resolution, config.channels, max_images=config.max_images,
+                       direction=config.direction)
+
+
+TASK = register_task(Task(
+    name="paired", label="Your pairs (input → target)",
+    help="Upload one .zip holding A/ (inputs) and B/ (targets) with matching file names, or pictures with the input "
+         "on the left and the target on the right (the pix2pix datasets' layout).",
+    words="picture -> picture translation", run_prefix="pairs", preset=dict(image_to_image.PIX2PIX_PRESET),
+    settings=("direction",), load_data=load_pairs, check_settings=image_to_image.check_pair_settings,
+    objective=image_to_image.OBJECTIVE, metrics=image_to_image.PAIR_METRICS, hub_tag="image-to-image-translation",
+    describe=lambda pairing: "your pairs (input -> target)"))

@@ -1,0 +1,26 @@
+"""Sketch -> picture: a sketch of each picture (dark lines on white, from the gradient of its
+luma: gan_space.pairs.sketch) is the input, the picture the target."""
+
+import torch
+
+from ..pairs import quantise_uint8, sketch, to_float
+from . import image_to_image
+from .registry import Task, register_task
+
+
+def sketch_input(pairing, target: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    return to_float(quantise_uint8(sketch(target))).to(target.device)
+
+
+def card_lines(config) -> list[str]:
+    return ["It expects a sketch (dark lines on white); `apply(..., make_sketch=True)` (`--sketch`) makes one "
+            "from a photo first.", ""]
+
+
+TASK = register_task(Task(
+    name="edges", label="Sketch → picture",
+    help="A sketch (dark lines on white) is drawn from each picture, and the model learns to paint the picture.",
+    words="sketch -> picture", run_prefix="sketch", preset=dict(image_to_image.PIX2PIX_PRESET),
+    input_channels=lambda channels: 1, make_input=sketch_input, load_data=image_to_image.load_pictures,
+    check_settings=image_to_image.check_pair_settings, objective=image_to_image.OBJECTIVE,
+    metrics=image_to_image.PAIR_METRICS, hub_tag="sketch-to-image", card_lines=card_lines, sketch_option=True))
