@@ -227,13 +227,9 @@ def _train(args) -> int:
 
 
 def _load_model(model: str, device: str):
-    from .checkpoints import load_generator
+    from .hub import load_model, resolve_token  # a Hub repo id is pulled first (the only time generate goes online)
 
-    if Path(model).exists() or "/" not in model or model.startswith((".", "/", "~")):
-        return load_generator(Path(os.path.expanduser(model)), device)
-    from . import hub  # a Hub repo id: pulled first (the only time generate goes online)
-
-    return hub.pull(model, token=hub.resolve_token(), device=device)
+    return load_model(model, device, token=resolve_token())
 
 
 def _generate(args) -> int:

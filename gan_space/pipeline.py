@@ -10,7 +10,6 @@ sample k from seed s+k, exactly like `gan_space.generate(generator, num, seed=s)
 usual `generator=torch.Generator(...)` works too.
 """
 
-import os
 from pathlib import Path
 
 import torch
@@ -48,15 +47,13 @@ class GANPipeline(DiffusionPipeline):
 
         if use_safetensors is False:
             raise ValueError("GANPipeline loads safetensors only: pickled weights are never loaded")
-        path = Path(os.path.expanduser(pretrained_model_name_or_path))  # '~nobody/x' stays as it is
-        if path.exists():
-            folder = path
-        else:
+        kind, folder = hub.model_location(pretrained_model_name_or_path)
+        if kind == hub.HUB:
             if token is None:
                 from huggingface_hub import get_token
 
                 token = get_token()
-            folder = hub.download(str(pretrained_model_name_or_path), revision=revision, token=token or None,
+            folder = hub.download(folder, revision=revision, token=token or None,
                                   cache_dir=cache_dir, local_files_only=local_files_only)
         generator = load_generator(folder)
         if torch_dtype is not None:

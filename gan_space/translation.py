@@ -33,15 +33,9 @@ def is_translator(model) -> bool:
 def load_translator(model: str | Path, device: str = "cpu", token: str | None = None):
     """An image-to-image generator from a run folder, a generator folder or a Hub repo id
     (pulled first: safetensors only). Raises ValueError when it is another kind of model."""
-    from .checkpoints import load_generator
+    from .hub import load_model
 
-    path = Path(os.path.expanduser(str(model)))
-    if path.exists() or "/" not in str(model) or str(model).startswith((".", "/", "~")):
-        generator = load_generator(path, device)
-    else:
-        from . import hub
-
-        generator = hub.pull(str(model), token=token, device=device)
+    generator = load_model(model, device, token)
     if not is_translator(generator):
         raise ValueError(f"{model} is a {type(generator).__name__}, which samples from noise: apply needs an "
                          f"image-to-image model (trained with --task super-resolution, colorize, edges or paired)")

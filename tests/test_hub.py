@@ -15,6 +15,7 @@ import yaml
 from tests.hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (pytest finds fixtures by name)
 
 from gan_space import hub
+from gan_space.hub import pushing
 from gan_space.checkpoints import WEIGHTS_NAME, load_generator
 from gan_space.sampling import generate
 
@@ -395,7 +396,7 @@ def test_unreachable_hub_fails_at_once_with_a_clear_message(trained_run, tmp_pat
         raise AssertionError("push prepared its files (sample grid, metrics) before finding the Hub unreachable")
 
     with monkeypatch.context() as patch:
-        patch.setattr(hub, "stage_repo_files", no_staging)
+        patch.setattr(pushing, "stage_repo_files", no_staging)
         with pytest.raises(hub.HubUnreachableError, match="Check the network connection"):
             hub.push(trained_run, "alice/anything", token="hf_test_token", endpoint=endpoint)
 

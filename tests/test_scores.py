@@ -609,15 +609,16 @@ def test_cli_score_errors_are_one_clear_line(args, message, monkeypatch, capsys)
 def test_the_hub_card_scores_pictures_from_the_runs_data(tmp_path, shape_folder):
     from gan_space import hub
     from gan_space.checkpoints import load_generator
+    from gan_space.hub.card import _quality_lines, _quality_metrics
 
     trainer = _image_trainer(tmp_path, shape_folder)
     for _ in trainer.run():
         pass
-    quality = hub._quality_metrics(load_generator(tmp_path / "run"), "shapes", run_dir=tmp_path / "run")
+    quality = _quality_metrics(load_generator(tmp_path / "run"), "shapes", run_dir=tmp_path / "run")
     assert quality["features"] == "random" and quality["num_samples"] == 1000
     assert quality["num_real"] == 20 and quality["num_held_out"] == 20
     assert quality["frechet_distance"] > quality["real_frechet_distance"]
-    lines = "\n".join(hub._quality_lines(quality))
+    lines = "\n".join(_quality_lines(quality))
     assert "| Fréchet distance (random features) |" in lines and "| KID (random features) |" in lines
     assert "real held-out pictures" in lines and "random-v1" in lines
 

@@ -14,6 +14,10 @@ import json
 import shutil
 from pathlib import Path
 
+from .card import _duration
+from .record import RECORD_KEYS, hub_dataset_id
+from .repos import SAMPLE_GRID_NAME, SUMMARY_NAME
+
 TASK_TAGS = {"super-resolution": "super-resolution", "colorize": "image-colorization", "edges": "sketch-to-image",
              "paired": "image-to-image-translation"}
 TASK_WORDS = {"super-resolution": "super-resolution", "colorize": "colourisation (grey -> colour)",
@@ -25,9 +29,10 @@ def stage_translator(generator, folder: Path, checkpoint: Path | None, staging: 
                      measure_quality: bool = True) -> str:
     """summary.json, sample_grid.png (before | after | original) and README.md into `staging`
     (the weights are there already). Returns the commit message's description."""
-    from .hub import SAMPLE_GRID_NAME, SUMMARY_NAME, RECORD_KEYS
-    from .pairs import HELD_OUT_FILE, HeldOut
-    from .translation import before_after_picture, held_out_scores
+    from ..pairs import HELD_OUT_FILE, HeldOut
+    # The one place the Hub reaches up into gan_space.translation (which pulls through the Hub
+    # in load_translator): until the held-out evaluation has a module of its own below both.
+    from ..translation import before_after_picture, held_out_scores
 
     task = generator.config.task
     held_out_file = checkpoint.parent.parent / HELD_OUT_FILE if checkpoint is not None else None
@@ -43,18 +48,20 @@ def stage_translator(generator, folder: Path, checkpoint: Path | None, staging: 
         has_picture = True
     flat = {**record.get("summary", {}), **{key: record[key] for key in RECORD_KEYS if key in record}}
     (staging / SUMMARY_NAME).write_text(json.dumps(flat, indent=2) + "\n")
-    (staging / "README.md").write_text(model_card(repo_id, generator, record, has_picture=has_picture,
-                                                  license=license, include_discriminator=include_discriminator))
+    (staging / "README.md").write_text(translator_model_card(repo_id, generator, record, has_picture=has_picture,
+                                                             license=license,
+                                                             include_discriminator=include_discriminator))
     steps = record.get("summary", {}).get("step")
     return f"{type(generator).__name__} ({task})" + (f" after {steps} steps" if steps else "")
 
 
-def model_card(repo_id: str, generator, record: dict, *, has_picture: bool, license: str = "apache-2.0",
-               include_discriminator: bool = False) -> str:
+def translator_model_card(repo_id: str, generator, record: dict, *, has_picture: bool,
+                          license: str = "apache-2.0", include_discriminator: bool = False) -> str:
+    """README.md for a pushed image-to-image generator: YAML metadata, what it does, the
+    before/after picture, how to apply it, its held-out scores and how it was trained."""
     from huggingface_hub import ModelCardData
 
-    from .hub import SAMPLE_GRID_NAME, SUMMARY_NAME, _duration, hub_dataset_id
-    from .models import family_of
+    from ..models import family_of
 
     config = generator.config
     task, scale = config.task, config.scale

@@ -1,0 +1,108 @@
+"""What can go wrong talking to the Hub: one HubError subclass per failure, each message
+saying what happened and what to do (never quoting a token), and the translation of
+huggingface_hub's and the network's exceptions into them."""
+
+from contextlib import contextmanager
+
+from .tokens import _redact
+
+
+class HubError(Exception):
+    """A Hub action failed. The message says what happened and what to do; it never contains a token."""
+
+
+class InvalidRepoIdError(HubError, ValueError):
+    """The repo id is not of the form owner/name."""
+
+
+class HubUnreachableError(HubError, ConnectionError):
+    """No connection to the Hub (no network, a wrong HF_ENDPOINT, or HF_HUB_OFFLINE=1)."""
+
+
+class HubAuthError(HubError, PermissionError):
+    """No token, a token the Hub rejects, or a token without the rights the action needs."""
+
+
+class HubRepoNotFoundError(HubError, LookupError):
+    """No such repository, or a private one the caller cannot read (the Hub does not say which)."""
+
+
+class HubRevisionNotFoundError(HubError, LookupError):
+    """The repository exists but has no such branch, tag or commit."""
+
+
+class NotAGeneratorError(HubError):
+    """The repository is not a gan_space generator (no config.json, another model class, no weights)."""
+
+
+class PickleOnlyError(NotAGeneratorError):
+    """The repository's weights are pickles only; gan_space never loads pickles."""
+
+
+def _translate_error(error: Exception, *, action: str, repo_id: str, revision: str | None,
+                     token: str | None, endpoint: str) -> Exception:
+    """The HubError for an exception raised by huggingface_hub, or the exception itself when it
+    is not a Hub failure (a bug should surface as one)."""
+    import httpx2
+    from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
+                                        OfflineModeIsEnabled, RemoteEntryNotFoundError, RepositoryNotFoundError,
+                                        RevisionNotFoundError)
+
+    where = f"the Hugging Face Hub at {endpoint}"
+    if isinstance(error, OfflineModeIsEnabled):
+        message = f"cannot {action}: HF_HUB_OFFLINE is set, so huggingface_hub makes no network requests. " \
+                  "Unset it to push or pull; everything else works offline."
+        return HubUnreachableError(message)
+    if isinstance(error, GatedRepoError):
+        return HubAuthError(f"cannot {action}: {repo_id} is gated. Accept its conditions on its Hub page, then "
+                            "use a token of that account.")
+    if isinstance(error, RepositoryNotFoundError):
+        if token:
+            hint = "or it is private and the token you gave cannot read it"
+        else:
+            hint = "or it is private: sign in or give a token that can read it (HF_TOKEN for the CLI)"
+        return HubRepoNotFoundError(f"cannot {action}: no model repository {repo_id} on {where}, {hint}. "
+                                    "Check the spelling of the repo id.")
+    if isinstance(error, RevisionNotFoundError):
+        return HubRevisionNotFoundError(f"cannot {action}: {repo_id} has no revision {revision!r} (no such "
+                                        "branch, tag or commit). Leave the revision out for the latest (main).")
+    if isinstance(error, RemoteEntryNotFoundError):
+        return NotAGeneratorError(f"cannot {action}: a file of {repo_id} vanished while it was downloaded "
+                                  "(the repo changed meanwhile?). Try again.")
+    if isinstance(error, HfHubHTTPError):
+        status = error.response.status_code if error.response is not None else None
+        if status == 401:
+            what = "a token" if not token else "the token: it is invalid or expired"
+            return HubAuthError(f"cannot {action}: the Hub refused the request (401 unauthorized). Check {what}; "
+                                "create one at https://huggingface.co/settings/tokens.")
+        if status == 403 and action.startswith("push"):
+            owner = repo_id.split("/")[0]
+            return HubAuthError(f"cannot {action}: the token may not write to {repo_id} (403 forbidden). Use a "
+                                f"token with write access for '{owner}' (your own account or an organisation "
+                                "you belong to).")
+        if status == 403:
+            return HubAuthError(f"cannot {action}: the token may not read {repo_id} (403 forbidden). Use a token "
+                                "of an account that has access.")
+        detail = _redact(error.server_message or "", token).strip().split("\n")[0][:200]
+        return HubError(f"cannot {action}: {where} answered {status}" + (f" ({detail})" if detail else "") +
+                        ". Try again later.")
+    if isinstance(error, (httpx2.TransportError, LocalEntryNotFoundError, ConnectionError, TimeoutError)):
+        return HubUnreachableError(f"cannot {action}: could not reach {where} ({type(error).__name__}). Check "
+                                   "the network connection (and HF_ENDPOINT if you set it); everything that "
+                                   "needs no Hub keeps working offline.")
+    return error
+
+
+@contextmanager
+def _hub_errors(action: str, repo_id: str, token: str | None, endpoint: str, revision: str | None = None):
+    """Turns huggingface_hub and network failures inside the block into our HubErrors."""
+    try:
+        yield
+    except HubError:
+        raise
+    except Exception as error:
+        translated = _translate_error(error, action=action, repo_id=repo_id, revision=revision, token=token,
+                                      endpoint=endpoint)
+        if translated is error:
+            raise
+        raise translated from None  # `from None`: an HTTP error holds its request, Authorization header included
