@@ -347,7 +347,8 @@ def _pull(args) -> int:
 
 
 def _apply(args) -> int:
-    from .translation import apply_pictures, load_translator
+    from .hub import load_translator
+    from .translation import apply_pictures
 
     from .hub import resolve_token
 

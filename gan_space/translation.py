@@ -1,7 +1,7 @@
 """Using an image-to-image model (super-resolution, colourisation, sketches, a user's own
 pairs: gan_space.tasks): on one picture or a folder of them, at any size.
 
-    model = load_translator("runs/sr")          # a run, a generator folder or a Hub id
+    model = hub.load_translator("runs/sr")      # a run, a generator folder or a Hub id
     result = apply(model, Image.open("small.png"))
 
 A picture of any size is processed in overlapping tiles blended with linear ramps
@@ -28,18 +28,6 @@ MAX_OUTPUT_PIXELS = 64_000_000
 
 def is_translator(model) -> bool:
     return bool(getattr(model, "is_translator", False))
-
-
-def load_translator(model: str | Path, device: str = "cpu", token: str | None = None):
-    """An image-to-image generator from a run folder, a generator folder or a Hub repo id
-    (pulled first: safetensors only). Raises ValueError when it is another kind of model."""
-    from .hub import load_model
-
-    generator = load_model(model, device, token)
-    if not is_translator(generator):
-        raise ValueError(f"{model} is a {type(generator).__name__}, which samples from noise: apply needs an "
-                         f"image-to-image model (trained with --task super-resolution, colorize, edges or paired)")
-    return generator
 
 
 @torch.no_grad()
@@ -211,5 +199,5 @@ def apply_pictures(generator, source, out, tile: int = DEFAULT_TILE, overlap: in
     return written, skipped
 
 
-__all__ = ["is_translator", "load_translator", "translate", "apply", "apply_tiled", "apply_pictures", "comparison",
+__all__ = ["is_translator", "translate", "apply", "apply_tiled", "apply_pictures", "comparison",
            "prepare_input", "bicubic"]

@@ -88,7 +88,7 @@ def test_every_entry_point_uses_the_same_rule(fake_hub, hub_repo_id, tmp_path, m
     and all pull an owner/name id."""
     from gan_space import GANPipeline
     from gan_space.cli import main
-    from gan_space.translation import load_translator
+    from gan_space.hub import load_translator
 
     (tmp_path / "runs").mkdir()
     monkeypatch.chdir(tmp_path)

@@ -53,13 +53,13 @@ The modules, each importing only those above it in this list:
     staging          everything a push uploads, written into a local folder (no network)
     pulling          download, pull, pulled_generators
     pushing          push
-    locate           "a local folder or a Hub id", decided once: model_location, load_model
+    locate           "a local folder or a Hub id", decided once: model_location, load_model, load_translator
 """
 
 from .card import NUM_GRID_IMAGES, NUM_GRID_POINTS, model_card
 from .errors import (HubAuthError, HubError, HubRepoNotFoundError, HubRevisionNotFoundError, HubUnreachableError,
                      InvalidRepoIdError, NotAGeneratorError, PickleOnlyError)
-from .locate import HUB, LOCAL, load_model, model_location
+from .locate import HUB, LOCAL, load_model, load_translator, model_location
 from .pulling import PICKLE_SUFFIXES, download, pull, pulled_generators
 from .pushing import push
 from .record import RECORD_KEYS, hub_dataset_id, public_dataset_name
@@ -73,7 +73,7 @@ __all__ = [
     "RECORD_KEYS", "REPO_ID_PATTERN", "SAMPLE_GRID_NAME", "SUMMARY_NAME",
     "HubAuthError", "HubError", "HubRepoNotFoundError", "HubRevisionNotFoundError", "HubUnreachableError",
     "InvalidRepoIdError", "NotAGeneratorError", "PickleOnlyError",
-    "download", "hub_dataset_id", "load_model", "model_card", "model_location", "public_dataset_name", "pull",
+    "download", "hub_dataset_id", "load_model", "load_translator", "model_card", "model_location", "public_dataset_name", "pull",
     "pulled_generators", "push", "resolve_token", "stage_repo_files", "stage_translator", "translator_model_card",
     "validate_repo_id",
 ]

@@ -3,7 +3,6 @@ quality it reports: measured on fresh samples (`_quality_metrics`) and written a
 (`_quality_lines`)."""
 
 import json
-import math
 from pathlib import Path
 
 from ..generator_output import generator_output
@@ -14,44 +13,32 @@ NUM_GRID_IMAGES, NUM_GRID_POINTS = 64, 2500  # a grid of images; a scatter plot 
 
 
 def _quality_metrics(generator, dataset: str | None, run_dir: Path | None = None) -> dict:
-    """Quality measured on fresh samples: for the built-in data sets, and for other pictures
-    whose run's data is on this machine (FD and KID in random-network features against the
-    run's own pictures; gan_space.scores). Empty otherwise."""
-    from ..data import BUILTIN_IMAGE_SETS, MIXTURE_SETS, load_dataset
-    from ..sampling import generate
+    """Quality measured on fresh samples, by the first metric the registry (gan_space.metrics)
+    has for the generator's data that a card can show: the digits judge, a mixture's modes, or
+    the picture score against the run's own pictures (or a built-in set's) when they are on this
+    machine. Empty otherwise. `metric` names what measured it."""
+    from ..checkpoints import run_pictures
+    from ..data import BUILTIN_IMAGE_SETS, load_dataset
+    from ..metrics import sample_metrics
 
-    if dataset == "digits":
-        from ..metrics import digits_metrics
-
-        measured = digits_metrics(generate(generator, 1000, seed=1_000_000))
-        keys = ("num_samples", "frechet_distance", "real_frechet_distance", "classes_covered", "min_class_fraction",
-                "median_nn_distance", "real_median_nn_distance")
-    elif dataset in MIXTURE_SETS:  # moons and spiral have no modes to count
-        from ..metrics import mode_metrics
-
-        measured = mode_metrics(generate(generator, 2500, seed=1_000_000), dataset)
-        measured["num_samples"] = 2500
-        keys = ("num_samples", "modes", "total_modes", "high_quality", "reverse_kl")
-    elif _makes_images(generator) and (run_dir is not None or dataset in BUILTIN_IMAGE_SETS):
-        from ..scores import generator_score, run_pictures
-
-        output = generator_output(generator.config)
-        if run_dir is not None:
-            found = run_pictures(run_dir, output.resolution, output.channels)
-        else:  # a built-in set is everywhere, run folder or not
-            found = (load_dataset(dataset, output.resolution, output.channels).samples, dataset)
-        if found is None:
-            return {}
-        measured = generator_score(generator, found[0], num=1000, seed=1_000_000)
-        keys = ("num_samples", "features", "network", "frechet_distance", "kid", "kid_std", "num_real",
-                "num_held_out", "real_frechet_distance", "real_kid")
-    else:
-        return {}
-    return {key: measured[key] for key in keys if key in measured}
-
-
-# ---------------------------------------------------------------------------
-# The model card
+    kind = "images" if _makes_images(generator) else "points"
+    for metric in sample_metrics(dataset, kind):
+        if metric.card_measure is None:
+            continue
+        pictures = None
+        if metric.card_pictures:
+            output = generator_output(generator.config)
+            if run_dir is not None:
+                found = run_pictures(run_dir, output.resolution, output.channels)
+            elif dataset in BUILTIN_IMAGE_SETS:  # a built-in set is everywhere, run folder or not
+                found = (load_dataset(dataset, output.resolution, output.channels).samples, dataset)
+            else:
+                found = None
+            if found is None:
+                continue  # the pictures it trained on are not on this machine
+            pictures = found[0]
+        return {"metric": metric.name, **metric.card_measure(generator, dataset, pictures)}
+    return {}
 
 
 def model_card(repo_id: str, generator, record: dict, *, license: str = "apache-2.0",
@@ -192,37 +179,8 @@ def _duration(seconds: float) -> str:
 
 
 def _quality_lines(quality: dict) -> list[str]:
-    lines = []
-    n = quality.get("num_samples")
-    if quality.get("features"):  # pictures other than digits: gan_space.scores
-        lines += [f"Measured on {n} fresh samples against {quality.get('num_real')} of the pictures it was trained "
-                  f"on, next to what {quality.get('num_held_out')} real held-out pictures score against the same "
-                  f"ones, in the features of {quality.get('network')}. Lower is better for both; the Fréchet "
-                  "distance is biased upwards by few samples, so read it against the real pictures' value. These "
-                  "numbers compare models scored the same way (`python -m gan_space score`), not published FIDs:",
-                  "", "| metric | generated | real held-out pictures |", "|---|---|---|",
-                  f"| Fréchet distance ({quality['features']} features) | {quality['frechet_distance']:.3f} | "
-                  f"{quality.get('real_frechet_distance', math.nan):.3f} |",
-                  f"| KID ({quality['features']} features) | {quality['kid']:.5f} ± {quality.get('kid_std', math.nan):.5f} "
-                  f"| {quality.get('real_kid', math.nan):.5f} |"]
-    elif "frechet_distance" in quality:
-        lines += [f"Measured on {n} fresh samples with a small classifier trained on real digits, next to what "
-                  f"{n} real held-out digits score. A lower Fréchet distance is better; a nearest-neighbour distance "
-                  "far below the real one would mean copying:", "",
-                  "| metric | generated | real digits |", "|---|---|---|",
-                  f"| Fréchet distance (classifier features) | {quality['frechet_distance']:.2f} | "
-                  f"{quality.get('real_frechet_distance', math.nan):.2f} |"]
-        if "classes_covered" in quality:
-            lines.append(f"| classes covered (>= 2% of samples) | {quality['classes_covered']} of 10 | 10 of 10 |")
-        if "min_class_fraction" in quality:
-            lines.append(f"| rarest class | {quality['min_class_fraction']:.1%} | ~10% |")
-        if "median_nn_distance" in quality:
-            lines.append(f"| median distance to nearest training digit | {quality['median_nn_distance']:.2f} | "
-                         f"{quality.get('real_median_nn_distance', math.nan):.2f} |")
-    elif "modes" in quality:
-        lines += [f"Measured on {n} fresh samples (PacGAN's protocol: a sample is high quality within 3 standard "
-                  "deviations of a mode):", "", "| metric | value |", "|---|---|",
-                  f"| modes captured | {quality['modes']} of {quality.get('total_modes')} |",
-                  f"| high-quality samples | {quality.get('high_quality', math.nan):.1%} |",
-                  f"| reverse KL to uniform over modes | {quality.get('reverse_kl', math.nan):.3f} |"]
-    return lines
+    """The quality table of a card, as the metric that measured it writes it."""
+    from ..metrics import metric_for_card
+
+    metric = metric_for_card(quality)
+    return metric.card_lines(quality) if metric is not None and metric.card_lines is not None else []

@@ -1,6 +1,6 @@
 """Where a model named by a string lives: a folder on this machine or a Hugging Face Hub
 repository. The one rule that the CLI, `GANPipeline.from_pretrained`, apply
-(`gan_space.translation.load_translator`) and anything else taking a model's name share:
+(`load_translator`) and anything else taking a model's name share:
 
 - a `pathlib.Path`, or a name that exists on this machine, is local (a run folder, a
   checkpoint folder, a generator folder);
@@ -58,3 +58,16 @@ def load_model(name: str | Path, device: str = "cpu", token: str | None = None, 
 
         return load_generator(where, device)
     return pull(where, revision=revision, token=token, device=device)
+
+
+def load_translator(name: str | Path, device: str = "cpu", token: str | None = None):
+    """An image-to-image generator (gan_space.tasks) by name, as `load_model` finds it. Raises
+    ValueError when it is another kind of model."""
+    from ..tasks import task_names
+    from ..translation import is_translator
+
+    generator = load_model(name, device, token)
+    if not is_translator(generator):
+        raise ValueError(f"{name} is a {type(generator).__name__}, which samples from noise: apply needs an "
+                         f"image-to-image model (trained with --task {', '.join(task_names(pairs=True))})")
+    return generator

@@ -18,21 +18,13 @@ from .card import _duration
 from .record import RECORD_KEYS, hub_dataset_id
 from .repos import SAMPLE_GRID_NAME, SUMMARY_NAME
 
-TASK_TAGS = {"super-resolution": "super-resolution", "colorize": "image-colorization", "edges": "sketch-to-image",
-             "paired": "image-to-image-translation"}
-TASK_WORDS = {"super-resolution": "super-resolution", "colorize": "colourisation (grey -> colour)",
-              "edges": "sketch -> picture", "paired": "picture -> picture translation"}
-
-
 def stage_translator(generator, folder: Path, checkpoint: Path | None, staging: Path, repo_id: str, record: dict, *,
                      license: str = "apache-2.0", include_discriminator: bool = False,
                      measure_quality: bool = True) -> str:
     """summary.json, sample_grid.png (before | after | original) and README.md into `staging`
     (the weights are there already). Returns the commit message's description."""
+    from ..held_out import before_after_picture, held_out_scores
     from ..pairs import HELD_OUT_FILE, HeldOut
-    # The one place the Hub reaches up into gan_space.translation (which pulls through the Hub
-    # in load_translator): until the held-out evaluation has a module of its own below both.
-    from ..translation import before_after_picture, held_out_scores
 
     task = generator.config.task
     held_out_file = checkpoint.parent.parent / HELD_OUT_FILE if checkpoint is not None else None
@@ -61,22 +53,24 @@ def translator_model_card(repo_id: str, generator, record: dict, *, has_picture:
     before/after picture, how to apply it, its held-out scores and how it was trained."""
     from huggingface_hub import ModelCardData
 
+    from ..metrics import pair_metric
     from ..models import family_of
+    from ..tasks import get_task
 
     config = generator.config
-    task, scale = config.task, config.scale
+    task, scale = get_task(config.task), config.scale
     class_name = type(generator).__name__
     train_config = record.get("train_config") or {}
     summary = record.get("summary") or {}
     quality = record.get("quality") or {}
     dataset = train_config.get("dataset")
     hub_dataset = hub_dataset_id(dataset) if dataset else None
-    tags = ["gan", "gan_space", "pytorch", "image-to-image", TASK_TAGS.get(task, "image-to-image"),
+    tags = ["gan", "gan_space", "pytorch", "image-to-image", task.hub_tag or "image-to-image",
             *family_of(generator).tags]
     metadata = ModelCardData(library_name="diffusers", license=license, tags=sorted(set(tags)),
                              pipeline_tag="image-to-image", datasets=[hub_dataset] if hub_dataset else None)
     grey = {1: "grey", 3: "colour"}
-    what = TASK_WORDS.get(task, task) + (f" x{scale}" if task == "super-resolution" else "")
+    what = task.words_for(config)
     num_parameters = sum(p.numel() for p in generator.parameters())
     name = repo_id.split("/")[1]
     lines = [f"# {name}", "",
@@ -85,7 +79,7 @@ def translator_model_card(repo_id: str, generator, record: dict, *, has_picture:
              f"picture of any size to a {grey[config.channels]} picture "
              + (f"{scale} times larger" if scale > 1 else "of the same size") +
              ". The weights are safetensors: loading them runs no pickled code.", ""]
-    baseline = quality.get("baseline", "bicubic" if task == "super-resolution" else "input")
+    baseline = quality.get("baseline", task.baseline_name)
     if has_picture:
         lines += [f"![held-out pictures: {baseline} | this model | original]({SAMPLE_GRID_NAME})", "",
                   f"*Held-out pictures (never trained on): {baseline} | this model | the original.*", ""]
@@ -96,11 +90,7 @@ def translator_model_card(repo_id: str, generator, record: dict, *, has_picture:
               'result.save("result.png")', "```", "", "From a terminal:", "", "```bash",
               f"python -m gan_space apply --model {repo_id} --input picture.png --out result.png --compare",
               "```", ""]
-    if task == "colorize":
-        lines += ["A colour picture given to it is turned grey first (ITU-R 601 luma), then coloured.", ""]
-    if task == "edges":
-        lines += ["It expects a sketch (dark lines on white); `apply(..., make_sketch=True)` (`--sketch`) makes one "
-                  "from a photo first.", ""]
+    lines += task.card_lines(config)  # how to feed this task's model
     lines += ["## Model", "", "| | |", "|---|---|", f"| architecture | {class_name} ({family_of(generator).name}) |",
               f"| task | {what} |", f"| input | {grey[config.in_channels]}, any size |",
               f"| output | {grey[config.channels]}, {scale}x the input's size |" if scale > 1 else
@@ -115,11 +105,18 @@ def translator_model_card(repo_id: str, generator, record: dict, *, has_picture:
                   f"Measured on {quality.get('num_pictures')} held-out pictures of the training data (kept apart, "
                   f"never trained on): PSNR and SSIM against the originals (RGB in [0, 1], higher is better) and the "
                   f"Fréchet distance between the outputs and the originals in random-network features (lower is "
-                  f"better: it sees blur that PSNR rewards).", "",
-                  f"| | PSNR (dB) | SSIM | Fréchet distance |", "|---|---|---|---|",
-                  f"| this model | {quality['psnr']:.2f} | {quality['ssim']:.3f} | {_number(quality.get('frechet_distance'))} |",
-                  f"| {baseline} | {quality['baseline_psnr']:.2f} | {quality['baseline_ssim']:.3f} | "
-                  f"{_number(quality.get('baseline_frechet_distance'))} |", ""]
+                  f"better: it sees blur that PSNR rewards).", ""]
+        metrics = [pair_metric(name) for name in task.metrics]
+
+        def cell(metric, value):
+            if value is None:
+                return f"n/a (under {metric.min_pictures} pictures)"
+            return metric.format.format(value)
+
+        lines += ["| | " + " | ".join(metric.label for metric in metrics) + " |", "|---" * (len(metrics) + 1) + "|",
+                  "| this model | " + " | ".join(cell(m, quality.get(m.name)) for m in metrics) + " |",
+                  f"| {baseline} | " + " | ".join(cell(m, quality.get(f"baseline_{m.name}")) for m in metrics) + " |",
+                  ""]
     if train_config or summary:
         lines += ["## Training", ""]
         if summary:
@@ -147,7 +144,3 @@ def translator_model_card(repo_id: str, generator, record: dict, *, has_picture:
         lines.append("- `discriminator/`: the discriminator, same format")
     lines.append("")
     return f"---\n{metadata.to_yaml()}\n---\n\n" + "\n".join(lines)
-
-
-def _number(value) -> str:
-    return "n/a (under 16 pictures)" if value is None else f"{value:.3g}"
