@@ -278,7 +278,7 @@ class TrainProgress:
     'offsetWidth')". Shown again with the new table, the plot redraws with its new legend.
     """
 
-    def __init__(self, job=None):
+    def __init__(self, job=None):  # (the job: this view needs only its snapshots)
         self.sent_points = self.sent_quality = -1
         self.losses = self.probabilities = None
         self.quality = self.frechet = gr.update(visible="hidden")
