@@ -1,12 +1,13 @@
-"""What every tab shares: the app's folders, the per-session state, loaded models, and
-the one way an error reaches the user (a message in the page, never a traceback)."""
+"""What every tab shares: the app's folders, the per-session state, loaded models, the one
+way an error reaches the user (a message in the page, never a traceback), a model list's
+dropdown and the push of a listed model to the Hub."""
 
 from dataclasses import dataclass, field
 
 import gradio as gr
 
 from .jobs import describe_error
-from .models import AppPaths, GeneratorCache, owner_id
+from .models import AppPaths, GeneratorCache, ModelKind, find_model, list_models, owner_id
 from .sessions import Sessions
 
 
@@ -51,3 +52,35 @@ def user_error(error: BaseException) -> gr.Error:
 
 def session_hash(request: gr.Request | None) -> str:
     return (getattr(request, "session_hash", None) or "anonymous") if request is not None else "anonymous"
+
+
+def model_dropdown(context: AppContext, kind: ModelKind, request: gr.Request | None, *preferred: str | None):
+    """The dropdown update listing every model of `kind` the request's session may use, selecting
+    the first of the `preferred` keys that is listed, else the first model."""
+    entries = list_models(context.paths, kind, context.owner(request))
+    keys = [entry.key for entry in entries]
+    value = next((key for key in preferred if key in keys), keys[0] if keys else None)
+    return gr.update(choices=[(entry.label, entry.key) for entry in entries], value=value)
+
+
+def push_to_hub(context: AppContext, kind: ModelKind, model: str | None, repo_id: str | None, private,
+                typed_token: str | None, oauth_token: gr.OAuthToken | None, request: gr.Request | None,
+                progress=None) -> str:
+    """Push the listed model `model` of `kind` to the Hub repo `repo_id` (its card and pictures
+    are gan_space.hub's); returns Markdown with the repo URL. The Hub tab's /push and the
+    Translate tab's /translate_push."""
+    from gan_space import hub
+
+    try:
+        repo_id = hub.validate_repo_id(repo_id)
+        secret = context.hub_token(oauth_token.token if oauth_token else None, typed_token)
+        if not secret:
+            raise hub.HubAuthError("pushing needs a Hugging Face token with write access: sign in or paste a "
+                                   "token (https://huggingface.co/settings/tokens).")
+        entry = find_model(context.paths, kind, model, context.owner(request))
+        if progress is not None:
+            progress(0.1, desc=f"pushing {entry.key} to {repo_id} (card, pictures, scores, upload)")
+        url = hub.push(entry.folder, repo_id, secret, private=bool(private))
+    except Exception as error:
+        raise user_error(error) from None
+    return f"Pushed **{entry.key}** to [{repo_id}]({url})"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from .common import AppContext, session_hash, user_error
-from .models import GeneratorEntry, find_generator, list_generators
+from .common import AppContext, model_dropdown, session_hash, user_error
+from .models import GENERATORS, GeneratorEntry, find_generator, list_generators
 from .pictures import grid_picture
 from .steer import build_steer_panels
 
@@ -111,10 +111,7 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
 
     def refresh(selected: str | None = None, request: gr.Request | None = None):
         """The model list, keeping (or selecting) `selected` when it is still there."""
-        choices = model_choices(context, context.owner(request))
-        keys = [key for _, key in choices]
-        value = selected if selected in keys else (keys[0] if keys else None)
-        return gr.update(choices=choices, value=value)
+        return model_dropdown(context, GENERATORS, request, selected)
 
     def describe_model(key: str | None, request: gr.Request):
         try:

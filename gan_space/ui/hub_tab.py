@@ -17,9 +17,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from .common import AppContext, user_error
+from .common import AppContext, push_to_hub, user_error
 from .generate_tab import GenerateTab, model_choices
-from .models import find_generator, mark_owner, may_use
+from .models import GENERATORS, mark_owner, may_use
 
 
 def _pull_folder_name(repo_id: str) -> str:
@@ -62,20 +62,7 @@ def build_hub_tab(context: AppContext, demo: gr.Blocks, generate: GenerateTab) -
     def push_model(model, repo_id, private, typed_token, oauth_token: gr.OAuthToken | None,
                    request: gr.Request, progress=gr.Progress()):
         """Push the generator `model` (a key from /models) to the Hub repo `repo_id`; returns its URL (Markdown)."""
-        from gan_space import hub
-
-        try:
-            repo_id = hub.validate_repo_id(repo_id)
-            secret = context.hub_token(oauth_token.token if oauth_token else None, typed_token)
-            if not secret:
-                raise hub.HubAuthError("pushing needs a Hugging Face token with write access: sign in or paste a "
-                                       "token (https://huggingface.co/settings/tokens).")
-            entry = find_generator(context.paths, model, context.owner(request))
-            progress(0.1, desc=f"pushing {entry.key} to {repo_id} (sample grid, metrics, upload)")
-            url = hub.push(entry.folder, repo_id, secret, private=bool(private))
-        except Exception as error:
-            raise user_error(error) from None
-        return f"Pushed **{entry.key}** to [{repo_id}]({url})"
+        return push_to_hub(context, GENERATORS, model, repo_id, private, typed_token, oauth_token, request, progress)
 
     def pull_model(repo_id, revision, typed_token, oauth_token: gr.OAuthToken | None,
                    request: gr.Request, progress=gr.Progress()):

@@ -18,6 +18,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,12 +210,46 @@ def _subfolders(folder: Path) -> list[Path]:
                   key=lambda p: p.name.lower())
 
 
-def list_generators(paths: AppPaths, owner: str | None = None) -> list[GeneratorEntry]:
-    """Every generator the Generate tab can sample: shipped first, then runs, then Hub pulls
-    (with `owner`: only the runs and pulls that owner may use)."""
+@dataclass(frozen=True)
+class ModelKind:
+    """One kind of model list: the Generate tab's generators (GENERATORS) or the Translate tab's
+    image-to-image models (gan_space.ui.translate_tab.TRANSLATORS). `list_models` scans the same
+    places for every kind; a kind says which folders hold its models and how they are named."""
+
+    noun: str  # "generator": what the errors call one model of the list
+    config: Callable[[Path], dict | None]  # a folder -> its config when it holds a model of this kind, else None
+    run_label: Callable[[str, dict, dict], str]  # (run name, config, summary) -> what the list shows
+    hub_label: Callable[[str, dict], str]  # (repo id, config) -> what the list shows
+    none_yet: str  # the error when the list is empty: where to get one
+    shipped: bool = False  # whether checkpoints/ (the models shipped with the app) are of this kind
+    hub_layouts: tuple[str, ...] = ("",)  # where a pulled repo may hold the model: its top or a subfolder
+
+
+def _generator_run_label(run_name: str, config: dict, summary: dict) -> str:
+    done = summary.get("finished", summary.get("step") == summary.get("total_steps"))
+    if summary.get("minutes"):  # by the clock: how far through its minutes
+        so_far = f"{summary.get('training_seconds', 0) / 60:.1f} of {summary['minutes']:g} minutes"
+    else:
+        so_far = f"step {summary.get('step')}/{summary.get('total_steps')}"
+    progress = "" if done or not summary else f", {so_far}"
+    return f"{run_name} (trained here{progress})"
+
+
+GENERATORS = ModelKind(
+    noun="generator", config=_generator_config, run_label=_generator_run_label,
+    hub_label=lambda repo_id, config: f"{repo_id} (Hub)",
+    none_yet="no generators available: train one in the Train tab first",
+    # A pulled repo holds the generator at its top or in generator/ (a pipeline layout).
+    shipped=True, hub_layouts=("", "generator"))
+
+
+def list_models(paths: AppPaths, kind: ModelKind, owner: str | None = None) -> list[GeneratorEntry]:
+    """Every model of `kind` the app can use: shipped first (when the kind has them), then runs
+    (their newest checkpoint), then Hub pulls (with `owner`: only the runs and pulls that owner
+    may use)."""
     entries = []
-    for folder in _subfolders(paths.checkpoints_dir):
-        config = _generator_config(folder)
+    for folder in _subfolders(paths.checkpoints_dir) if kind.shipped else []:
+        config = kind.config(folder)
         if config is not None:
             summary = _read_json(folder / "summary.json")
             entries.append(GeneratorEntry(f"shipped/{folder.name}", f"{folder.name} (shipped)", folder, "shipped",
@@ -222,42 +257,45 @@ def list_generators(paths: AppPaths, owner: str | None = None) -> list[Generator
     for run in _subfolders(paths.runs_dir):
         if run.name in RESERVED_RUN_NAMES or not may_use(run, owner):
             continue
-        generator = latest_generator_folder(run)
-        config = _generator_config(generator) if generator is not None else None
+        folder = latest_generator_folder(run)
+        config = kind.config(folder) if folder is not None else None
         if config is not None:
-            summary = _read_json(generator.parent / "state.json").get("summary", {})
-            done = summary.get("finished", summary.get("step") == summary.get("total_steps"))
-            if summary.get("minutes"):  # by the clock: how far through its minutes
-                so_far = f"{summary.get('training_seconds', 0) / 60:.1f} of {summary['minutes']:g} minutes"
-            else:
-                so_far = f"step {summary.get('step')}/{summary.get('total_steps')}"
-            progress = "" if done or not summary else f", {so_far}"
-            entries.append(GeneratorEntry(f"runs/{run.name}", f"{run.name} (trained here{progress})", generator,
+            summary = _read_json(folder.parent / "state.json").get("summary", {})
+            entries.append(GeneratorEntry(f"runs/{run.name}", kind.run_label(run.name, config, summary), folder,
                                           "trained", config, summary))
     for pulled in _subfolders(paths.hub_dir):
         if not may_use(pulled, owner):
             continue
-        # A pulled repo holds the generator at its top or in generator/ (a pipeline layout).
-        for folder in (pulled, pulled / "generator"):
-            config = _generator_config(folder)
+        for folder in (pulled / layout for layout in kind.hub_layouts):
+            config = kind.config(folder)
             if config is not None:
                 summary = _read_json(folder / "summary.json")
-                repo_id = pulled.name.replace("--", "/", 1)
-                entries.append(GeneratorEntry(f"hub/{pulled.name}", f"{repo_id} (Hub)", folder, "hub", config,
-                                              summary))
+                label = kind.hub_label(pulled.name.replace("--", "/", 1), config)
+                entries.append(GeneratorEntry(f"hub/{pulled.name}", label, folder, "hub", config, summary))
                 break
     return entries
 
 
-def find_generator(paths: AppPaths, key: str, owner: str | None = None) -> GeneratorEntry:
-    """The generator a model-list key names; ValueError with the choices if none does."""
-    entries = list_generators(paths, owner)
+def find_model(paths: AppPaths, kind: ModelKind, key: str | None, owner: str | None = None) -> GeneratorEntry:
+    """The model of `kind` a model-list key names; ValueError with the choices if none does."""
+    entries = list_models(paths, kind, owner)
     for entry in entries:
         if entry.key == key:
             return entry
     if not entries:
-        raise ValueError("no generators available: train one in the Train tab first")
-    raise ValueError(f"no generator {key!r}: choose one of {', '.join(e.key for e in entries)}")
+        raise ValueError(kind.none_yet)
+    raise ValueError(f"no {kind.noun} {key!r}: choose one of {', '.join(e.key for e in entries)}")
+
+
+def list_generators(paths: AppPaths, owner: str | None = None) -> list[GeneratorEntry]:
+    """Every generator the Generate tab can sample: shipped first, then runs, then Hub pulls
+    (with `owner`: only the runs and pulls that owner may use)."""
+    return list_models(paths, GENERATORS, owner)
+
+
+def find_generator(paths: AppPaths, key: str, owner: str | None = None) -> GeneratorEntry:
+    """The generator a model-list key names; ValueError with the choices if none does."""
+    return find_model(paths, GENERATORS, key, owner)
 
 
 class GeneratorCache:

@@ -7,12 +7,12 @@ need to reach the training job a session started, from separate events.
 import threading
 from dataclasses import dataclass
 
-from .jobs import TrainingJob
+from .jobs import RunJob
 
 
 @dataclass
 class Session:
-    job: TrainingJob | None = None  # the session's current or last training run
+    job: RunJob | None = None  # the session's current or last training run (either tab)
     waiting: bool = False  # Train was pressed and the run waits in the queue for the device
     cancel_requested: bool = False  # Stop was pressed while waiting: the run will not start
     last_run: str | None = None  # name of the run this session last trained or resumed
@@ -35,6 +35,6 @@ class Sessions:
         with self._lock:
             return self._sessions.pop(session_hash, None)
 
-    def running_jobs(self) -> list[TrainingJob]:
+    def running_jobs(self) -> list[RunJob]:
         with self._lock:
             return [s.job for s in self._sessions.values() if s.training]

@@ -1,12 +1,12 @@
 """The Train tab: pick data, press Train, watch the sample grid and the curves stream.
 
 Training itself is `gan_space.training.Trainer`, run by a `TrainingJob` in its own
-thread; the event handlers here only turn the user's choices into a `TrainConfig`
-and the job's progress into pictures, curves and a status line.
+thread and streamed by the run plumbing both training tabs share (gan_space.ui.runs);
+this module turns the user's choices into a `TrainConfig` and the job's progress into
+pictures, curves and a reading.
 """
 
 import math
-import threading
 import re
 import secrets
 import shutil
@@ -16,9 +16,10 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .common import AppContext, session_hash
-from .jobs import JobSnapshot, TrainingJob, describe_error
+from .common import AppContext
+from .jobs import JobSnapshot, TrainingJob
 from .models import BUILTIN_DATASETS, check_run_name, latest_generator_folder, mark_owner, may_use
+from .runs import PREVIEW, RUN_NAME, STATUS, RunHandlers
 
 UPLOAD = "upload images or a .zip"
 HUB_DATASET = "Hugging Face dataset"
@@ -31,9 +32,6 @@ AUGMENTATIONS = ("none", "flip", "diffaugment", "ada")
 # The library's Hugging Face id pattern (gan_space.data.HF_REPO_ID).
 HF_DATASET_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$", re.ASCII)
 
-# One training run at a time on the device: every Train and Resume shares this queue.
-TRAINING_CONCURRENCY_ID = "training-device"
-POLL_SECONDS = 0.5  # the page gets at most two updates a second, however fast training runs
 LOG_EVERY = 5  # steps between progress events: smooth curves, a live status line
 MAX_CURVE_POINTS = 400  # longer curves are thinned before they go to the browser
 RECENT_CURVE_POINTS = 10  # the reading looks at the last 10 logged steps' D(x) and D(G(z))
@@ -258,75 +256,50 @@ def reading_text(snapshot: JobSnapshot) -> str:
     return "\n\n".join(lines)
 
 
-def status_text(snapshot: JobSnapshot, stopping: bool) -> str:
-    event = snapshot.event
-    if snapshot.error:
-        return f"{snapshot.run_name}: failed: {snapshot.error}"
-    if event is None:
-        return f"{snapshot.run_name}: starting…"
-    if event.status != "running":
-        return f"{snapshot.run_name}: {event.message}"
-    return f"{snapshot.run_name} · {'stopping after this step · ' if stopping else ''}{event.status_line()}"
+class TrainProgress:
+    """One run's snapshots -> the Train tab's own outputs (loss plot, D plot, quality plot, Fréchet
+    distance plot, reading); the run plumbing (gan_space.ui.runs) adds the grid, status and run name.
 
+    The curves never get gr.skip() once they hold a table: each update re-sends the last one.
+    Gradio streams a generator's yields as diffs, and the browser applies each diff in place
+    to the very object the component holds as its value; a table followed by gr.skip() diffs
+    to "delete columns, data, datatypes and mark", which strips the plot's value under it.
+    The plot still shows its last drawing, but when it is next resized or shown again (back
+    from another tab) it reads value.datatypes[x] and the page throws "Cannot read
+    properties of undefined (reading 'step')". An unchanged table diffs to nothing, so
+    re-sending costs only its serialisation here.
 
-def follow_job(context: AppContext, session, job: TrainingJob):
-    """Start the job and yield page updates until it ends: (grid, loss plot, D plot,
-    status, run name, quality plot, Fréchet distance plot, reading). Unchanged parts are
-    skipped or re-sent unchanged (which Gradio's stream sends as an empty diff), so
-    nothing crosses the wire twice."""
-    session.job, session.last_run = job, job.run_name
-    job.start()
-    sent_version, sent_points, sent_quality = 0, -1, -1
-    run_name_update = job.run_name
-    # The curves never get gr.skip() once they hold a table: each yield re-sends the last one.
-    # Gradio streams a generator's yields as diffs, and the browser applies each diff in place
-    # to the very object the component holds as its value; a table followed by gr.skip() diffs
-    # to "delete columns, data, datatypes and mark", which strips the plot's value under it.
-    # The plot still shows its last drawing, but when it is next resized or shown again (back
-    # from another tab) it reads value.datatypes[x] and the page throws "Cannot read
-    # properties of undefined (reading 'step')". An unchanged table diffs to nothing, so
-    # re-sending costs only its serialisation here (the grid picture, which would be
-    # re-encoded, keeps gr.skip(): the image component copies its value, it is not stripped).
-    losses = probabilities = None
-    # The sample-quality plots get their tables inside gr.update(value=..., visible=True): a
-    # gr.skip() after that deletes only the update's own keys, not the table. Until the run's
-    # first measurement they are hidden with visible="hidden" (kept in the page), not emptied
-    # and not visible=False: a plot given None, or visible=False, after it has drawn (the
-    # previous run's curves, in the same page) is taken out of the page while its resize
-    # observers still fire, and they throw "Cannot read properties of null (reading
-    # 'offsetWidth')". Shown again with the new table, the plot redraws with its new legend.
-    quality = frechet = gr.update(visible="hidden")
-    snapshot = job.snapshot()
-    try:
-        while True:
-            ended = job.wait(POLL_SECONDS)
-            snapshot = job.snapshot()
-            grid = snapshot.preview if snapshot.preview_version != sent_version else gr.skip()
-            sent_version = snapshot.preview_version
-            reading = gr.skip()
-            if len(snapshot.curve) != sent_points or len(snapshot.quality) != sent_quality:
-                reading = reading_text(snapshot)
-            if len(snapshot.curve) != sent_points:
-                losses, probabilities = curve_frames(snapshot)
-                sent_points = len(snapshot.curve)
-            if len(snapshot.quality) != sent_quality and snapshot.quality:
-                shares, distances = quality_frames(snapshot)
-                quality = gr.update(value=shares, visible=True)
-                if distances is not None:  # digits and other pictures have a Fréchet distance; points do not
-                    frechet = gr.update(value=distances, visible=True)
-            sent_quality = len(snapshot.quality)
-            yield (grid, losses, probabilities, status_text(snapshot, job.stop_requested), run_name_update, quality,
-                   frechet, reading)
-            run_name_update = quality = frechet = gr.skip()
-            if ended:
-                break
-    finally:
-        if not job.done:  # the page went away mid-run: stop cleanly, keeping a checkpoint
-            job.request_stop()
-    if snapshot.error:  # the status line already shows it
-        raise gr.Error(snapshot.error, print_exception=False)
-    if snapshot.event is not None and snapshot.event.status == "diverged":
-        gr.Warning(snapshot.event.message)
+    The sample-quality plots get their tables inside gr.update(value=..., visible=True): a
+    gr.skip() after that deletes only the update's own keys, not the table. Until the run's
+    first measurement they are hidden with visible="hidden" (kept in the page), not emptied
+    and not visible=False: a plot given None, or visible=False, after it has drawn (the
+    previous run's curves, in the same page) is taken out of the page while its resize
+    observers still fire, and they throw "Cannot read properties of null (reading
+    'offsetWidth')". Shown again with the new table, the plot redraws with its new legend.
+    """
+
+    def __init__(self, job=None):  # (the job: this view needs only its snapshots)
+        self.sent_points = self.sent_quality = -1
+        self.losses = self.probabilities = None
+        self.quality = self.frechet = gr.update(visible="hidden")
+
+    def __call__(self, snapshot: JobSnapshot) -> dict:
+        reading = gr.skip()
+        if len(snapshot.curve) != self.sent_points or len(snapshot.quality) != self.sent_quality:
+            reading = reading_text(snapshot)
+        if len(snapshot.curve) != self.sent_points:
+            self.losses, self.probabilities = curve_frames(snapshot)
+            self.sent_points = len(snapshot.curve)
+        if len(snapshot.quality) != self.sent_quality and snapshot.quality:
+            shares, distances = quality_frames(snapshot)
+            self.quality = gr.update(value=shares, visible=True)
+            if distances is not None:  # digits and other pictures have a Fréchet distance; points do not
+                self.frechet = gr.update(value=distances, visible=True)
+        self.sent_quality = len(snapshot.quality)
+        updates = dict(losses=self.losses, probabilities=self.probabilities, quality=self.quality,
+                       frechet=self.frechet, reading=reading)
+        self.quality = self.frechet = gr.skip()
+        return updates
 
 
 # ---------------------------------------------------------------------------
@@ -408,7 +381,7 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                                                y_lim=[0, 1], height=220, elem_id="probability-plot")
             reading = gr.Markdown(elem_id="train-reading")
             with gr.Row():
-                # Both hidden until the run's first measurement of its samples (see follow_job).
+                # Both hidden until the run's first measurement of its samples (see TrainProgress).
                 quality_plot = gr.LinePlot(x="step", y="value", color="curve", title="Sample diversity and coverage",
                                            y_lim=[0, 1.2], height=220, elem_id="quality-plot", visible=False)
                 frechet_plot = gr.LinePlot(x="step", y="value", color="curve",
@@ -423,6 +396,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
 
     # New outputs go last: API clients read the status at index 3 and the run name at 4.
     progress_outputs = [grid, loss_plot, probability_plot, status, run_name, quality_plot, frechet_plot, reading]
+    runs = RunHandlers(context, (PREVIEW, "losses", "probabilities", STATUS, RUN_NAME, "quality", "frechet",
+                                 "reading"), TrainingJob, TrainProgress, "the Generate tab works meanwhile")
 
     # Defaults of None make these parameters optional for API clients (blank = preset).
     def start_training(dataset="digits", upload=None, hf_dataset=None, run_name=None, steps=None, batch_size=None,
@@ -432,169 +407,34 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
         """Train a new run and stream its progress: (sample grid, loss curves, D(x)/D(G(z)) curves, status,
         run name, diversity/coverage curves, Fréchet distance curve, reading in plain words). Blank
         settings take the preset for the data."""
-        session = context.sessions.get(session_hash(request))
-        if _cancelled_while_waiting(session):
-            yield _status_only("Cancelled before it started.")
-            return
-        yield _status_only("Loading the data and building the networks…")
-        try:
-            if session.training:
-                raise ValueError("this session is already training: press Stop first")
+
+        def build(progress):
             settings = training_settings(
                 dataset, steps=steps, batch_size=batch_size, resolution=resolution, channels=channels, arch=arch,
                 loss=loss, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma, ema_decay=ema_decay, augment=augment,
                 conditional=bool(conditional), seed=seed, minutes=minutes)
-            building = _in_background(lambda progress: build_new_trainer(
-                context, dataset, upload, hf_dataset, run_name, settings, context.owner(request), progress))
-            yield from building
-            trainer, name = building.result
-        except Exception as error:
-            yield from _report_failure(error)
-        for skipped in trainer.data.skipped[:1]:
-            gr.Warning(f"skipped {len(trainer.data.skipped)} unusable file(s), e.g. {skipped}")
-        yield from follow_job(context, session, _job(context, trainer, name, live_preview))
+            return build_new_trainer(context, dataset, upload, hf_dataset, run_name, settings, context.owner(request),
+                                     progress)
+
+        yield from runs.start(request, "Loading the data and building the networks…", build, live_preview)
 
     def resume_training(run_name=None, steps=None, live_preview=True, minutes=None, request: gr.Request = None):
         """Continue the run named `run_name` from its last checkpoint, up to `steps` in total (blank: the
         run's own), or up to `minutes` of training in total for a run by the clock. Streams like /train."""
-        session = context.sessions.get(session_hash(request))
-        if _cancelled_while_waiting(session):
-            yield _status_only("Cancelled before it started.")
-            return
-        yield _status_only(f"Resuming {run_name}…")
-        try:
-            if session.training:
-                raise ValueError("this session is already training: press Stop first")
-            building = _in_background(lambda progress: build_resumed_trainer(
-                context, run_name, steps, context.owner(request), minutes, progress))
-            yield from building
-            trainer, name = building.result
-        except Exception as error:
-            yield from _report_failure(error)
-        yield from follow_job(context, session, _job(context, trainer, name, live_preview))
-
-    def request_stop(session) -> str:
-        if session.training:
-            session.job.request_stop()
-            return f"{session.job.run_name}: stopping after this step; the checkpoint is kept (Resume continues it)."
-        if session.waiting:
-            session.cancel_requested = True
-            return "Cancelled: the queued run will not start."
-        return "Nothing is training in this session."
-
-    def stop_clicked(request: gr.Request):
-        # The status line belongs to the training stream (its last word is "stopped at
-        # step N"); Stop only writes there when no stream runs yet: a run still queued.
-        session = context.sessions.get(session_hash(request))
-        waiting = session.waiting and not session.training
-        message = request_stop(session)
-        if waiting:
-            return message
-        (gr.Info if session.training else gr.Warning)(message)
-        return gr.skip()
+        yield from runs.resume(request, run_name, lambda progress: build_resumed_trainer(
+            context, run_name, steps, context.owner(request), minutes, progress), live_preview)
 
     def stop_training(request: gr.Request) -> str:
         """Stop this session's run after its current step; its checkpoint is kept for /resume. Returns what
         happened."""
-        return request_stop(context.sessions.get(session_hash(request)))
+        return runs.stop(request)
 
-    def announce(request: gr.Request):
-        """Runs at once on a click, before the run waits its turn for the device."""
-        session = context.sessions.get(session_hash(request))
-        session.waiting, session.cancel_requested = True, False
-        busy = context.sessions.running_jobs()
-        if busy:
-            snapshot = busy[0].snapshot()
-            event = snapshot.event
-            where = f" (step {event.step}/{event.total_steps})" if event is not None else ""
-            text = (f"Queued: the training device is busy with run {snapshot.run_name}{where}. Yours starts when it "
-                    f"ends; the Generate tab works meanwhile.")
-        else:
-            text = "Starting…"
-        return text, gr.update(interactive=False), gr.update(interactive=False)
-
-    def run_ended(request: gr.Request):
-        context.sessions.get(session_hash(request)).waiting = False
-        return gr.update(interactive=True), gr.update(interactive=True)
-
-    buttons = [train_button, resume_button]
-    # No progress overlay: the status line says what is happening (queued, training, failed).
-    training = dict(concurrency_limit=1, concurrency_id=TRAINING_CONCURRENCY_ID, show_progress="hidden")
-    train_event = train_button.click(announce, None, [status, *buttons], queue=False, api_visibility="private").then(
-        start_training,
-        [dataset, upload, hf_dataset, run_name, steps, batch_size, resolution, channels, arch, loss, lr_g, lr_d,
-         r1_gamma, ema_decay, augment, conditional, seed, live_preview, minutes],
-        progress_outputs, api_name="train", **training)
-    resume_event = resume_button.click(announce, None, [status, *buttons], queue=False,
-                                       api_visibility="private").then(
-        resume_training, [run_name, steps, live_preview, minutes], progress_outputs, api_name="resume", **training)
-    for event in (train_event, resume_event):
-        # `.then` follows success only; `.failure` brings the buttons back after an error too.
-        event.then(run_ended, None, buttons, queue=False, api_visibility="private")
-        event.failure(run_ended, None, buttons, queue=False, api_visibility="private")
-    stop_button.click(stop_clicked, None, status, concurrency_limit=None, api_visibility="private")
+    train_event, resume_event = runs.wire(
+        train_button, resume_button, stop_button, status,
+        train=(start_training, [dataset, upload, hf_dataset, run_name, steps, batch_size, resolution, channels, arch,
+                                loss, lr_g, lr_d, r1_gamma, ema_decay, augment, conditional, seed, live_preview,
+                                minutes], progress_outputs, "train"),
+        resume=(resume_training, [run_name, steps, live_preview, minutes], progress_outputs, "resume"))
     gr.api(stop_training, api_name="stop", concurrency_limit=None)
-
-    def page_closed(request: gr.Request):
-        session = context.sessions.pop(session_hash(request))
-        if session is not None and session.training:
-            session.job.request_stop()  # nobody is watching: checkpoint and free the device
-
-    demo.unload(page_closed)
+    demo.unload(runs.page_closed)
     return TrainTab(run_events=[train_event, resume_event], status=status)
-
-
-def _job(context: AppContext, trainer, name: str, live_preview) -> TrainingJob:
-    seconds = context.live_preview_seconds if live_preview is None or live_preview else None
-    return TrainingJob(trainer, name, live_preview_seconds=seconds)
-
-
-def _report_failure(error: BaseException):
-    """Put the message in the status line (it stays there), then raise it as a gr.Error
-    (a notice in the page, an exception for API clients)."""
-    message = describe_error(error)
-    yield _status_only(f"Error: {message}")
-    raise gr.Error(message, print_exception=False)
-
-
-class _in_background:
-    """Runs `build(progress)` (loading the data, building the networks) in a thread; iterating
-    yields status-line updates with the decoding progress until it is done, then `result`
-    holds what it returned (or its error is raised)."""
-
-    def __init__(self, build):
-        self.result, self._error, self._progress = None, None, None
-        self._thread = threading.Thread(target=self._run, args=(build,), name="build-trainer", daemon=True)
-        self._thread.start()
-
-    def _run(self, build):
-        try:
-            self.result = build(self._report)
-        except BaseException as error:  # handed to the caller's thread below
-            self._error = error
-
-    def _report(self, done: int, total: int) -> None:
-        self._progress = (done, total)
-
-    def __iter__(self):
-        shown = None
-        while self._thread.is_alive():
-            self._thread.join(timeout=0.5)
-            if self._progress is not None and self._progress != shown:
-                shown = self._progress
-                done, total = shown
-                yield _status_only(f"Decoding the pictures (once; a resume reuses them): {done:,} of {total:,}…")
-        if self._error is not None:
-            raise self._error
-
-
-def _status_only(text: str) -> tuple:
-    """A page update that only writes the status line."""
-    return gr.skip(), gr.skip(), gr.skip(), text, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-
-
-def _cancelled_while_waiting(session) -> bool:
-    """True (once) when Stop was pressed while this run waited in the queue."""
-    cancelled = session.cancel_requested
-    session.waiting = session.cancel_requested = False
-    return cancelled

@@ -11,19 +11,18 @@ page. No traceback reaches the page: every error is a one-line message.
 """
 
 import math
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from .common import AppContext, session_hash, user_error
-from .jobs import TrainingJob, describe_error
-from .models import GeneratorEntry, RESERVED_RUN_NAMES, latest_generator_folder, may_use
-from .train_tab import (POLL_SECONDS, TRAINING_CONCURRENCY_ID, UPLOAD, build_new_trainer,
-                        build_resumed_trainer, status_text, training_settings, unique_run_name)
+from . import models
+from .common import AppContext, model_dropdown, push_to_hub, session_hash, user_error
+from .jobs import ScorePoint, TranslationJob
+from .models import GeneratorEntry, ModelKind
+from .runs import PREVIEW, RUN_NAME, STATUS, RunHandlers
+from .train_tab import UPLOAD, build_new_trainer, build_resumed_trainer, training_settings, unique_run_name
 
 TASKS = [("Super-resolution (sharper, larger)", "super-resolution"), ("Colourise (grey → colour)", "colorize"),
          ("Sketch → picture", "edges"), ("Your pairs (input → target)", "paired")]
@@ -39,7 +38,6 @@ TASK_HELP = {
     "paired": "Upload one .zip holding A/ (inputs) and B/ (targets) with matching file names, or pictures with the "
               "input on the left and the target on the right (the pix2pix datasets' layout).",
 }
-SCORE_SECONDS = 5.0  # held-out scores at most this often (and within 1/PREVIEW_COST_RATIO of the time)
 APPLY_MAX_OUTPUT_PIXELS = 16_000_000  # a result of at most 4000x4000: the page shows it and the PNG downloads
 APPLY_MAX_FILE_BYTES = 32 * 2**20
 APPLY_CONCURRENCY_ID = "translate-apply"
@@ -51,35 +49,10 @@ APPLY_CONCURRENCY_ID = "translate-apply"
 
 def translator_config(folder: Path) -> dict | None:
     """config.json of an image-to-image generator folder with safetensors weights, else None."""
-    from .models import WEIGHTS_NAME, _read_json
-
-    config = _read_json(folder / "config.json")
-    if {"in_channels", "channels", "scale", "task"} <= set(config) and (folder / WEIGHTS_NAME).is_file():
+    config = models._read_json(folder / "config.json")
+    if {"in_channels", "channels", "scale", "task"} <= set(config) and (folder / models.WEIGHTS_NAME).is_file():
         return config
     return None
-
-
-def list_translators(context: AppContext, owner: str | None = None) -> list[GeneratorEntry]:
-    """Image-to-image models: runs trained here (their newest checkpoint) and Hub pulls."""
-    from .models import _read_json, _subfolders
-
-    paths = context.paths
-    entries = []
-    for run in _subfolders(paths.runs_dir):
-        if run.name in RESERVED_RUN_NAMES or not may_use(run, owner):
-            continue
-        folder = latest_generator_folder(run)
-        config = translator_config(folder) if folder is not None else None
-        if config is not None:
-            summary = _read_json(folder.parent / "state.json").get("summary", {})
-            label = f"{run.name} ({_describe(config)}, step {summary.get('step', '?')})"
-            entries.append(GeneratorEntry(f"runs/{run.name}", label, folder, "trained", config, summary))
-    for pulled in _subfolders(paths.hub_dir):
-        config = translator_config(pulled) if may_use(pulled, owner) else None
-        if config is not None:
-            label = f"{pulled.name.replace('--', '/', 1)} ({_describe(config)}, Hub)"
-            entries.append(GeneratorEntry(f"hub/{pulled.name}", label, pulled, "hub", config, {}))
-    return entries
 
 
 def _describe(config: dict) -> str:
@@ -88,79 +61,24 @@ def _describe(config: dict) -> str:
         "colorize": "colourise", "edges": "sketch → picture", "paired": "pairs"}.get(task, str(task))
 
 
+TRANSLATORS = ModelKind(
+    noun="image-to-image model", config=translator_config,
+    run_label=lambda run_name, config, summary: f"{run_name} ({_describe(config)}, step {summary.get('step', '?')})",
+    hub_label=lambda repo_id, config: f"{repo_id} ({_describe(config)}, Hub)",
+    none_yet="no image-to-image model yet: train one above first")
+
+
+def list_translators(context: AppContext, owner: str | None = None) -> list[GeneratorEntry]:
+    """Image-to-image models: runs trained here (their newest checkpoint) and Hub pulls."""
+    return models.list_models(context.paths, TRANSLATORS, owner)
+
+
 def find_translator(context: AppContext, key: str | None, owner: str | None) -> GeneratorEntry:
-    entries = list_translators(context, owner)
-    for entry in entries:
-        if entry.key == key:
-            return entry
-    if not entries:
-        raise ValueError("no image-to-image model yet: train one above first")
-    raise ValueError(f"no image-to-image model {key!r}: choose one of {', '.join(e.key for e in entries)}")
+    return models.find_model(context.paths, TRANSLATORS, key, owner)
 
 
 # ---------------------------------------------------------------------------
-# The job: the Train tab's, with held-out scores instead of sample diagnostics
-
-
-@dataclass
-class ScorePoint:
-    step: int
-    scores: object  # gan_space.translation.Scores
-    warmup: bool = False  # the L1 model at the end of the pixel warm-up (the GAN's own L1-only reference)
-
-
-class TranslationJob(TrainingJob):
-    """A TrainingJob whose measurements are the held-out scores (PSNR, SSIM, Fréchet distance of
-    the EMA generator, next to the baseline), taken between steps at most every SCORE_SECONDS
-    and within 1/PREVIEW_COST_RATIO of the run's time; it also keeps the pixel-loss curve."""
-
-    def __init__(self, trainer, run_name: str, live_preview_seconds: float | None = 1.0):
-        super().__init__(trainer, run_name, live_preview_seconds=live_preview_seconds,
-                         diagnostics_seconds=SCORE_SECONDS)
-        self._losses: list[tuple] = []  # (step, pixel, adversarial, d)
-        config = trainer.config
-        # A run with a warm-up measures its L1 model once, when the warm-up ends: the L1-only
-        # reference its GAN phase is judged against (PSNR kept, Fréchet distance lowered).
-        self.warmup_reference = (trainer.objective.uses_discriminator and 0 < config.pixel_warmup
-                                 and trainer.step < config.pixel_warmup)
-
-    def losses(self) -> list[tuple]:
-        with self._lock:
-            return list(self._losses)
-
-    def _maybe_measure(self, event) -> None:
-        if event.losses:
-            point = (event.step, event.losses.get("pixel", math.nan), event.losses.get("adversarial", math.nan),
-                     event.losses.get("d", math.nan))
-            with self._lock:
-                self._losses.append(point)
-        if self.diagnostics_seconds is None or event.status == "diverged":
-            return
-        if self._quality and self._quality[-1].step == event.step:
-            return
-        final = event.status != "running"
-        warmup_end = self.warmup_reference and event.step >= self.trainer.config.pixel_warmup and not any(
-            p.warmup for p in self._quality)
-        if not (final or warmup_end):
-            if time.monotonic() - self._last_measurement < self.diagnostics_seconds:
-                return
-            if not self._budget_allows(self._expected_cost):
-                return
-        from gan_space.held_out import held_out_scores
-
-        start = time.monotonic()
-        try:
-            with self.trainer.networks.sampling_weights() as generator:
-                scores = held_out_scores(generator, self.trainer.held_out, self.trainer.config.task)
-        except Exception:  # a failed measurement turns them off; training goes on
-            import logging
-
-            logging.getLogger(__name__).exception("held-out scores failed; training goes on without them")
-            self.diagnostics_seconds = None
-            return
-        self._book_measurement(start)
-        with self._lock:
-            self._quality.append(ScorePoint(event.step, scores, warmup=warmup_end))
+# Progress -> what the page shows (the job is gan_space.ui.jobs.TranslationJob)
 
 
 def loss_frame(points: list[tuple], adversarial: bool) -> pd.DataFrame:
@@ -209,6 +127,33 @@ def score_text(points: list[ScorePoint]) -> str:
                  f"{r.psnr:.2f} dB · SSIM {r.ssim:.3f}"
                  + (f" · Fréchet distance {r.frechet_distance:.3g}" if r.frechet_distance is not None else "") + ".")
     return text
+
+
+class TranslateProgress:
+    """One run's snapshots -> the Translate tab's own outputs (loss plot, PSNR plot, scores text);
+    the run plumbing (gan_space.ui.runs) adds the grid, status and run name. The loss table is
+    re-sent unchanged (an empty diff) rather than skipped, and the PSNR plot waits hidden for its
+    first table: see train_tab.TrainProgress."""
+
+    def __init__(self, job: TranslationJob):
+        self.job = job
+        self.sent_losses = self.sent_scores = -1
+        self.losses = None
+        self.scores = gr.update(visible="hidden")
+
+    def __call__(self, snapshot) -> dict:
+        if len(snapshot.curve) != self.sent_losses and snapshot.curve:
+            self.losses = loss_frame(snapshot.curve, self.job.trainer.objective.uses_discriminator)
+            self.sent_losses = len(snapshot.curve)
+        text = gr.skip()
+        if len(snapshot.quality) != self.sent_scores:
+            text = score_text(snapshot.quality)
+            if snapshot.quality:
+                self.scores = gr.update(value=score_frame(snapshot.quality, self.job.warmup_reference), visible=True)
+            self.sent_scores = len(snapshot.quality)
+        updates = dict(losses=self.losses, scores=self.scores, score_text=text)
+        self.scores = gr.skip()
+        return updates
 
 
 # ---------------------------------------------------------------------------
@@ -353,79 +298,8 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
     demo.load(preset, task, advanced, api_visibility="private")
 
     outputs = [grid, loss_plot, score_plot, status, run_name, scores_md]
-
-    def status_only(text):
-        return gr.skip(), gr.skip(), gr.skip(), text, gr.skip(), gr.skip()
-
-    def build_in_background(build):
-        """Runs build(progress) in a thread; yields status updates (decoding progress) until done."""
-        result, failure, progress = {}, [], [None]
-
-        def work():
-            try:
-                result["value"] = build(lambda done, total: progress.__setitem__(0, (done, total)))
-            except BaseException as error:  # raised in the caller's thread below
-                failure.append(error)
-
-        thread = threading.Thread(target=work, name="build-translation", daemon=True)
-        thread.start()
-        shown = None
-        while thread.is_alive():
-            thread.join(timeout=0.5)
-            if progress[0] is not None and progress[0] != shown:
-                shown = progress[0]
-                yield status_only(f"Decoding the pictures: {shown[0]:,} of {shown[1]:,}…")
-        if failure:
-            raise failure[0]
-        return result["value"]
-
-    def follow(session, job: TranslationJob):
-        session.job, session.last_run = job, job.run_name
-        job.start()
-        sent_version, sent_losses, sent_scores = 0, -1, -1
-        name_update = job.run_name
-        losses_table = None  # re-sent unchanged (an empty diff) rather than skipped: see train_tab.follow_job
-        scores_update = gr.update(visible="hidden")
-        snapshot = job.snapshot()
-        try:
-            while True:
-                ended = job.wait(POLL_SECONDS)
-                snapshot = job.snapshot()
-                picture_update = snapshot.preview if snapshot.preview_version != sent_version else gr.skip()
-                sent_version = snapshot.preview_version
-                losses = job.losses()
-                if len(losses) != sent_losses and losses:
-                    losses_table = loss_frame(losses, job.trainer.objective.uses_discriminator)
-                    sent_losses = len(losses)
-                text = gr.skip()
-                if len(snapshot.quality) != sent_scores:
-                    text = score_text(snapshot.quality)
-                    if snapshot.quality:
-                        scores_update = gr.update(value=score_frame(snapshot.quality, job.warmup_reference),
-                                                  visible=True)
-                    sent_scores = len(snapshot.quality)
-                yield (picture_update, losses_table, scores_update, status_text(snapshot, job.stop_requested),
-                       name_update, text)
-                name_update = scores_update = gr.skip()
-                if ended:
-                    break
-        finally:
-            if not job.done:  # the page went away: stop cleanly, keeping a checkpoint
-                job.request_stop()
-        if snapshot.error:
-            raise gr.Error(snapshot.error, print_exception=False)
-        if snapshot.event is not None and snapshot.event.status == "diverged":
-            gr.Warning(snapshot.event.message)
-
-    def fail(error):
-        message = describe_error(error)
-        yield status_only(f"Error: {message}")
-        raise gr.Error(message, print_exception=False)
-
-    def begin(session) -> bool:
-        cancelled = session.cancel_requested
-        session.waiting = session.cancel_requested = False
-        return cancelled
+    runs = RunHandlers(context, (PREVIEW, "losses", "scores", STATUS, RUN_NAME, "score_text"), TranslationJob,
+                       TranslateProgress, "Apply works meanwhile")
 
     def translate_train(task="super-resolution", pictures=EMOJI, upload=None, run_name=None, scale=4,
                         degradations=None, minutes=None, steps=None, batch_size=None, resolution=None, arch=None,
@@ -435,14 +309,8 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
         curves, held-out PSNR curves, status, run name, scores). task: super-resolution, colorize, edges or
         paired; pictures: the built-in emoji or an upload (pictures or one .zip; for paired, A/ and B/ or side by
         side). Blank settings take the task's preset."""
-        session = context.sessions.get(session_hash(request))
-        if begin(session):
-            yield status_only("Cancelled before it started.")
-            return
-        yield status_only("Loading the pictures and building the networks…")
-        try:
-            if session.training:
-                raise ValueError("this session is already training: press Stop first")
+
+        def build(progress):
             if pictures not in PICTURE_SOURCES:
                 raise ValueError(f"pictures must be one of: {', '.join(PICTURE_SOURCES)}")
             if task == "paired" and pictures != UPLOAD:
@@ -455,70 +323,26 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                                         arch, pixel_warmup)}
             name = (run_name or "").strip() or unique_run_name(
                 context.paths.runs_dir, f"{TASK_NAMES[task]}-{'emoji' if dataset == 'emoji' else 'upload'}")
-            trainer, name = yield from build_in_background(lambda progress: build_new_trainer(
-                context, dataset, upload, None, name, settings, context.owner(request), progress))
-        except Exception as error:
-            yield from fail(error)
-        skipped = trainer.data.skipped
-        if skipped:
-            gr.Warning(f"skipped {len(skipped)} file(s), e.g. {skipped[0]}")
-        seconds = context.live_preview_seconds if live_preview is None or live_preview else None
-        yield from follow(session, TranslationJob(trainer, name, live_preview_seconds=seconds))
+            return build_new_trainer(context, dataset, upload, None, name, settings, context.owner(request), progress)
+
+        yield from runs.start(request, "Loading the pictures and building the networks…", build, live_preview)
 
     def translate_resume(run_name=None, steps=None, minutes=None, live_preview=True, request: gr.Request = None):
         """Continue the image-to-image run `run_name` from its last checkpoint (up to `steps` in total, or
         `minutes` of training in total). Streams like /translate_train."""
-        session = context.sessions.get(session_hash(request))
-        if begin(session):
-            yield status_only("Cancelled before it started.")
-            return
-        yield status_only(f"Resuming {run_name}…")
-        try:
-            if session.training:
-                raise ValueError("this session is already training: press Stop first")
-            trainer, name = yield from build_in_background(lambda progress: build_resumed_trainer(
-                context, run_name, steps, context.owner(request), minutes, progress))
+
+        def build(progress):
+            trainer, name = build_resumed_trainer(context, run_name, steps, context.owner(request), minutes, progress)
             if trainer.pairing is None:
                 raise ValueError(f"run {name!r} generates from noise: resume it in the Train tab")
-        except Exception as error:
-            yield from fail(error)
-        seconds = context.live_preview_seconds if live_preview is None or live_preview else None
-        yield from follow(session, TranslationJob(trainer, name, live_preview_seconds=seconds))
+            return trainer, name
 
-    def announce(request: gr.Request):
-        session = context.sessions.get(session_hash(request))
-        session.waiting, session.cancel_requested = True, False
-        busy = context.sessions.running_jobs()
-        text = "Starting…"
-        if busy:
-            text = (f"Queued: the training device is busy with run {busy[0].run_name}. Yours starts when it ends; "
-                    f"Apply works meanwhile.")
-        return text, gr.update(interactive=False), gr.update(interactive=False)
-
-    def run_ended(request: gr.Request):
-        context.sessions.get(session_hash(request)).waiting = False
-        return gr.update(interactive=True), gr.update(interactive=True)
-
-    def stop_clicked(request: gr.Request):
-        session = context.sessions.get(session_hash(request))
-        if session.training:
-            session.job.request_stop()
-            gr.Info(f"{session.job.run_name}: stopping after this step; the checkpoint is kept (Resume continues it).")
-            return gr.skip()
-        if session.waiting:
-            session.cancel_requested = True
-            return "Cancelled: the queued run will not start."
-        gr.Warning("Nothing is training in this session.")
-        return gr.skip()
+        yield from runs.resume(request, run_name, build, live_preview)
 
     def refresh_models(selected=None, request: gr.Request = None):
-        entries = list_translators(context, context.owner(request))
-        keys = [e.key for e in entries]
+        """The model list, keeping `selected`, else selecting the session's last run (when listed)."""
         last = context.sessions.get(session_hash(request)).last_run if request is not None else None
-        if f"runs/{last}" in keys and selected not in keys:
-            selected = f"runs/{last}"
-        return gr.update(choices=[(e.label, e.key) for e in entries],
-                         value=selected if selected in keys else (keys[0] if keys else None))
+        return model_dropdown(context, TRANSLATORS, request, selected, f"runs/{last}" if last else None)
 
     def after_run(selected, request: gr.Request):
         last = context.sessions.get(session_hash(request)).last_run
@@ -561,40 +385,21 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                        oauth_token: gr.OAuthToken | None = None, request: gr.Request = None):
         """Push the image-to-image `model` (a key from /translate_models) to the Hub repo `repo_id`, with its
         before/after picture and held-out scores in the card; returns the repo URL (Markdown)."""
-        from gan_space import hub
-
-        try:
-            repo_id = hub.validate_repo_id(repo_id)
-            secret = context.hub_token(oauth_token.token if oauth_token else None, token)
-            if not secret:
-                raise hub.HubAuthError("pushing needs a Hugging Face token with write access: sign in or paste a "
-                                       "token (https://huggingface.co/settings/tokens).")
-            entry = find_translator(context, model, context.owner(request))
-            url = hub.push(entry.folder, repo_id, secret, private=bool(private))
-        except Exception as error:
-            raise user_error(error) from None
-        return f"Pushed **{entry.key}** to [{repo_id}]({url})"
+        return push_to_hub(context, TRANSLATORS, model, repo_id, private, token, oauth_token, request)
 
     def list_models(request: gr.Request) -> list[dict]:
         """The image-to-image models /translate_apply accepts: key (pass it as `model`), label, task, scale."""
         return [{"key": e.key, "label": e.label, "task": e.config.get("task"), "scale": e.config.get("scale")}
                 for e in list_translators(context, context.owner(request))]
 
-    buttons = [train_button, resume_button]
-    training = dict(concurrency_limit=1, concurrency_id=TRAINING_CONCURRENCY_ID, show_progress="hidden")
-    train_event = train_button.click(announce, None, [status, *buttons], queue=False, api_visibility="private").then(
-        translate_train, [task, pictures, upload, run_name, scale, degradations, minutes, steps, batch_size,
-                          resolution, arch, pixel_loss, adversarial_weight, feature_weight, seed, live_preview,
-                          pixel_warmup],
-        outputs, api_name="translate_train", **training)
-    resume_event = resume_button.click(announce, None, [status, *buttons], queue=False,
-                                       api_visibility="private").then(
-        translate_resume, [run_name, steps, minutes, live_preview], outputs, api_name="translate_resume", **training)
+    train_event, resume_event = runs.wire(
+        train_button, resume_button, stop_button, status,
+        train=(translate_train, [task, pictures, upload, run_name, scale, degradations, minutes, steps, batch_size,
+                                 resolution, arch, pixel_loss, adversarial_weight, feature_weight, seed, live_preview,
+                                 pixel_warmup], outputs, "translate_train"),
+        resume=(translate_resume, [run_name, steps, minutes, live_preview], outputs, "translate_resume"))
     for event in (train_event, resume_event):
-        event.then(run_ended, None, buttons, queue=False, api_visibility="private")
-        event.failure(run_ended, None, buttons, queue=False, api_visibility="private")
         event.then(after_run, model, model, queue=False, api_visibility="private")
-    stop_button.click(stop_clicked, None, status, concurrency_limit=None, api_visibility="private")
     demo.load(refresh_models, model, model, queue=False, api_visibility="private")
     refresh_button.click(refresh_models, model, model, queue=False, api_visibility="private")
     apply_button.click(translate_apply, [model, picture, make_sketch], [before, after, download],
