@@ -171,6 +171,11 @@ class SampleWatcher:
         self.metrics = [(metric, state) for metric in metrics
                         if (state := metric.prepare(data, num_samples)) is not None]
 
+    def state_of(self, metric_name: str):
+        """What a metric prepared for this run (the picture score's ImageReference, say); None
+        when that metric does not measure this data."""
+        return next((state for metric, state in self.metrics if metric.name == metric_name), None)
+
     def estimate_seconds(self, num_samples: int | None = None) -> float:
         """What one `measure()` of `num_samples` (default: this watcher's) will take,
         from one forward pass of a few latents, so that measurements can keep to a time

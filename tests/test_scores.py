@@ -553,8 +553,9 @@ def test_the_watcher_scores_pictures_against_the_runs_own(tmp_path, shape_folder
 
     trainer = _image_trainer(tmp_path, shape_folder)
     watcher = SampleWatcher(trainer)
-    assert watcher.image_reference is not None and watcher.image_reference.num_held_out == 20
-    assert watcher.estimate_seconds() >= watcher.image_reference.estimate_seconds(256) > 0
+    reference = watcher.state_of("picture score")
+    assert reference is not None and reference.num_held_out == 20
+    assert watcher.estimate_seconds() >= reference.estimate_seconds(256) > 0
     point = watcher.measure()
     assert point.frechet_features == "random network"
     # An untrained generator is far from the pictures; real held-out pictures are close.
