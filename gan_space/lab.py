@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .data import MIXTURE_SETS, BUILTIN_POINT_SETS, DatasetError, load_dataset, points_dataset
+from .data import BUILTIN_POINT_SETS, DatasetError, load_dataset, points_dataset
+from .metrics import mixtures
 from .datasource import make_source
 from .diagnostics import LAB_ADVICE, read_game
 from .losses import generator_loss
@@ -186,7 +187,7 @@ class LabSession:
         for name in ("d_loss", "g_loss", "d_real", "d_fake"):
             key = {"d_loss": "d", "g_loss": "g"}.get(name, name)
             getattr(h, name).append(losses.get(key, float("nan")))
-        if self.data.name in MIXTURE_SETS and (self.step_count % 25 == 0 or self.step_count < 25):
+        if self.has_modes and (self.step_count % 25 == 0 or self.step_count < 25):
             metrics = self.mode_coverage()
             if not h.modes or h.modes[-1][0] != self.step_count:
                 h.modes.append((self.step_count, metrics["modes"], metrics["high_quality"]))
@@ -257,12 +258,15 @@ class LabSession:
 
     def mode_coverage(self, num: int = 1000) -> dict:
         """Modes captured and high-quality share (mixtures only; empty for other data)."""
-        if self.data.name not in MIXTURE_SETS:
+        if not self.has_modes:
             return {}
-        from .metrics import mode_metrics
-
         latents = torch.randn(num, self.config.latent_dim, generator=torch.Generator().manual_seed(11))
-        return mode_metrics(self.samples(latents), self.data.name)
+        return mixtures.mode_metrics(self.samples(latents), self.data.name)
+
+    @property
+    def has_modes(self) -> bool:
+        """Whether the data has modes to count (the mixtures' metric applies to it)."""
+        return mixtures.METRIC.applies(self.data.name, "points")
 
     def reading(self) -> str:
         """One plain sentence on the state of the game."""
