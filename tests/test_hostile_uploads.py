@@ -291,13 +291,13 @@ def test_symlinks_in_a_folder_are_skipped_and_counted(tmp_path):
 
 
 def test_a_huge_file_in_a_folder_is_skipped_unread(tmp_path, monkeypatch):
-    import gan_space.data
+    import gan_space.data.decode
 
     folder = tmp_path / "upload"
     folder.mkdir()
     (folder / "ok.png").write_bytes(_png())
     (folder / "huge.png").write_bytes(_png() + bytes(3000))
-    monkeypatch.setattr(gan_space.data, "MAX_FILE_BYTES", 2000)
+    monkeypatch.setattr(gan_space.data.decode, "MAX_FILE_BYTES", 2000)
     dataset = load_image_folder(folder, resolution=8, channels=3)
     assert len(dataset) == 1 and dataset.skipped == ["huge.png: file too large (0 MiB)"]
 
