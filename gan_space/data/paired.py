@@ -44,7 +44,7 @@ def load_paired(source: str | os.PathLike, resolution: int, channels: int, max_i
 def _paired_dataset(source_name: str, entries: dict, skipped: list[str], resolution: int, channels: int, max_images: int,
                     direction: str) -> Dataset:
     pictures = {n: read for n, read in entries.items() if is_image_name(n)}
-    skipped = skipped + [f"{n}: not a picture file" for n in entries if n not in pictures]
+    skipped = skipped + [f"{n}: not an image file extension" for n in entries if n not in pictures]
     a_root, b_root = _ab_roots(pictures)
     rows = []
     if a_root is not None:
