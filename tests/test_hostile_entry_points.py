@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import hostile_corpus as corpus
-from gan_space.data import DatasetError, decode_image, load_dataset, load_paired
+from gan_space.data import decode_image, load_dataset, load_paired
 from gan_space.data.decode import is_image_name
 
 # PIL warns about the damaged files it still reads; the tests check what it makes of them.

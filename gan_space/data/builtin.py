@@ -85,7 +85,8 @@ def load_digits(resolution: int = 8, channels: int = 1) -> Dataset:
                    class_names=[str(i) for i in range(10)])
 
 
-EMOJI_SPRITE = Path(__file__).parent.parent / "builtin" / "noto-emoji-64.webp"  # Apache-2.0: see builtin/NOTICE-noto-emoji.txt
+# Apache-2.0: see gan_space/builtin/NOTICE-noto-emoji.txt
+EMOJI_SPRITE = Path(__file__).parent.parent / "builtin" / "noto-emoji-64.webp"
 
 
 def load_emoji(resolution: int = 64, channels: int = 3) -> Dataset:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .dataset import Dataset, DatasetError
+from .dataset import Dataset, DatasetError, images_dataset
 from .pool import Entry, ProgressCallback, decode_entries, format_size, labels_of, no_usable_image, upper_bound
 
 CACHE_VERSION = 1  # bump when the cache's layout or the decoding changes
@@ -83,11 +83,7 @@ def _open_cache(folder: Path, key: str, name: str, resolution: int, channels: in
         return None
     # Copy-on-write: the tensor is writable for torch, and the file is never changed.
     samples = torch.from_numpy(np.memmap(file, dtype=np.uint8, mode="c", shape=shape))
-    dataset = Dataset(name=name, kind="images", samples=samples, skipped=skipped, cache_file=str(file))
-    if labels is not None:
-        dataset.labels = torch.tensor(labels, dtype=torch.long)
-        dataset.num_classes, dataset.class_names = len(class_names), class_names
-    return dataset
+    return images_dataset(name, samples, labels, class_names, skipped, cache_file=str(file))
 
 
 def cached_images(name: str, entries: list[Entry], resolution: int, channels: int, max_images: int,

@@ -65,3 +65,13 @@ class Dataset:
         if self.skipped:
             text += f"; skipped {len(self.skipped)} unusable file(s)"
         return text
+
+
+def images_dataset(name: str, samples: torch.Tensor, labels: list[int] | None, class_names: list[str],
+                   skipped: list[str], cache_file: str | None = None) -> Dataset:
+    """A set of pictures; `labels` (one class index a picture) or None for a set without classes."""
+    dataset = Dataset(name=name, kind="images", samples=samples, skipped=skipped, cache_file=cache_file)
+    if labels is not None:
+        dataset.labels = torch.tensor(labels, dtype=torch.long)
+        dataset.num_classes, dataset.class_names = len(class_names), list(class_names)
+    return dataset

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .cache import cached_images
-from .dataset import DEFAULT_MAX_IMAGES, Dataset, DatasetError
+from .dataset import DEFAULT_MAX_IMAGES, Dataset, DatasetError, images_dataset
 from .decode import Refusal, archive_members, file_reader, open_archive
 from .pool import (Entry, ProgressCallback, decode_entries, default_workers, format_size, labels_of,
                    no_usable_image, upper_bound)
@@ -42,17 +42,7 @@ def _images_from_named_bytes(name: str, items, resolution: int, channels: int, m
     kept = images[:len(class_of)]
     if len(class_of) < rows // 2:
         kept = kept.copy()  # do not hold on to room for the many files that were unusable
-    return _images_dataset(name, torch.from_numpy(kept), class_of, skipped)
-
-
-def _images_dataset(name: str, samples: torch.Tensor, class_of: list, skipped: list[str],
-                    cache_file: str | None = None) -> Dataset:
-    dataset = Dataset(name=name, kind="images", samples=samples, skipped=skipped, cache_file=cache_file)
-    labels, class_names = labels_of(class_of)
-    if labels is not None:
-        dataset.labels = torch.tensor(labels, dtype=torch.long)
-        dataset.num_classes, dataset.class_names = len(class_names), class_names
-    return dataset
+    return images_dataset(name, torch.from_numpy(kept), *labels_of(class_of), skipped)
 
 
 def _available_memory() -> int | None:
@@ -69,9 +59,9 @@ def _available_memory() -> int | None:
 def _check_memory(name: str, rows: int, row_bytes: int) -> None:
     needed, available = rows * row_bytes, _available_memory()
     if available is not None and needed > available:
-        raise DatasetError(f"{name}: up to {rows} images of {row_bytes} bytes need {format_size(needed)} of memory, but "
-                           f"only {format_size(available)} are available. Decode it into a cache on disk (cache_dir; "
-                           f"training does for folders, .zip files and Hugging Face datasets), or lower "
+        raise DatasetError(f"{name}: up to {rows} images of {row_bytes} bytes need {format_size(needed)} of memory, "
+                           f"but only {format_size(available)} are available. Decode it into a cache on disk "
+                           f"(cache_dir; training does for folders, .zip files and Hugging Face datasets), or lower "
                            f"max_images or the resolution.")
 
 

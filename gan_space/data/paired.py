@@ -41,8 +41,8 @@ def load_paired(source: str | os.PathLike, resolution: int, channels: int, max_i
                        f"{source} is neither")
 
 
-def _paired_dataset(source_name: str, entries: dict, skipped: list[str], resolution: int, channels: int, max_images: int,
-                    direction: str) -> Dataset:
+def _paired_dataset(source_name: str, entries: dict, skipped: list[str], resolution: int, channels: int,
+                    max_images: int, direction: str) -> Dataset:
     pictures = {n: read for n, read in entries.items() if is_image_name(n)}
     skipped = skipped + [f"{n}: not an image file extension" for n in entries if n not in pictures]
     a_root, b_root = _ab_roots(pictures)
@@ -81,9 +81,9 @@ def _paired_dataset(source_name: str, entries: dict, skipped: list[str], resolut
             rows.append(np.concatenate([a, b] if direction == "AtoB" else [b, a]))
     if not rows:
         detail = f" ({len(skipped)} file(s) skipped: {'; '.join(skipped[:3])})" if skipped else ""
-        raise DatasetError(f"{source_name} holds no usable pair{detail}. Put the inputs in A/ and the targets in B/ with "
-                           f"matching file names, or give pictures with the input on the left and the target on "
-                           f"the right.")
+        raise DatasetError(f"{source_name} holds no usable pair{detail}. Put the inputs in A/ and the targets in B/ "
+                           f"with matching file names, or give pictures with the input on the left and the target "
+                           f"on the right.")
     samples = torch.from_numpy(np.stack(rows))
     return Dataset(name=f"{source_name} ({layout})", kind="images", samples=samples, skipped=skipped)
 
