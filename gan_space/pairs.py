@@ -2,7 +2,8 @@
 and a target (what it should make of it).
 
 Made on the fly from any picture set, on the training device, from the batch of targets
-the data source draws (so streaming, shards and exact resumes work as for any run):
+the data source draws (so streaming, shards and exact resumes work as for any run); each
+task (gan_space.tasks) says which of these degradations makes its input:
 
 - "super-resolution": the target downscaled x2 or x4 with antialiasing (bicubic, as
   MATLAB's imresize and PIL do), after an optional Gaussian blur, then optional noise
@@ -11,10 +12,9 @@ the data source draws (so streaming, shards and exact resumes work as for any ru
 - "edges": a sketch of the target (dark lines on white, from the gradient of its luma)
   -> the target.
 
-Or the user's own pairs ("paired", `load_paired`): a folder (or .zip) with `A/` and `B/`
-holding files of matching names, or pictures with the input and the target side by side
-(the layout of the pix2pix datasets). Files without a partner, and pictures that are
-not two side by side, are skipped and reported.
+Or the user's own pairs ("paired": gan_space.data.paired's `load_paired`): a folder (or
+.zip) with `A/` and `B/` holding files of matching names, or pictures with the input and
+the target side by side (the layout of the pix2pix datasets).
 
 A few pictures are held out of training (`split_held_out`): the previews show them as
 (input | output | target) and the scores are measured on them. Their inputs are made
@@ -23,8 +23,6 @@ once, with a fixed seed, and kept in the run folder (`held_out.safetensors`).
 
 import io
 import os
-import warnings
-import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,14 +30,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import (DEFAULT_MAX_IMAGES, IMAGE_EXTENSIONS, IMAGE_FORMATS, MAX_FILE_BYTES, MAX_IMAGE_PIXELS,
-                   BUILTIN_DATASETS, Dataset, DatasetError, load_dataset)
+from .data import Dataset, DatasetError
 
-DIRECTIONS = ("AtoB", "BtoA")  # the user's pairs: which side is the input
 HELD_OUT_FILE = "held_out.safetensors"
 HELD_OUT_SEED = 1_000_003  # the held-out inputs' degradations: the same in every run and every process
 MAX_HELD_OUT = 64
-MAX_ZIP_TOTAL_BYTES = 1024 * 1024 * 1024
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's convert("L")
 JPEG_BEST_QUALITY = 95  # jpeg=q draws qualities from q to this
 
@@ -279,233 +274,6 @@ class HeldOut:
         return cls(condition=tensors["condition"], target=tensors["target"])
 
 
-# ---------------------------------------------------------------------------
-# Loading the data of a task
-
-
-def load_paired(source: str | os.PathLike, resolution: int, channels: int, max_images: int = DEFAULT_MAX_IMAGES,
-                direction: str = "AtoB") -> Dataset:
-    """A user's pairs from a folder or a .zip: `A/` and `B/` with files of matching names
-    (the relative path under A/ and B/ without its extension), or pictures that hold the
-    input and the target side by side (left: A, right: B). `direction` "AtoB" learns A -> B.
-
-    Returns a Dataset whose rows hold the input and the target stacked along channels
-    (2 * channels, resolution, resolution), input first; `skipped` lists every file left
-    out and why (no partner, not side by side, unreadable)."""
-    if direction not in DIRECTIONS:
-        raise DatasetError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    path = Path(os.path.expanduser(str(source)))
-    if path.is_dir():
-        entries, skipped = _folder_entries(path)
-        return _paired_dataset(path.name, entries, skipped, resolution, channels, max_images, direction)
-    if path.is_file() and (zipfile.is_zipfile(path) or path.suffix.lower() == ".zip"):
-        try:
-            archive = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as error:
-            raise DatasetError(f"{path.name} is not a readable .zip file ({error})") from None
-        with archive:
-            entries, skipped = _zip_entries(archive, path.name)
-            return _paired_dataset(path.name, entries, skipped, resolution, channels, max_images, direction)
-    raise DatasetError(f"paired data must be a folder or a .zip (with A/ and B/, or side-by-side pictures); "
-                       f"{source} is neither")
-
-
-def _paired_dataset(source_name: str, entries: dict, skipped: list[str], resolution: int, channels: int, max_images: int,
-                    direction: str) -> Dataset:
-    pictures = {n: read for n, read in entries.items() if Path(n).suffix.lower() in IMAGE_EXTENSIONS}
-    skipped = skipped + [f"{n}: not a picture file" for n in entries if n not in pictures]
-    a_root, b_root = _ab_roots(pictures)
-    rows = []
-    if a_root is not None:
-        layout = f"A/ and B/ under {a_root.rsplit('/', 1)[0] if '/' in a_root else 'the top'}"
-        matched, unmatched = _match_ab(pictures, a_root, b_root)
-        skipped += unmatched
-        for key, (a_name, b_name) in sorted(matched.items()):
-            if len(rows) >= max_images:
-                break
-            try:
-                a = _fit(_open_picture(pictures[a_name]()), resolution, channels)
-                b = _fit(_open_picture(pictures[b_name]()), resolution, channels)
-            except ValueError as error:
-                skipped.append(f"{a_name} + {b_name}: {error}")
-                continue
-            rows.append(np.concatenate([a, b] if direction == "AtoB" else [b, a]))
-    else:
-        layout = "side-by-side pictures"
-        for name in sorted(pictures):
-            if len(rows) >= max_images:
-                break
-            try:
-                picture = _open_picture(pictures[name]())
-                width, height = picture.size
-                if not 1.8 <= width / height <= 2.2:
-                    raise ValueError(f"not two pictures side by side ({width}x{height}: expected about twice as "
-                                     f"wide as tall)")
-                half = width // 2
-                a = _fit(picture.crop((0, 0, half, height)), resolution, channels)
-                b = _fit(picture.crop((half, 0, 2 * half, height)), resolution, channels)
-            except ValueError as error:
-                skipped.append(f"{name}: {error}")
-                continue
-            rows.append(np.concatenate([a, b] if direction == "AtoB" else [b, a]))
-    if not rows:
-        detail = f" ({len(skipped)} file(s) skipped: {'; '.join(skipped[:3])})" if skipped else ""
-        raise DatasetError(f"{source_name} holds no usable pair{detail}. Put the inputs in A/ and the targets in B/ with "
-                           f"matching file names, or give pictures with the input on the left and the target on "
-                           f"the right.")
-    samples = torch.from_numpy(np.stack(rows))
-    return Dataset(name=f"{source_name} ({layout})", kind="images", samples=samples, skipped=skipped)
-
-
-def _ab_roots(pictures: dict) -> tuple[str | None, str | None]:
-    """The folders A and B (the shallowest pair of siblings named A and B), or (None, None)."""
-    candidates = []
-    for name in pictures:
-        parts = name.split("/")
-        for depth, part in enumerate(parts[:-1]):
-            if part in ("A", "B"):
-                parent = "/".join(parts[:depth])
-                candidates.append((depth, parent, part))
-                break
-    parents = {}
-    for depth, parent, side in candidates:
-        parents.setdefault((depth, parent), set()).add(side)
-    for (depth, parent), sides in sorted(parents.items()):
-        if sides == {"A", "B"}:
-            prefix = f"{parent}/" if parent else ""
-            return prefix + "A", prefix + "B"
-    return None, None
-
-
-def _match_ab(pictures: dict, a_root: str, b_root: str) -> tuple[dict, list[str]]:
-    """{key: (A file, B file)} for keys on both sides; every other file is reported."""
-    sides = {"A": {}, "B": {}}
-    skipped, doubled = [], set()
-    for name in pictures:
-        for side, root in (("A", a_root), ("B", b_root)):
-            if name.startswith(root + "/"):
-                key = str(Path(name[len(root) + 1:]).with_suffix(""))
-                if key in sides[side]:
-                    doubled.add((side, key))
-                sides[side].setdefault(key, []).append(name)
-                break
-        else:
-            skipped.append(f"{name}: outside {a_root}/ and {b_root}/")
-    matched = {}
-    for side, other in (("A", "B"), ("B", "A")):
-        for key, names in sides[side].items():
-            if (side, key) in doubled:
-                skipped += [f"{n}: several {side}/ files are named {key} (keep one)" for n in names]
-            elif key not in sides[other]:
-                skipped.append(f"{names[0]}: no partner in {other}/ (a file named {key} with any extension)")
-            elif (other, key) in doubled:
-                skipped.append(f"{names[0]}: its partner in {other}/ is ambiguous (several files named {key})")
-            elif side == "A":
-                matched[key] = (names[0], sides[other][key][0])
-    return matched, skipped
-
-
-def _folder_entries(root: Path) -> tuple[dict, list[str]]:
-    """{relative name: reader} for the regular files under `root` (symbolic links are not
-    followed, large files not read)."""
-    entries, skipped = {}, []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs.sort()
-        for file_name in sorted(files):
-            full = Path(folder) / file_name
-            name = full.relative_to(root).as_posix()
-            if full.is_symlink():
-                skipped.append(f"{name}: a symbolic link (not followed)")
-                continue
-            try:
-                size = full.stat().st_size
-            except OSError as error:
-                skipped.append(f"{name}: unreadable ({error.strerror or type(error).__name__})")
-                continue
-            if size > MAX_FILE_BYTES:
-                skipped.append(f"{name}: file too large ({size / 2**20:.0f} MiB)")
-                continue
-            entries[name] = (lambda p=full: p.read_bytes())
-    return entries, skipped
-
-
-def _zip_entries(archive: zipfile.ZipFile, name: str) -> tuple[dict, list[str]]:
-    """{member name: reader} read in memory, never extracted (so '../x' writes nothing)."""
-    members = [m for m in archive.infolist() if not m.is_dir()]
-    if sum(m.file_size for m in members) > MAX_ZIP_TOTAL_BYTES:
-        raise DatasetError(f"{name} unpacks to more than {MAX_ZIP_TOTAL_BYTES / 2**30:.0f} GiB")
-    data = {}
-    skipped = []
-    for member in members:
-        name = member.filename.replace("\\", "/").lstrip("/")
-        if member.file_size > MAX_FILE_BYTES:
-            skipped.append(f"{name}: file too large ({member.file_size / 2**20:.0f} MiB unpacked)")
-            continue
-        data[name] = (lambda m=member: _read_member(archive, m))
-    return data, skipped
-
-
-def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
-    try:
-        with archive.open(member) as handle:
-            data = handle.read(member.file_size + 1)
-    except Exception as error:  # a damaged or encrypted member costs only itself
-        raise ValueError(f"unreadable archive member ({type(error).__name__})") from None
-    if len(data) > member.file_size:
-        raise ValueError("archive member larger than declared")
-    return data
-
-
-def _open_picture(data: bytes):
-    """Bytes -> an upright 8-bit RGB PIL picture (transparency on white), with the guards
-    gan_space.data uses for any upload: the safe decoders only, bombs refused from the header."""
-    from PIL import Image, ImageOps
-
-    if not data:
-        raise ValueError("empty file")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as picture:
-                if picture.width * picture.height > MAX_IMAGE_PIXELS:
-                    raise ValueError(f"image too large ({picture.width}x{picture.height} pixels)")
-                picture.seek(0)
-                picture.load()
-                try:
-                    picture = ImageOps.exif_transpose(picture)
-                except Exception:  # a damaged orientation tag is not worth losing the picture for
-                    pass
-                if picture.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit and float: scale to 8 bits
-                    array = np.asarray(picture, dtype=np.float64)
-                    top = 65535.0 if array.max() > 255 else 255.0
-                    picture = Image.fromarray((array / top * 255).clip(0, 255).astype(np.uint8))
-                if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
-                    background = Image.new("RGBA", picture.size, (255, 255, 255, 255))
-                    picture = Image.alpha_composite(background, picture.convert("RGBA"))
-                return picture.convert("RGB")
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ValueError("image too large (decompression bomb)") from None
-        except ValueError:
-            raise
-        except Exception as error:  # PIL raises many types for corrupt files
-            raise ValueError(f"not a readable image ({type(error).__name__})") from None
-
-
-def _fit(picture, resolution: int, channels: int) -> np.ndarray:
-    """A PIL picture -> uint8 (C, resolution, resolution), centre-cropped like gan_space.data."""
-    from PIL import Image, ImageOps
-
-    picture = ImageOps.fit(picture.convert("L" if channels == 1 else "RGB"), (resolution, resolution),
-                           Image.Resampling.BICUBIC)
-    array = np.asarray(picture, dtype=np.uint8)
-    return array[None] if channels == 1 else array.transpose(2, 0, 1)
-
-
-def open_picture(data: bytes):
-    """Bytes of a picture file -> an RGB PIL picture, refusing what gan_space.data refuses."""
-    return _open_picture(data)
-
-
-__all__ = ["DIRECTIONS", "Pairing", "HeldOut", "load_paired",
+__all__ = ["Pairing", "HeldOut",
            "split_held_out", "held_out_rows", "luma", "downscale", "upscale_bicubic", "gaussian_blur",
-           "jpeg_compress", "sketch", "match_channels", "open_picture", "HELD_OUT_FILE"]
+           "jpeg_compress", "sketch", "match_channels", "HELD_OUT_FILE"]

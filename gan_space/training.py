@@ -28,20 +28,20 @@ import torch
 
 from . import checkpoints, distributed
 from .augment import AUGMENTATIONS
-from .data import BUILTIN_DATASETS, BUILTIN_POINT_SETS, Dataset, dataset_kind, load_dataset
+from .data import BUILTIN_DATASETS, BUILTIN_POINT_SETS, DIRECTIONS, Dataset, dataset_kind, load_dataset
 from .datasource import make_source
 from .devices import resolve_precision, select_device
+from .held_out import preview_picture
 from .losses import LOSSES
 from .models import DataSpec, family_names, get_family, picture_recipes
 from .networks import Networks
-from .held_out import preview_picture
 from .objectives import PIXEL_LOSSES, Batch, GANObjective
-from .pairs import DIRECTIONS, HELD_OUT_FILE, HeldOut, split_held_out
-from .tasks import get_task, task_names
-from .tasks.super_resolution import SCALES
+from .pairs import HELD_OUT_FILE, HeldOut, split_held_out
 from .randomness import RunRandomness
 from .sampling import preview_image, sample_latents
 from .schedule import Schedule
+from .tasks import get_task, task_names
+from .tasks.super_resolution import SCALES
 
 
 MAX_STEPS = 10_000_000

@@ -156,15 +156,13 @@ def apply_pictures(generator, source, out, tile: int = DEFAULT_TILE, overlap: in
     sub-folders; links are not followed). `out` is a file for one picture (.png, .jpg,
     .webp), else a folder that gets NAME.png per picture. Returns (written files, skipped
     files with the reason); a file that cannot be read is skipped, not fatal."""
-    from .data import IMAGE_EXTENSIONS, MAX_FILE_BYTES
-    from .pairs import open_picture
+    from .data.decode import IMAGE_EXTENSIONS, is_image_name, open_picture, read_file
 
     source, out = Path(os.path.expanduser(str(source))), Path(os.path.expanduser(str(out)))
     if source.is_file():
         inputs = [source]
     elif source.is_dir():
-        inputs = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-                        and not p.is_symlink())
+        inputs = sorted(p for p in source.iterdir() if is_image_name(p.name) and p.is_file() and not p.is_symlink())
         if not inputs:
             raise ValueError(f"{source} holds no picture files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     else:
@@ -182,9 +180,8 @@ def apply_pictures(generator, source, out, tile: int = DEFAULT_TILE, overlap: in
         if target.resolve() == path.resolve():
             raise ValueError(f"{target} is the input itself: choose another output name")
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise ValueError(f"file too large ({path.stat().st_size / 2**20:.0f} MiB)")
-            picture = open_picture(path.read_bytes())
+            # (A file named by the user is read where its link points; a folder's links are not listed.)
+            picture = open_picture(read_file(path.resolve() if path is source else path))
             result = apply(generator, picture, tile, overlap, make_sketch)
         except ValueError as error:
             skipped.append(f"{path.name}: {error}")

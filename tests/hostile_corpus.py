@@ -356,8 +356,9 @@ def _peak_rss_mib() -> float:
 
 
 def memory_check(folder: str) -> dict:
-    """Load every bomb (as files and as archives) and report the peak memory before and after."""
-    from gan_space.data import DatasetError, load_dataset
+    """Load every bomb (as files and as archives), as a picture set and as the user's pairs
+(side by side), and report the peak memory before and after."""
+    from gan_space.data import DatasetError, load_dataset, load_paired
 
     os.makedirs(folder, exist_ok=True)
     bombs = os.path.join(folder, "bombs")
@@ -366,18 +367,18 @@ def memory_check(folder: str) -> dict:
         with open(os.path.join(bombs, os.path.basename(case.name)), "wb") as handle:
             handle.write(case.data)
     with open(os.path.join(bombs, "fine.png"), "wb") as handle:
-        handle.write(encode(picture(), "PNG"))
+        handle.write(encode(picture(size=(32, 16)), "PNG"))  # (also a usable pair: two pictures side by side)
     archive = os.path.join(folder, "bombs.zip")
     write_zip(archive, {f"b{i}-{os.path.basename(c.name)}": c.data for i, c in enumerate(bomb_cases())}
-              | {"fine.png": encode(picture(), "PNG")})
+              | {"fine.png": encode(picture(size=(32, 16)), "PNG")})
     honest = os.path.join(folder, "honest-bomb.zip")  # 128 MiB of zeros, declared: never unpacked
     write_zip_bomb(honest, 128 << 20)
     with zipfile.ZipFile(honest, "a") as handle:
-        handle.writestr("fine.png", encode(picture(), "PNG"))
+        handle.writestr("fine.png", encode(picture(size=(32, 16)), "PNG"))
     liar = os.path.join(folder, "liar.zip")  # 48 MiB of zeros that claim to be 1000 bytes
     write_zip_bomb(liar, 48 << 20, name="liar.png")
     with zipfile.ZipFile(liar, "a") as handle:
-        handle.writestr("fine.png", encode(picture(), "PNG"))
+        handle.writestr("fine.png", encode(picture(size=(32, 16)), "PNG"))
     patch_member(liar, "liar.png", size=1000)
     huge = os.path.join(folder, "huge-total.zip")  # claims 3.5 GiB in all
     write_zip(huge, {f"{i}.png": encode(picture(), "PNG") for i in range(2)})
@@ -386,11 +387,12 @@ def memory_check(folder: str) -> dict:
     before = _peak_rss_mib()
     results = {}
     for source in (bombs, archive, honest, liar, huge):
-        try:
-            data = load_dataset(source, resolution=8, channels=1)
-            results[os.path.basename(source)] = {"loaded": len(data), "skipped": data.skipped}
-        except DatasetError as error:
-            results[os.path.basename(source)] = {"error": str(error)}
+        for prefix, load in (("", load_dataset), ("paired:", load_paired)):
+            try:
+                data = load(source, resolution=8, channels=1)
+                results[prefix + os.path.basename(source)] = {"loaded": len(data), "skipped": data.skipped}
+            except DatasetError as error:
+                results[prefix + os.path.basename(source)] = {"error": str(error)}
     return {"peak_before_mib": before, "peak_after_mib": _peak_rss_mib(), "results": results}
 
 

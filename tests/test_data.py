@@ -130,7 +130,9 @@ import sys  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import gan_space.data  # noqa: E402
+import gan_space.data.cache  # noqa: E402
+import gan_space.data.files  # noqa: E402
+import gan_space.data.pool  # noqa: E402
 from gan_space.data import CACHE_META, load_image_zip  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -177,14 +179,14 @@ def mapped_from(tensor: torch.Tensor) -> str | None:
 def counted_pools(monkeypatch):
     """How many pools of decoding processes were started (to know the parallel path ran)."""
     started = []
-    original = gan_space.data._DecoderPool
+    original = gan_space.data.pool._DecoderPool
 
     class Counted(original):
         def __init__(self, *args, **kwargs):
             started.append(args)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(gan_space.data, "_DecoderPool", Counted)
+    monkeypatch.setattr(gan_space.data.pool, "_DecoderPool", Counted)
     return started
 
 
@@ -219,16 +221,16 @@ def test_parallel_decoding_gives_what_one_process_does(tmp_path, counted_pools):
 def test_a_file_that_kills_its_decoding_process_costs_that_file_only(tmp_path, monkeypatch):
     folder = picture_folder(tmp_path / "upload", 240, classes=("x",))
     (folder / "x" / "00100-crash.png").write_bytes(b"CRASH" + bytes(100))
-    original = gan_space.data.decode_image
+    original = gan_space.data.pool.decode_image
 
     def crashing(data, resolution, channels):  # the decoding processes are forked: they inherit this
         if data.startswith(b"CRASH"):
             os._exit(3)  # as a segfault in a C decoder would
         return original(data, resolution, channels)
 
-    monkeypatch.setattr(gan_space.data, "decode_image", crashing)
+    monkeypatch.setattr(gan_space.data.pool, "decode_image", crashing)
     dataset = load_dataset(str(folder), resolution=8, channels=3, workers=2)
-    monkeypatch.setattr(gan_space.data, "decode_image", original)
+    monkeypatch.setattr(gan_space.data.pool, "decode_image", original)
     expected = load_dataset(str(folder), resolution=8, channels=3, workers=1)  # (the real decoder refuses it)
     assert dataset.skipped == ["x/00100-crash.png: crashed the image decoder"]
     assert torch.equal(dataset.samples, expected.samples) and len(dataset) == 240
@@ -369,7 +371,7 @@ def test_processes_sharing_a_cache_decode_it_once(tmp_path):
 def test_a_cache_that_would_not_fit_the_disk_is_refused_before_decoding(tmp_path, tiny_image_folder, monkeypatch):
     import shutil
 
-    monkeypatch.setattr(gan_space.data.shutil, "disk_usage",
+    monkeypatch.setattr(gan_space.data.cache.shutil, "disk_usage",
                         lambda path: shutil._ntuple_diskusage(10 * 2**30, 10 * 2**30 - 2**20, 2**20))
     calls = Calls()
     with pytest.raises(DatasetError, match=r"the data cache for .* needs up to 10 MiB in .*data-cache \(13 images of "
@@ -388,7 +390,7 @@ def test_a_cache_that_cannot_be_written_is_a_clear_error_and_leaves_nothing(tmp_
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     cache = tmp_path / "data-cache"
-    monkeypatch.setattr(gan_space.data.os, "fsync", disk_full)
+    monkeypatch.setattr(gan_space.data.cache.os, "fsync", disk_full)
     with pytest.raises(DatasetError, match=r"could not write the data cache in .*data-cache: No space left on device"):
         load_dataset(str(tiny_image_folder), resolution=8, channels=3, cache_dir=cache)
     monkeypatch.undo()
@@ -397,7 +399,7 @@ def test_a_cache_that_cannot_be_written_is_a_clear_error_and_leaves_nothing(tmp_
 
 
 def test_a_set_that_would_not_fit_in_memory_says_to_use_a_cache(tiny_image_folder, monkeypatch):
-    monkeypatch.setattr(gan_space.data, "_available_memory", lambda: 2**20)
+    monkeypatch.setattr(gan_space.data.files, "_available_memory", lambda: 2**20)
     with pytest.raises(DatasetError, match=r"up to 13 images of 786432 bytes need 10 MiB of memory, but only 1 MiB "
                                            r"are available\. Decode it into a cache on disk \(cache_dir"):
         load_dataset(str(tiny_image_folder), resolution=512, channels=3)
@@ -448,7 +450,7 @@ def test_normalised_subset_is_those_rows_of_normalised(source):
 def test_files_swapped_after_the_listing_are_not_followed_or_waited_on(tmp_path, workers, monkeypatch):
     """Between listing a folder and reading its files (now possibly in a decoding process), a
     picture replaced by a link or by a pipe is refused, not followed and not waited on."""
-    monkeypatch.setattr(gan_space.data, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(gan_space.data.pool, "PARALLEL_MIN_FILES", 2)
     folder = picture_folder(tmp_path / "upload", 6, classes=("x",))
     outside = tmp_path / "secret.png"
     Image.new("RGB", (8, 8), (0, 255, 0)).save(outside)

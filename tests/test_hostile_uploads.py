@@ -156,16 +156,18 @@ def test_memory_stays_bounded_on_bombs_and_zip_bombs(tmp_path):
     # and the 48 MiB member that claims 1000 bytes are never unpacked whole.
     assert grown < 120, report
     results = report["results"]
-    for name in ("bombs", "bombs.zip"):
-        assert results[name]["loaded"] == 1 and len(results[name]["skipped"]) == len(corpus.bomb_cases())
-        assert all("too large" in reason for reason in results[name]["skipped"])
-    assert results["honest-bomb.zip"]["loaded"] == 1
-    assert results["honest-bomb.zip"]["skipped"] == ["bomb.png: file too large (128 MiB unpacked)"]
-    assert results["liar.zip"]["loaded"] == 1
-    # zipfile stops at the declared size and its CRC check then fails; either way: 1000 bytes read.
-    [liar] = results["liar.zip"]["skipped"]
-    assert liar.startswith("liar.png: ") and ("larger than declared" in liar or "Bad CRC-32" in liar), liar
-    assert "unpacks to 3.5 GiB, over the limit" in results["huge-total.zip"]["error"]
+    for loader in ("", "paired:"):  # the same bombs as a picture set and as the user's pairs
+        for name in ("bombs", "bombs.zip"):
+            found = results[loader + name]
+            assert found["loaded"] == 1 and len(found["skipped"]) == len(corpus.bomb_cases()), found
+            assert all("too large" in reason for reason in found["skipped"])
+        assert results[loader + "honest-bomb.zip"]["loaded"] == 1
+        assert results[loader + "honest-bomb.zip"]["skipped"] == ["bomb.png: file too large (128 MiB unpacked)"]
+        assert results[loader + "liar.zip"]["loaded"] == 1
+        # zipfile stops at the declared size and its CRC check then fails; either way: 1000 bytes read.
+        [liar] = results[loader + "liar.zip"]["skipped"]
+        assert liar.startswith("liar.png: ") and ("larger than declared" in liar or "Bad CRC-32" in liar), liar
+        assert "unpacks to 3.5 GiB, over the limit" in results[loader + "huge-total.zip"]["error"]
 
 
 # ---------------------------------------------------------------------------
@@ -291,13 +293,13 @@ def test_symlinks_in_a_folder_are_skipped_and_counted(tmp_path):
 
 
 def test_a_huge_file_in_a_folder_is_skipped_unread(tmp_path, monkeypatch):
-    import gan_space.data
+    import gan_space.data.decode
 
     folder = tmp_path / "upload"
     folder.mkdir()
     (folder / "ok.png").write_bytes(_png())
     (folder / "huge.png").write_bytes(_png() + bytes(3000))
-    monkeypatch.setattr(gan_space.data, "MAX_FILE_BYTES", 2000)
+    monkeypatch.setattr(gan_space.data.decode, "MAX_FILE_BYTES", 2000)
     dataset = load_image_folder(folder, resolution=8, channels=3)
     assert len(dataset) == 1 and dataset.skipped == ["huge.png: file too large (0 MiB)"]
 

@@ -10,9 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_space.data import DatasetError
-from gan_space.pairs import (HeldOut, Pairing, held_out_rows, load_paired, luma, quantise_uint8, sketch,
-                             split_held_out, to_float)
+from gan_space.data import DatasetError, load_paired
+from gan_space.pairs import HeldOut, Pairing, held_out_rows, luma, quantise_uint8, sketch, split_held_out, to_float
 from gan_space.tasks import get_task
 from gan_space.training import ConfigError, TrainConfig
 

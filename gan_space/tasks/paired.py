@@ -2,7 +2,7 @@
 names, or pictures with the input and the target side by side (the pix2pix datasets'
 layout); gan_space.data reads them, `direction` says which side is the input."""
 
-from ..pairs import load_paired
+from ..data import load_paired
 from . import image_to_image
 from .registry import Task, register_task
 

@@ -352,7 +352,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
         """Apply the image-to-image `model` (a key from /translate_models) to an uploaded `picture` of any size:
         returns (before: bicubic for super-resolution, else the input as the model sees it; the result; the
         result as a PNG file)."""
-        from gan_space.pairs import open_picture
+        from gan_space.data.decode import open_picture, read_file
         from gan_space.sampling import to_pil_images
         from gan_space.translation import apply, bicubic, prepare_input
 
@@ -364,7 +364,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
             path = Path(path)
             if path.stat().st_size > APPLY_MAX_FILE_BYTES:
                 raise ValueError(f"the picture file is over {APPLY_MAX_FILE_BYTES // 2**20} MiB: make it smaller")
-            image = open_picture(path.read_bytes())
+            image = open_picture(read_file(path, APPLY_MAX_FILE_BYTES))
             scale = int(entry.config.get("scale", 1))
             if image.width * image.height * scale * scale > APPLY_MAX_OUTPUT_PIXELS:
                 side = int(math.sqrt(APPLY_MAX_OUTPUT_PIXELS) / scale)

@@ -1,0 +1,37 @@
+"""Training data: built-in sets that need no network, image folders, .zip files of images,
+Hugging Face datasets and a user's own pairs of pictures.
+
+The package, from the bottom up (each module imports only those above it in this list,
+and nothing of gan_space outside the package):
+
+- dataset.py: `Dataset` (what every loader returns) and `DatasetError`;
+- decode.py: the one safe decoder: allowed formats, size, pixel and archive limits, reading
+  files and .zip members, decoding a picture (every picture that enters goes through it);
+- builtin.py: digits, emoji and the 2-D point sets;
+- pool.py: decoding a source's files into rows, in this process or a pool of processes;
+- cache.py: the run's data cache (decoded pictures in a memory-mapped file);
+- files.py: folders and .zip files of images;
+- hub_datasets.py: Hugging Face datasets;
+- paired.py: a user's own pairs (A/ and B/ folders, or side-by-side pictures);
+- sources.py: `load_dataset`, the one entry point from a source's name.
+"""
+
+from .builtin import (BUILTIN_DATASETS, BUILTIN_IMAGE_SETS, BUILTIN_POINT_SETS, EMOJI_SPRITE, MIXTURE_SETS,
+                      load_digits, load_emoji, load_mixture, mixture_modes, points_dataset)
+from .cache import CACHE_META, CACHE_VERSION
+from .dataset import DEFAULT_MAX_IMAGES, Dataset, DatasetError
+from .decode import (IMAGE_EXTENSIONS, IMAGE_FORMATS, MAX_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_ZIP_MEMBER_BYTES,
+                     MAX_ZIP_TOTAL_BYTES, decode_image, fit_picture, open_picture, read_file)
+from .files import load_image_folder, load_image_zip
+from .hub_datasets import HF_REPO_ID, load_hf_dataset
+from .paired import DIRECTIONS, load_paired
+from .pool import ProgressCallback
+from .sources import MAX_RESOLUTION, dataset_kind, load_dataset
+
+__all__ = ["BUILTIN_DATASETS", "BUILTIN_IMAGE_SETS", "BUILTIN_POINT_SETS", "EMOJI_SPRITE", "MIXTURE_SETS",
+           "load_digits", "load_emoji", "load_mixture", "mixture_modes", "points_dataset", "CACHE_META",
+           "CACHE_VERSION", "DEFAULT_MAX_IMAGES", "Dataset", "DatasetError", "IMAGE_EXTENSIONS", "IMAGE_FORMATS",
+           "MAX_FILE_BYTES", "MAX_IMAGE_PIXELS", "MAX_ZIP_MEMBER_BYTES", "MAX_ZIP_TOTAL_BYTES", "decode_image",
+           "fit_picture", "open_picture", "read_file", "load_image_folder", "load_image_zip", "HF_REPO_ID",
+           "load_hf_dataset", "DIRECTIONS", "load_paired", "ProgressCallback", "MAX_RESOLUTION", "dataset_kind",
+           "load_dataset"]
