@@ -34,11 +34,10 @@ import torch.nn.functional as F
 
 from .data import (DEFAULT_MAX_IMAGES, IMAGE_EXTENSIONS, IMAGE_FORMATS, MAX_FILE_BYTES, MAX_IMAGE_PIXELS,
                    BUILTIN_DATASETS, Dataset, DatasetError, load_dataset)
+from .names import DIRECTIONS, SCALES  # the choices every face shows (torch-free)
 
 TASKS = ("generate", "super-resolution", "colorize", "edges", "paired")
 PAIR_TASKS = TASKS[1:]
-SCALES = (2, 4)
-DIRECTIONS = ("AtoB", "BtoA")
 HELD_OUT_FILE = "held_out.safetensors"
 HELD_OUT_SEED = 1_000_003  # the held-out inputs' degradations: the same in every run and every process
 MAX_HELD_OUT = 64

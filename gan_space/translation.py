@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 
 from .losses import RELATIVISTIC_LOSSES, generator_loss
+from .names import PIXEL_LOSSES
 from .objective import Batch, GANObjective
 from .pairs import (DIRECTIONS, HELD_OUT_FILE, PAIR_TASKS, SCALES, TASKS, HeldOut, Pairing, luma, match_channels,
                     sketch, to_float, upscale_bicubic)
 
-PIXEL_LOSSES = ("l1", "charbonnier")
 CHARBONNIER_EPSILON = 1e-3
 DEFAULT_TILE = 128  # input pixels a side per tile
 DEFAULT_OVERLAP = 32  # input pixels shared by neighbouring tiles (blended)
