@@ -214,8 +214,8 @@ class TrainConfig:
                                    "model first, then the GAN from it)", group=PAIRS_GROUP)
     # machinery
     device: str = setting("auto", f"{', '.join(names.DEVICE_KINDS)} or cuda:N", on_resume=True)
-    precision: str = setting("auto", "number format of the arithmetic (auto: the fastest that trains as well as fp32 on the device)",
-                             choices=names.PRECISIONS, on_resume=True)
+    precision: str = setting("auto", "number format of the arithmetic (auto: the fastest that trains as well as fp32 "
+                                     "on the device)", choices=names.PRECISIONS, on_resume=True)
     compile: bool = setting(False, "torch.compile the steps' forward passes: tens of seconds to compile, ~+10% on a "
                                    "CPU", on_resume=True)
     log_every: int = setting(25, "report progress every this many steps", on_resume=True)
