@@ -19,12 +19,16 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from gan_space import names
+
 from .common import AppContext, session_hash, user_error
 from .jobs import TrainingJob, describe_error
 from .models import GeneratorEntry, RESERVED_RUN_NAMES, latest_generator_folder, may_use
 from .train_tab import (POLL_SECONDS, TRAINING_CONCURRENCY_ID, UPLOAD, build_new_trainer,
                         build_resumed_trainer, status_text, training_settings, unique_run_name)
 
+# The image-to-image tasks (gan_space.names.task_names(), less "generate": the Train tab's), as the
+# page names them; a test checks that they are the library's.
 TASKS = [("Super-resolution (sharper, larger)", "super-resolution"), ("Colourise (grey → colour)", "colorize"),
          ("Sketch → picture", "edges"), ("Your pairs (input → target)", "paired")]
 TASK_NAMES = {"super-resolution": "sr", "colorize": "colorize", "edges": "sketch", "paired": "pairs"}
@@ -221,8 +225,8 @@ def task_settings(task: str, scale, degradations, adversarial_weight, feature_we
         raise ValueError(f"task {task!r} is not one of: {', '.join(value for _, value in TASKS)}")
     settings = {"task": task}
     if task == "super-resolution":
-        if scale not in (2, 4, "2", "4"):
-            raise ValueError(f"scale must be 2 or 4, got {scale!r}")
+        if scale not in names.SCALES and str(scale) not in {str(choice) for choice in names.SCALES}:  # 4, "4"
+            raise ValueError(f"scale must be {' or '.join(map(str, names.SCALES))}, got {scale!r}")
         settings["scale"] = int(scale)
         for name in degradations or []:
             if name not in DEGRADATIONS:
@@ -250,7 +254,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
             task = gr.Radio(TASKS, value="super-resolution", label="Task", elem_id="translate-task")
             task_help = gr.Markdown(TASK_HELP["super-resolution"])
             with gr.Row():
-                scale = gr.Radio([("x2", 2), ("x4", 4)], value=4, label="Scale")
+                scale = gr.Radio([(f"x{choice}", choice) for choice in names.SCALES], value=4, label="Scale")
                 degradations = gr.CheckboxGroup(list(DEGRADATIONS), value=[], label="Degrade the inputs too",
                                                 info="train for blurry, noisy or JPEG pictures")
             pictures = gr.Radio(list(PICTURE_SOURCES), value=EMOJI, label="Pictures", elem_id="translate-pictures",
@@ -277,7 +281,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                 with gr.Row():
                     # Filled from the registry's picture -> picture families on load (it imports torch).
                     arch = gr.Dropdown([], label="Architecture")
-                    pixel_loss = gr.Dropdown(["l1", "charbonnier"], label="Pixel loss")
+                    pixel_loss = gr.Dropdown(list(names.PIXEL_LOSSES), label="Pixel loss")
                 with gr.Row():
                     adversarial_weight = gr.Number(label="Adversarial weight", step=0.005, elem_id="translate-adversarial")
                     feature_weight = gr.Number(label="Feature matching weight", step=0.05,
