@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         "gan_space train ...`. --batch-size is the global batch, split over the processes; rank 0 writes the run "
         "folder (put it on a shared disk to resume on several machines)."))
     train.add_argument("--resume", action="store_true",
-                       help="continue the run in --out from its last checkpoint (with its own settings; only "
-                            f"{', '.join(_flag(f) for f in _settings() if f.metadata['on_resume'])} may change)")
+                       help="continue the run in --out from its last checkpoint, with its own settings (a resume "
+                            "may change the budget, the optimisation, the loss weights and the machinery; not the "
+                            "data, the networks or the task)")
     add_setting_flags(train)
 
     verbs.add_parser("families", help="list the network families and what they take")
@@ -166,11 +167,6 @@ def _train(args) -> int:
             out_dir = settings.pop("out_dir", None)
             if not out_dir:
                 raise ValueError("--resume needs --out: the run folder to continue")
-            fixed = [_flag(f) for f in _settings() if f.name in settings and not f.metadata["on_resume"]]
-            if fixed:
-                changeable = ", ".join(_flag(f) for f in _settings() if f.metadata["on_resume"])
-                raise ValueError(f"{', '.join(fixed)} cannot change when resuming: the run keeps the settings it was "
-                                 f"started with (a resume may change {changeable}); start a new run for others")
             trainer = Trainer.resume(out_dir, progress=progress, **settings)
         else:
             dataset = settings.pop("dataset", "digits")

@@ -120,15 +120,16 @@ def picture_preset(resolution=None, arch=None) -> dict:
 
 
 def setting(default, help: str, choices=None, flag: str | None = None, group: str | None = None,
-            on_resume: bool = False):
+            may_change_on_resume: bool = False):
     """A TrainConfig field a user sets, described for every face that offers it (the CLI's
     flags, the app's API): `help`, one line; `choices`, the allowed values (a table of
     gan_space.names, or a function of it that is asked when the choices are shown);
     `flag`, the CLI's flag when it is not --the-field-name; `group`, a section of the
-    CLI's help; `on_resume`, whether a resumed run may change it (the others are the
-    run's own: its networks, data and recipe)."""
+    CLI's help; `may_change_on_resume`, whether a resumed run may take a new value (the
+    budget, the machinery, the optimisation and the loss weights) or keeps its own (what
+    the checkpoint's networks, data and task are)."""
     return field(default=default, metadata={"help": help, "choices": choices, "flag": flag, "group": group,
-                                            "on_resume": on_resume})
+                                            "may_change_on_resume": may_change_on_resume})
 
 
 def setting_choices(setting_field: dataclasses.Field) -> tuple | None:
@@ -150,9 +151,10 @@ class TrainConfig:
     dataset: str = setting("digits", f"built-in ({', '.join(BUILTIN_DATASETS)}), a folder or .zip of images, or a "
                                      "Hugging Face dataset id (default: digits)")
     out_dir: str = setting("runs/digits", "run folder (default: runs/<dataset>)", flag="--out")
-    steps: int = setting(6000, "total training steps (generator updates)", on_resume=True)
+    steps: int = setting(6000, "total training steps (generator updates)", may_change_on_resume=True)
     minutes: float = setting(0.0, "train for this many minutes (the schedules follow the clock; --steps, if given, is "
-                                  "a cap); on a CPU this is what you can plan with. 0: by steps", on_resume=True)
+                                  "a cap); on a CPU this is what you can plan with. 0: by steps",
+                             may_change_on_resume=True)
     seed: int = setting(0, "the run's random seed (networks, batches, noise)")
     # data
     resolution: int = setting(8, "image size in pixels (which ones: `python -m gan_space families`)")
@@ -171,22 +173,23 @@ class TrainConfig:
     pack: int = setting(1, "PacGAN packing: D judges this many samples at once (1-4)")
     # optimisation
     batch_size: int = setting(128, "samples a step, over all processes")
-    lr_g: float = setting(1e-3, "the generator's learning rate")
-    lr_d: float = setting(1e-3, "the discriminator's learning rate")
-    beta1: float = setting(0.0, "Adam's beta1 (both networks)")
-    beta2: float = setting(0.99, "Adam's beta2 (both networks)")
-    loss: str = setting("non-saturating", "the adversarial loss", choices=names.LOSSES)
-    r1_gamma: float = setting(1.0, "R1 penalty weight on real samples (0 = off)")
-    r1_every: int = setting(16, "lazy R1 (StyleGAN2): every N steps, N times stronger (its double backward is costly)")
+    lr_g: float = setting(1e-3, "the generator's learning rate", may_change_on_resume=True)
+    lr_d: float = setting(1e-3, "the discriminator's learning rate", may_change_on_resume=True)
+    beta1: float = setting(0.0, "Adam's beta1 (both networks)", may_change_on_resume=True)
+    beta2: float = setting(0.99, "Adam's beta2 (both networks)", may_change_on_resume=True)
+    loss: str = setting("non-saturating", "the adversarial loss", choices=names.LOSSES, may_change_on_resume=True)
+    r1_gamma: float = setting(1.0, "R1 penalty weight on real samples (0 = off)", may_change_on_resume=True)
+    r1_every: int = setting(16, "lazy R1 (StyleGAN2): every N steps, N times stronger (its double backward is costly)",
+                            may_change_on_resume=True)
     r2_gamma: float = setting(0.0, "R2 penalty weight: R1's penalty at generated samples (R3GAN), lazy like R1; "
-                                   "0 = off")
-    gp_weight: float = setting(10.0, "gradient penalty weight (wgan-gp only)")
-    d_steps: int = setting(1, "discriminator updates per generator update")
+                                   "0 = off", may_change_on_resume=True)
+    gp_weight: float = setting(10.0, "gradient penalty weight (wgan-gp only)", may_change_on_resume=True)
+    d_steps: int = setting(1, "discriminator updates per generator update", may_change_on_resume=True)
     ema_decay: float = setting(0.999, "EMA of the generator (0 = off)")
     lr_decay_fraction: float = setting(0.3, "decay the learning rates linearly to 0 over this last part of the run "
-                                            "(0 = off)")
+                                            "(0 = off)", may_change_on_resume=True)
     augment: str = setting("none", "augmentation of everything D sees (ada: adaptive, as much as D's overfitting "
-                                   "asks for)", choices=names.AUGMENTATIONS)
+                                   "asks for)", choices=names.AUGMENTATIONS, may_change_on_resume=True)
     # image-to-image (gan_space.translation): "generate" trains a GAN from noise; the other tasks map a
     # picture to a picture, the batch's target as `real` and its input as `condition` (gan_space.pairs)
     task: str = setting("generate", "generate (default): a GAN from noise; super-resolution, colorize (grey -> "
@@ -195,34 +198,34 @@ class TrainConfig:
                                     "pictures side by side", choices=names.task_names, group=PAIRS_GROUP)
     scale: int = setting(4, "super-resolution: x2 or x4", choices=names.SCALES, group=PAIRS_GROUP)
     blur: float = setting(0.0, "super-resolution: largest Gaussian blur sigma (target pixels) before downscaling; "
-                               "0 = off", group=PAIRS_GROUP)
+                               "0 = off", group=PAIRS_GROUP, may_change_on_resume=True)
     noise: float = setting(0.0, "super-resolution: largest noise level (of 255) on the input; 0 = off",
-                           group=PAIRS_GROUP)
+                           group=PAIRS_GROUP, may_change_on_resume=True)
     jpeg: int = setting(0, "super-resolution: lowest JPEG quality of the input (1-95, drawn up to 95); 0 = off",
-                        group=PAIRS_GROUP)
+                        group=PAIRS_GROUP, may_change_on_resume=True)
     direction: str = setting("AtoB", "paired: which side is the input", choices=names.DIRECTIONS, group=PAIRS_GROUP)
     pixel_loss: str = setting("l1", "the loss on pixels (charbonnier: a smooth L1)", choices=names.PIXEL_LOSSES,
-                              group=PAIRS_GROUP)
-    pixel_weight: float = setting(1.0, "weight of the pixel loss", group=PAIRS_GROUP)
+                              group=PAIRS_GROUP, may_change_on_resume=True)
+    pixel_weight: float = setting(1.0, "weight of the pixel loss", group=PAIRS_GROUP, may_change_on_resume=True)
     adversarial_weight: float = setting(0.01, "weight of the GAN loss; 0: the L1-only baseline (no discriminator)",
                                         group=PAIRS_GROUP)
     feature_weight: float = setting(0.1, "feature matching in D's features: a perceptual term that needs no download",
-                                    group=PAIRS_GROUP)
+                                    group=PAIRS_GROUP, may_change_on_resume=True)
     perceptual_weight: float = setting(0.0, "a VGG-19 term (needs its weights as safetensors, see "
-                                            "gan_space.translation)", group=PAIRS_GROUP)
+                                            "gan_space.translation)", group=PAIRS_GROUP, may_change_on_resume=True)
     pixel_warmup: int = setting(0, "steps of the pixel loss alone before the adversarial terms start (ESRGAN: a PSNR "
-                                   "model first, then the GAN from it)", group=PAIRS_GROUP)
+                                   "model first, then the GAN from it)", group=PAIRS_GROUP, may_change_on_resume=True)
     # machinery
-    device: str = setting("auto", f"{', '.join(names.DEVICE_KINDS)} or cuda:N", on_resume=True)
+    device: str = setting("auto", f"{', '.join(names.DEVICE_KINDS)} or cuda:N", may_change_on_resume=True)
     precision: str = setting("auto", "number format of the arithmetic (auto: the fastest that trains as well as fp32 "
-                                     "on the device)", choices=names.PRECISIONS, on_resume=True)
+                                     "on the device)", choices=names.PRECISIONS, may_change_on_resume=True)
     compile: bool = setting(False, "torch.compile the steps' forward passes: tens of seconds to compile, ~+10% on a "
-                                   "CPU", on_resume=True)
-    log_every: int = setting(25, "report progress every this many steps", on_resume=True)
-    sample_every: int = setting(500, "save a sample grid every this many steps", on_resume=True)
-    checkpoint_every: int = setting(2000, "checkpoint every this many steps", on_resume=True)
+                                   "CPU", may_change_on_resume=True)
+    log_every: int = setting(25, "report progress every this many steps", may_change_on_resume=True)
+    sample_every: int = setting(500, "save a sample grid every this many steps", may_change_on_resume=True)
+    checkpoint_every: int = setting(2000, "checkpoint every this many steps", may_change_on_resume=True)
     checkpoint_minutes: float = setting(2.0, "also checkpoint at least this often, in minutes of training (0: by "
-                                             "steps only)", on_resume=True)
+                                             "steps only)", may_change_on_resume=True)
     num_preview: int = setting(64, "samples in the preview grid (1-256)")
 
     def __post_init__(self):
@@ -318,6 +321,18 @@ class TrainConfig:
         from .translation import check_settings
 
         check_settings(self, check)  # task, scale, degradations, loss weights
+
+
+def check_resume_overrides(saved: dict, overrides: dict) -> None:
+    """Refuse new values for the settings a resumed run keeps (what its checkpoint's networks,
+    data and task are: `setting(may_change_on_resume=False)`), naming them; a value equal to
+    the run's own is no change."""
+    kept = [f.name for f in dataclasses.fields(TrainConfig) if not f.metadata["may_change_on_resume"]
+            and f.name in overrides and f.name in saved and overrides[f.name] != saved[f.name]]
+    if kept:
+        changes = ", ".join(f"{name}={saved[name]!r} -> {overrides[name]!r}" for name in kept)
+        raise ConfigError(f"{', '.join(kept)} cannot change when resuming ({changes}): the run keeps its data, "
+                          f"networks and task; start a new run to change them")
 
 
 @dataclass
@@ -445,7 +460,9 @@ class Trainer:
     def resume(cls, out_dir: str, progress=None, **overrides) -> "Trainer":
         """Continue the run in `out_dir` with its saved settings (`steps` etc. may be raised)."""
         saved = checkpoints.saved_train_config(Path(out_dir))
-        values = {**saved, **{k: v for k, v in overrides.items() if v is not None}, "out_dir": str(out_dir)}
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        check_resume_overrides(saved, overrides)
+        values = {**saved, **overrides, "out_dir": str(out_dir)}
         return cls(TrainConfig.from_dict(values), resume=True, progress=progress)
 
     def data_spec(self) -> DataSpec:

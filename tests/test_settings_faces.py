@@ -14,7 +14,7 @@ import pytest
 from gan_space import augment, losses, names, pairs, translation
 from gan_space.cli import build_parser, main
 from gan_space.models import family_names
-from gan_space.training import TrainConfig, setting_choices
+from gan_space.training import ConfigError, TrainConfig, check_resume_overrides, setting_choices
 from gan_space.ui import train_tab, translate_tab
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,12 +122,18 @@ def test_the_api_settings_take_every_field_the_page_does_not_set(setting_field):
             train_tab.json_settings(json.dumps({name: setting_field.default}))
         return
     assert train_tab.json_settings(json.dumps({name: setting_field.default})) == {name: setting_field.default}
-    resumed = {name: setting_field.default}
-    if setting_field.metadata["on_resume"]:
-        assert train_tab.json_settings(resumed, resuming=True) == resumed
-    else:
-        with pytest.raises(ValueError, match=f"{name} cannot change when resuming"):
-            train_tab.json_settings(resumed, resuming=True)
+
+
+def test_a_resume_keeps_the_runs_data_networks_and_task():
+    saved = TrainConfig().to_dict()
+    check_resume_overrides(saved, {"steps": 10, "lr_d": 5e-4, "loss": "hinge", "checkpoint_every": 1})
+    check_resume_overrides(saved, {"width": saved["width"], "arch": saved["arch"]})  # the same: no change
+    for name in ("dataset", "arch", "width", "resolution", "latent_dim", "spectral_norm", "task", "scale"):
+        setting_field = next(f for f in FIELDS if f.name == name)
+        assert not setting_field.metadata["may_change_on_resume"], name
+    with pytest.raises(ConfigError, match=r"width, spectral_norm cannot change when resuming \(width=256 -> 32, "
+                                          r"spectral_norm=False -> True\)"):
+        check_resume_overrides(saved, {"width": 32, "spectral_norm": True, "steps": 5})
 
 
 @pytest.mark.parametrize("text, message", [
@@ -155,8 +161,13 @@ def test_the_cli_trains_the_picture_recipe_by_name(tmp_path, capsys):
     assert (saved["lr_decay_fraction"], saved["r1_every"], saved["compile"], saved["steps"]) == (0.5, 2, False, 3)
     assert saved["r1_gamma"] == 1.0 and saved["arch"] == "mlp"  # what was left out: the digits preset's
 
-    # A resume changes what a resume may change, and refuses the rest with a clear line.
-    assert main(["train", "--resume", "--out", str(run), "--steps", "5", "--checkpoint-every", "1"]) == 0
+    # A resume may change the budget, the optimisation and the machinery, and says which
+    # settings it keeps (the networks here).
+    assert main(["train", "--resume", "--out", str(run), "--steps", "5", "--checkpoint-every", "1", "--loss", "hinge",
+                 "--dataset", "digits", "--width", "16"]) == 0  # the run's own data and width: no change
     assert (run / "checkpoints" / "latest").read_text() == "step-0000005"
-    assert main(["train", "--resume", "--out", str(run), "--steps", "6", "--loss", "hinge"]) == 2
-    assert "--loss cannot change when resuming" in capsys.readouterr().err
+    saved = json.loads((run / "train_config.json").read_text())
+    assert (saved["loss"], saved["checkpoint_every"], saved["r2_gamma"]) == ("hinge", 1, 0.2)
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(run), "--steps", "6", "--width", "32"]) == 2
+    assert "width cannot change when resuming (width=16 -> 32)" in capsys.readouterr().err

@@ -126,11 +126,11 @@ def training_settings(dataset: str, **values) -> dict:
     return settings
 
 
-def json_settings(text, resuming: bool = False) -> dict:
+def json_settings(text) -> dict:
     """The "More settings" input: a JSON object of TrainConfig settings by field name (a
-    dict from an API client too). Each key must be a setting the page does not set itself
-    (a resume: one a resume may change), each value of the setting's type; the values'
-    ranges are TrainConfig's to check."""
+    dict from an API client too). Each key must be a setting the page does not set itself,
+    each value of the setting's type; the values' ranges are TrainConfig's to check (and
+    on Resume, what a resumed run may change: gan_space.training.check_resume_overrides)."""
     from gan_space.training import TrainConfig  # torch: loaded on first use
 
     if text is None or (isinstance(text, str) and not text.strip()):
@@ -145,16 +145,12 @@ def json_settings(text, resuming: bool = False) -> dict:
     if not isinstance(values, dict):
         raise ValueError(f"settings must be a JSON object of setting: value, like {SETTINGS_EXAMPLE}")
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    changeable = [name for name, f in fields.items() if name not in SET_BY_THE_PAGE
-                  and (f.metadata["on_resume"] or not resuming)]
     for name, value in values.items():
         if name in SET_BY_THE_PAGE:
             raise ValueError(f"settings: {name} is set by the {SET_BY_THE_PAGE[name]!r} input, not in the settings")
         if name not in fields:
-            raise ValueError(f"settings: {name!r} is not a training setting; the settings are {', '.join(changeable)}")
-        if name not in changeable:
-            raise ValueError(f"settings: {name} cannot change when resuming (the run keeps the settings it was "
-                             f"started with); a resume may change {', '.join(changeable)}")
+            settable = ", ".join(name for name in fields if name not in SET_BY_THE_PAGE)
+            raise ValueError(f"settings: {name!r} is not a training setting; the settings are {settable}")
         if not _of_kind(value, fields[name].type):
             raise ValueError(f"settings: {name} must be {_KIND_NAMES[fields[name].type]}, got {value!r}")
     return {name: float(value) if fields[name].type is float else value for name, value in values.items()}
@@ -219,7 +215,7 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
 
 def build_resumed_trainer(context: AppContext, run_name: str | None, steps, owner: str | None = None,
                           minutes=None, progress=None, settings: dict | None = None):
-    """settings: more of the settings a resume may change (json_settings(..., resuming=True))."""
+    """settings: more settings (json_settings); a resumed run keeps its data, networks and task."""
     from gan_space.training import Trainer
 
     name = (run_name or "").strip()
@@ -452,8 +448,9 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                 more_settings = gr.Textbox(label="More settings (JSON)", placeholder=SETTINGS_EXAMPLE, lines=2,
                                            elem_id="train-settings",
                                            info="any training setting by name (python -m gan_space train --help "
-                                                "lists them); these win over the fields above. On Resume: those a "
-                                                "resume may change (steps, minutes, checkpoint_every, ...)")
+                                                "lists them); these win over the fields above. Resume may "
+                                                "change the budget, optimisation and loss weights, not the data, "
+                                                "networks or task")
         with gr.Column(scale=3, min_width=320):
             grid = gr.Image(label="Samples of fixed latents (2-D data: real in blue, generated in orange)",
                             type="pil", format="png", interactive=False, elem_id="train-grid", height=480)
@@ -515,8 +512,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                         request: gr.Request = None):
         """Continue the run named `run_name` from its last checkpoint, up to `steps` in total (blank: the
         run's own), or up to `minutes` of training in total for a run by the clock. `settings`: a JSON
-        object of the other settings a resume may change (e.g. {"checkpoint_every": 100}). Streams like
-        /train."""
+        object of other settings to change (e.g. {"lr_d": 0.0005}; the run keeps its data, networks and
+        task). Streams like /train."""
         session = context.sessions.get(session_hash(request))
         if _cancelled_while_waiting(session):
             yield _status_only("Cancelled before it started.")
@@ -525,7 +522,7 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
         try:
             if session.training:
                 raise ValueError("this session is already training: press Stop first")
-            more = json_settings(settings, resuming=True)
+            more = json_settings(settings)
             building = _in_background(lambda progress: build_resumed_trainer(
                 context, run_name, steps, context.owner(request), minutes, progress, more))
             yield from building
