@@ -12,23 +12,23 @@ import torch
 import torch.distributed
 import torch.nn.functional as F
 
-AUGMENTATIONS = ("none", "flip", "diffaugment", "ada")
+from . import names
 
 
 def augment(images: torch.Tensor, kind: str, generator: torch.Generator | None = None,
             probability: torch.Tensor | float = 1.0) -> torch.Tensor:
     """`generator`: the run's noise stream (on the images' device); None draws from torch's global one.
     `probability`: for "ada", the chance that each sample gets each augmentation (p)."""
-    if kind == "none" or images.dim() != 4:
+    if kind not in _AUGMENT_FUNCTIONS:
+        raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {kind!r}")
+    if images.dim() != 4:  # 2-D points: nothing to augment
         return images
-    if kind == "flip":
-        return _random_flip(images, generator)
-    if kind == "diffaugment":
-        return _cutout(_translate(_brightness_contrast(_random_flip(images, generator), generator), generator=generator),
-                       generator=generator)
-    if kind == "ada":
-        return adaptive_augment(images, probability, generator)
-    raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {kind!r}")
+    return _AUGMENT_FUNCTIONS[kind](images, generator, probability)
+
+
+def _diffaugment(x: torch.Tensor, generator=None) -> torch.Tensor:
+    return _cutout(_translate(_brightness_contrast(_random_flip(x, generator), generator), generator=generator),
+                   generator=generator)
 
 
 def adaptive_augment(x: torch.Tensor, probability: torch.Tensor | float, generator=None) -> torch.Tensor:
@@ -148,3 +148,14 @@ def _cutout(x: torch.Tensor, ratio: float = 0.5, generator=None) -> torch.Tensor
     xs = torch.arange(w, device=x.device)[None, None, :]
     keep = ((ys - cy).abs() >= size_h // 2) | ((xs - cx).abs() >= size_w // 2)
     return x * keep[:, None].to(x.dtype)
+
+
+# kind -> (images, generator, probability) -> augmented images, for exactly the names of
+# gan_space.names.AUGMENTATIONS (checked here, at import).
+_AUGMENT_FUNCTIONS = names.implemented("augmentation", names.AUGMENTATIONS, {
+    "none": lambda x, generator, probability: x,
+    "flip": lambda x, generator, probability: _random_flip(x, generator),
+    "diffaugment": lambda x, generator, probability: _diffaugment(x, generator),
+    "ada": lambda x, generator, probability: adaptive_augment(x, probability, generator),
+})
+AUGMENTATIONS = tuple(_AUGMENT_FUNCTIONS)

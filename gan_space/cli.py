@@ -13,13 +13,14 @@ Errors print one line and exit non-zero; no traceback reaches the user.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 from pathlib import Path
 
-from .data import BUILTIN_DATASETS
 from .hub import HubError
+from .tasks import task_names
 
 EXIT_USAGE, EXIT_FAILED = 2, 1
 
@@ -36,60 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--num_machines 2 --num_processes 8 --machine_rank R --main_process_ip IP --main_process_port 29500 -m "
         "gan_space train ...`. --batch-size is the global batch, split over the processes; rank 0 writes the run "
         "folder (put it on a shared disk to resume on several machines)."))
-    train.add_argument("--dataset", default="digits",
-                       help=f"built-in ({', '.join(BUILTIN_DATASETS)}), a folder or .zip of images, or a Hugging "
-                            "Face dataset id (default: digits)")
-    train.add_argument("--out", help="run folder (default: runs/<dataset>)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    train.add_argument("--steps", type=int, help="total training steps (generator updates)")
-    train.add_argument("--minutes", type=float,
-                       help="train for this many minutes (the schedules follow the clock; --steps, if given, "
-                            "is a cap); on a CPU this is what you can plan with")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--resolution", type=int, help="image size in pixels (which ones: `families`)")
-    train.add_argument("--channels", type=int, choices=(1, 3))
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--arch", help="network family (`python -m gan_space families` lists them)")
-    train.add_argument("--width", type=int, help="base channels (convolutional families) or hidden units (MLP)")
-    train.add_argument("--num-layers", type=int, help="MLP hidden layers")
-    train.add_argument("--latent-dim", type=int)
-    train.add_argument("--loss", choices=("non-saturating", "hinge", "least-squares", "wgan-gp"))
-    train.add_argument("--lr-g", type=float)
-    train.add_argument("--lr-d", type=float)
-    train.add_argument("--r1-gamma", type=float, help="R1 penalty weight (0 = off)")
-    train.add_argument("--spectral-norm", action="store_true", default=None, help="spectral norm in D")
-    train.add_argument("--pack", type=int, help="PacGAN packing: D judges this many samples at once (1-4)")
-    train.add_argument("--ema-decay", type=float, help="EMA of the generator (0 = off)")
-    train.add_argument("--augment", choices=("none", "flip", "diffaugment"))
-    train.add_argument("--conditional", action="store_true", default=None, help="use the data's class labels")
-    train.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    train.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
-    train.add_argument("--max-images", type=int)
-    train.add_argument("--in-memory-limit-mb", type=int,
-                       help="data larger than this (as 8-bit pixels) streams from a cache in the run folder "
-                            "instead of living in memory (default 2048)")
-    pictures = train.add_argument_group("image-to-image", "picture -> picture instead of noise -> picture (the preset "
-                                        "follows the task)")
-    pictures.add_argument("--task", choices=("generate", "super-resolution", "colorize", "edges", "paired"),
-                          help="generate (default): a GAN from noise; super-resolution, colorize (grey -> colour), "
-                               "edges (sketch -> picture): pairs made from --dataset's pictures; paired: --dataset "
-                               "holds A/ and B/ with matching file names, or input|target pictures side by side")
-    pictures.add_argument("--scale", type=int, choices=(2, 4), help="super-resolution: x2 or x4 (default 4)")
-    pictures.add_argument("--blur", type=float, help="super-resolution: largest blur sigma before downscaling")
-    pictures.add_argument("--noise", type=float, help="super-resolution: largest noise level (of 255) on the input")
-    pictures.add_argument("--jpeg", type=int, help="super-resolution: lowest JPEG quality of the input (1-95)")
-    pictures.add_argument("--direction", choices=("AtoB", "BtoA"), help="paired: which side is the input")
-    pictures.add_argument("--pixel-loss", choices=("l1", "charbonnier"))
-    pictures.add_argument("--pixel-weight", type=float)
-    pictures.add_argument("--adversarial-weight", type=float, help="0: the L1-only baseline (no discriminator)")
-    pictures.add_argument("--feature-weight", type=float, help="feature matching in D's features")
-    pictures.add_argument("--pixel-warmup", type=int,
-                          help="steps of the pixel loss alone before the adversarial terms start (ESRGAN: a PSNR "
-                               "model first, then the GAN from it)")
-    pictures.add_argument("--perceptual-weight", type=float,
-                          help="a VGG-19 term (needs its weights as safetensors, see gan_space.translation)")
-    train.add_argument("--checkpoint-minutes", type=float,
-                       help="checkpoint at least this often, in minutes of training (default 2; 0: by steps only)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its last checkpoint, with its own settings (a resume "
+                            "may change the budget, the optimisation, the loss weights and the machinery; not the "
+                            "data, the networks or the task)")
+    add_setting_flags(train)
 
     verbs.add_parser("families", help="list the network families and what they take")
 
@@ -140,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--message", help="commit message")
 
     apply = verbs.add_parser("apply", help="apply an image-to-image model to a picture or a folder", description=(
-        "Apply a model trained with --task (super-resolution, colorize, edges, paired) to one picture or to every "
+        f"Apply a model trained with --task ({', '.join(task_names(pairs=True))}) to one picture or to every "
         "picture in a folder. Large pictures are processed in overlapping tiles, blended without seams."))
     apply.add_argument("--model", required=True, help="a run folder, a generator folder or a Hub repo id")
     apply.add_argument("--input", required=True, help="a picture file, or a folder of pictures")
@@ -163,34 +115,63 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings() -> list:
+    """TrainConfig's fields: every one is a user setting (gan_space.training.setting)."""
+    from .training import TrainConfig
+
+    return dataclasses.fields(TrainConfig)
+
+
+def _flag(setting_field) -> str:
+    return setting_field.metadata["flag"] or "--" + setting_field.name.replace("_", "-")
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """A flag for every TrainConfig field, made from its description (help, type, choices):
+    bools as --name / --no-name. Every flag defaults to None: what the user leaves out comes
+    from the preset for the data (TrainConfig.for_dataset)."""
+    from .training import setting_choices
+
+    groups = {}
+    for setting_field in _settings():
+        group_name = setting_field.metadata["group"]
+        if group_name is not None and group_name not in groups:
+            groups[group_name] = parser.add_argument_group(group_name, _GROUP_DESCRIPTIONS.get(group_name))
+        where = groups[group_name] if group_name is not None else parser
+        # (argparse reads % in help as a format: "~+10%" must be "~+10%%")
+        options = dict(dest=setting_field.name, default=None, help=setting_field.metadata["help"].replace("%", "%%"))
+        if setting_field.type is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = setting_field.type
+            choices = setting_choices(setting_field)
+            if choices is not None:
+                options["choices"] = choices
+        where.add_argument(_flag(setting_field), **options)
+
+
+_GROUP_DESCRIPTIONS = {"image-to-image": "picture -> picture instead of noise -> picture (the preset follows the task)"}
+
+
 def _train(args) -> int:
     from tqdm import tqdm
 
     from .training import Trainer, TrainConfig
 
-    settings = dict(steps=args.steps, minutes=args.minutes, seed=args.seed, resolution=args.resolution, channels=args.channels,
-                    batch_size=args.batch_size, arch=args.arch, width=args.width, num_layers=args.num_layers,
-                    latent_dim=args.latent_dim, loss=args.loss, lr_g=args.lr_g, lr_d=args.lr_d,
-                    r1_gamma=args.r1_gamma, spectral_norm=args.spectral_norm, pack=args.pack,
-                    ema_decay=args.ema_decay, augment=args.augment, conditional=args.conditional,
-                    device=args.device, precision=args.precision, max_images=args.max_images,
-                    in_memory_limit_mb=args.in_memory_limit_mb, checkpoint_minutes=args.checkpoint_minutes,
-                    task=args.task, scale=args.scale, blur=args.blur, noise=args.noise, jpeg=args.jpeg,
-                    direction=args.direction, pixel_loss=args.pixel_loss, pixel_weight=args.pixel_weight,
-                    adversarial_weight=args.adversarial_weight, feature_weight=args.feature_weight,
-                    perceptual_weight=args.perceptual_weight, pixel_warmup=args.pixel_warmup)
+    settings = {f.name: getattr(args, f.name) for f in _settings() if getattr(args, f.name) is not None}
     with tqdm(unit="picture", desc="decoding pictures", dynamic_ncols=True, disable=None, leave=False) as decoding:
         def progress(done: int, total: int) -> None:
             decoding.total = total
             decoding.update(done - decoding.n)
 
         if args.resume:
-            if not args.out:
+            out_dir = settings.pop("out_dir", None)
+            if not out_dir:
                 raise ValueError("--resume needs --out: the run folder to continue")
-            trainer = Trainer.resume(args.out, steps=args.steps, minutes=args.minutes, device=args.device,
-                                     precision=args.precision, progress=progress)
+            trainer = Trainer.resume(out_dir, progress=progress, **settings)
         else:
-            config = TrainConfig.for_dataset(args.dataset, out_dir=args.out, **settings)
+            dataset = settings.pop("dataset", "digits")
+            config = TrainConfig.for_dataset(dataset, **settings)
             trainer = Trainer(config, progress=progress)
     config = trainer.config
     # Under `accelerate launch` / `torchrun` every process runs this; only rank 0 prints.

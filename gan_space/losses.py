@@ -4,48 +4,67 @@ Working on logits (never a sigmoid followed by a log) keeps the losses finite an
 keeps bf16 autocast usable: a bf16 sigmoid rounds to exactly 1.0 early in training.
 """
 
+from typing import Callable, NamedTuple
+
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("non-saturating", "hinge", "least-squares", "wgan-gp", "rpgan")
+from . import names
+
 # Losses that compare each real sample with a generated one (the generator's loss needs
 # D's logits on real samples too).
 RELATIVISTIC_LOSSES = ("rpgan",)
 
 
+def _rpgan_discriminator(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    # Relativistic pairing (RpGAN; Jolicoeur-Martineau 2018, R3GAN 2025): D is asked
+    # only that each real sample look more real than the generated one it is paired
+    # with. With R1 + R2 this game has no mode-dropping local optimum (R3GAN, section 2).
+    return F.softplus(-(real_logits - fake_logits)).mean()
+
+
+def _rpgan_generator(fake_logits: torch.Tensor, real_logits: torch.Tensor | None) -> torch.Tensor:
+    if real_logits is None:
+        raise ValueError("loss='rpgan' compares each generated sample with a real one: pass real_logits")
+    # The same pairs, the other way round; real_logits are constants for G.
+    return F.softplus(-(fake_logits - real_logits.detach())).mean()
+
+
+class AdversarialLoss(NamedTuple):
+    discriminator: Callable  # (real_logits, fake_logits) -> D's loss
+    generator: Callable  # (fake_logits, real_logits or None) -> G's loss
+
+
+# Exactly the names of gan_space.names.LOSSES (checked here, at import).
+_LOSS_FUNCTIONS = names.implemented("loss", names.LOSSES, {
+    "non-saturating": AdversarialLoss(lambda real, fake: F.softplus(-real).mean() + F.softplus(fake).mean(),
+                                      lambda fake, real: F.softplus(-fake).mean()),
+    "hinge": AdversarialLoss(lambda real, fake: F.relu(1 - real).mean() + F.relu(1 + fake).mean(),
+                             lambda fake, real: -fake.mean()),
+    "least-squares": AdversarialLoss(lambda real, fake: 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean(),
+                                     lambda fake, real: 0.5 * ((fake - 1) ** 2).mean()),
+    "wgan-gp": AdversarialLoss(lambda real, fake: fake.mean() - real.mean(),
+                               lambda fake, real: -fake.mean()),
+    "rpgan": AdversarialLoss(_rpgan_discriminator, _rpgan_generator),
+})
+LOSSES = tuple(_LOSS_FUNCTIONS)
+
+
+def _adversarial_loss(loss: str) -> AdversarialLoss:
+    if loss not in _LOSS_FUNCTIONS:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    return _LOSS_FUNCTIONS[loss]
+
+
 def discriminator_loss(loss: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """The discriminator's loss for one batch of real and one of generated samples."""
-    if loss == "non-saturating":
-        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-    if loss == "hinge":
-        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
-    if loss == "least-squares":
-        return 0.5 * ((real_logits - 1) ** 2).mean() + 0.5 * (fake_logits**2).mean()
-    if loss == "wgan-gp":
-        return fake_logits.mean() - real_logits.mean()
-    if loss == "rpgan":
-        # Relativistic pairing (RpGAN; Jolicoeur-Martineau 2018, R3GAN 2025): D is asked
-        # only that each real sample look more real than the generated one it is paired
-        # with. With R1 + R2 this game has no mode-dropping local optimum (R3GAN, section 2).
-        return F.softplus(-(real_logits - fake_logits)).mean()
-    raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    return _adversarial_loss(loss).discriminator(real_logits, fake_logits)
 
 
 def generator_loss(loss: str, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None) -> torch.Tensor:
     """The generator's loss: how badly its samples fooled the discriminator.
     `real_logits`: D's logits on the paired real samples (relativistic losses only)."""
-    if loss == "rpgan":
-        if real_logits is None:
-            raise ValueError("loss='rpgan' compares each generated sample with a real one: pass real_logits")
-        # The same pairs, the other way round; real_logits are constants for G.
-        return F.softplus(-(fake_logits - real_logits.detach())).mean()
-    if loss == "non-saturating":
-        return F.softplus(-fake_logits).mean()
-    if loss in ("hinge", "wgan-gp"):
-        return -fake_logits.mean()
-    if loss == "least-squares":
-        return 0.5 * ((fake_logits - 1) ** 2).mean()
-    raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    return _adversarial_loss(loss).generator(fake_logits, real_logits)
 
 
 def r1_penalty(discriminator, real: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

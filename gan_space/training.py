@@ -26,22 +26,21 @@ from typing import Iterator
 
 import torch
 
-from . import checkpoints, distributed
+from . import checkpoints, distributed, names
 from .augment import AUGMENTATIONS
-from .data import BUILTIN_DATASETS, BUILTIN_POINT_SETS, DIRECTIONS, Dataset, dataset_kind, load_dataset
+from .data import BUILTIN_DATASETS, BUILTIN_POINT_SETS, Dataset, dataset_kind, load_dataset
 from .datasource import make_source
 from .devices import resolve_precision, select_device
 from .held_out import preview_picture
 from .losses import LOSSES
 from .models import DataSpec, family_names, get_family, picture_recipes
 from .networks import Networks
-from .objectives import PIXEL_LOSSES, Batch, GANObjective
+from .objectives import Batch, GANObjective
 from .pairs import HELD_OUT_FILE, HeldOut, split_held_out
 from .randomness import RunRandomness
 from .sampling import preview_image, sample_latents
 from .schedule import Schedule
 from .tasks import get_task, task_names
-from .tasks.super_resolution import SCALES
 
 
 MAX_STEPS = 10_000_000
@@ -123,66 +122,114 @@ def picture_preset(resolution=None, arch=None) -> dict:
     return PICTURE_PRESETS[nearest]
 
 
+def setting(default, help: str, choices=None, flag: str | None = None, group: str | None = None,
+            may_change_on_resume: bool = False):
+    """A TrainConfig field a user sets, described for every face that offers it (the CLI's
+    flags, the app's API): `help`, one line; `choices`, the allowed values (a table of
+    gan_space.names, or a function of it that is asked when the choices are shown);
+    `flag`, the CLI's flag when it is not --the-field-name; `group`, a section of the
+    CLI's help; `may_change_on_resume`, whether a resumed run may take a new value (the
+    budget, the machinery, the optimisation and the loss weights) or keeps its own (what
+    the checkpoint's networks, data and task are)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "flag": flag, "group": group,
+                                            "may_change_on_resume": may_change_on_resume})
+
+
+def setting_choices(setting_field: dataclasses.Field) -> tuple | None:
+    """The allowed values of a TrainConfig field, or None when any value of its type may do."""
+    choices = setting_field.metadata.get("choices")
+    return tuple(choices()) if callable(choices) else choices
+
+
+PAIRS_GROUP = "image-to-image"
+
+
 @dataclass
 class TrainConfig:
-    """Everything that defines a training run. Validated on construction."""
+    """Everything that defines a training run. Validated on construction.
 
-    dataset: str = "digits"
-    out_dir: str = "runs/digits"
-    steps: int = 6000
-    minutes: float = 0.0  # a time budget: train this many minutes (steps is then only a cap); 0: by steps
-    seed: int = 0
+    Every field is a user setting (`setting`): its metadata says what it means and where
+    its choices come from, and the CLI's flags and the app's API are made from them."""
+
+    dataset: str = setting("digits", f"built-in ({', '.join(BUILTIN_DATASETS)}), a folder or .zip of images, or a "
+                                     "Hugging Face dataset id (default: digits)")
+    out_dir: str = setting("runs/digits", "run folder (default: runs/<dataset>)", flag="--out")
+    steps: int = setting(6000, "total training steps (generator updates)", may_change_on_resume=True)
+    minutes: float = setting(0.0, "train for this many minutes (the schedules follow the clock; --steps, if given, is "
+                                  "a cap); on a CPU this is what you can plan with. 0: by steps",
+                             may_change_on_resume=True)
+    seed: int = setting(0, "the run's random seed (networks, batches, noise)")
     # data
-    resolution: int = 8
-    channels: int = 1
-    max_images: int = 50_000
-    in_memory_limit_mb: int = 2048  # a set larger than this (as uint8) streams from a cache in the run folder
-    conditional: bool = False  # use the dataset's class labels
+    resolution: int = setting(8, "image size in pixels (which ones: `python -m gan_space families`)")
+    channels: int = setting(1, "1 (grayscale) or 3 (RGB)", choices=names.CHANNELS)
+    max_images: int = setting(50_000, "use at most this many pictures of the data")
+    in_memory_limit_mb: int = setting(2048, "data larger than this (as 8-bit pixels) streams from a cache in the run "
+                                            "folder instead of living in memory")
+    conditional: bool = setting(False, "use the data's class labels (a class-conditional GAN)")
     # networks
-    arch: str = "mlp"  # a network family (gan_space.models.registry): "dcgan", "mlp", ...
-    width: int = 256  # DCGAN base channels, or MLP hidden units
-    num_layers: int = 3  # MLP hidden layers
-    latent_dim: int = 32
-    spectral_norm: bool = False
-    pack: int = 1  # PacGAN: D judges this many samples at once
+    arch: str = setting("mlp", "network family (`python -m gan_space families` lists them)",
+                        choices=family_names)
+    width: int = setting(256, "base channels (convolutional families) or hidden units (MLP)")
+    num_layers: int = setting(3, "MLP hidden layers")
+    latent_dim: int = setting(32, "size of the generator's latent vector")
+    spectral_norm: bool = setting(False, "spectral normalisation in D")
+    pack: int = setting(1, "PacGAN packing: D judges this many samples at once (1-4)")
     # optimisation
-    batch_size: int = 128
-    lr_g: float = 1e-3
-    lr_d: float = 1e-3
-    beta1: float = 0.0
-    beta2: float = 0.99
-    loss: str = "non-saturating"
-    r1_gamma: float = 1.0  # 0 turns R1 off
-    r1_every: int = 16  # lazy R1 (StyleGAN2): every N steps, N times stronger; its double backward is costly
-    r2_gamma: float = 0.0  # R2: R1's penalty at generated samples (R3GAN), lazy like R1; 0 turns it off
-    gp_weight: float = 10.0  # WGAN-GP only
-    d_steps: int = 1  # discriminator updates per generator update
-    ema_decay: float = 0.999  # 0 turns the EMA generator off
-    lr_decay_fraction: float = 0.3  # decay the learning rates linearly to 0 over this last part of the run
-    augment: str = "none"
+    batch_size: int = setting(128, "samples a step, over all processes")
+    lr_g: float = setting(1e-3, "the generator's learning rate", may_change_on_resume=True)
+    lr_d: float = setting(1e-3, "the discriminator's learning rate", may_change_on_resume=True)
+    beta1: float = setting(0.0, "Adam's beta1 (both networks)", may_change_on_resume=True)
+    beta2: float = setting(0.99, "Adam's beta2 (both networks)", may_change_on_resume=True)
+    loss: str = setting("non-saturating", "the adversarial loss", choices=names.LOSSES, may_change_on_resume=True)
+    r1_gamma: float = setting(1.0, "R1 penalty weight on real samples (0 = off)", may_change_on_resume=True)
+    r1_every: int = setting(16, "lazy R1 (StyleGAN2): every N steps, N times stronger (its double backward is costly)",
+                            may_change_on_resume=True)
+    r2_gamma: float = setting(0.0, "R2 penalty weight: R1's penalty at generated samples (R3GAN), lazy like R1; "
+                                   "0 = off", may_change_on_resume=True)
+    gp_weight: float = setting(10.0, "gradient penalty weight (wgan-gp only)", may_change_on_resume=True)
+    d_steps: int = setting(1, "discriminator updates per generator update", may_change_on_resume=True)
+    ema_decay: float = setting(0.999, "EMA of the generator (0 = off)")
+    lr_decay_fraction: float = setting(0.3, "decay the learning rates linearly to 0 over this last part of the run "
+                                            "(0 = off)", may_change_on_resume=True)
+    augment: str = setting("none", "augmentation of everything D sees (ada: adaptive, as much as D's overfitting "
+                                   "asks for)", choices=names.AUGMENTATIONS, may_change_on_resume=True)
     # image-to-image (gan_space.tasks): "generate" trains a GAN from noise; the other tasks map a
     # picture to a picture, the batch's target as `real` and its input as `condition` (gan_space.pairs)
-    task: str = "generate"  # "super-resolution", "colorize", "edges" or "paired" (A/ and B/, or side by side)
-    scale: int = 4  # super-resolution: 2 or 4
-    blur: float = 0.0  # super-resolution: largest Gaussian blur sigma (target pixels) before downscaling; 0 off
-    noise: float = 0.0  # super-resolution: largest noise level (of 255) added to the input; 0 off
-    jpeg: int = 0  # super-resolution: lowest JPEG quality the input is saved at (drawn up to 95); 0 off
-    direction: str = "AtoB"  # paired: A -> B, or "BtoA"
-    pixel_loss: str = "l1"  # or "charbonnier"
-    pixel_weight: float = 1.0
-    adversarial_weight: float = 0.01  # 0: the L1-only baseline (no discriminator is trained)
-    feature_weight: float = 0.1  # feature matching in D's features: a perceptual term that needs no download
-    perceptual_weight: float = 0.0  # a VGG-19 term, only with its weights present (gan_space.objectives.translation)
-    pixel_warmup: int = 0  # steps of the pixel loss alone before the adversarial terms start (ESRGAN's PSNR model first)
+    task: str = setting("generate", "generate (default): a GAN from noise; super-resolution, colorize (grey -> "
+                                    "colour), edges (sketch -> picture): pairs made from --dataset's pictures; "
+                                    "paired: --dataset holds A/ and B/ with matching file names, or input|target "
+                                    "pictures side by side", choices=task_names, group=PAIRS_GROUP)
+    scale: int = setting(4, "super-resolution: x2 or x4", choices=names.SCALES, group=PAIRS_GROUP)
+    blur: float = setting(0.0, "super-resolution: largest Gaussian blur sigma (target pixels) before downscaling; "
+                               "0 = off", group=PAIRS_GROUP, may_change_on_resume=True)
+    noise: float = setting(0.0, "super-resolution: largest noise level (of 255) on the input; 0 = off",
+                           group=PAIRS_GROUP, may_change_on_resume=True)
+    jpeg: int = setting(0, "super-resolution: lowest JPEG quality of the input (1-95, drawn up to 95); 0 = off",
+                        group=PAIRS_GROUP, may_change_on_resume=True)
+    direction: str = setting("AtoB", "paired: which side is the input", choices=names.DIRECTIONS, group=PAIRS_GROUP)
+    pixel_loss: str = setting("l1", "the loss on pixels (charbonnier: a smooth L1)", choices=names.PIXEL_LOSSES,
+                              group=PAIRS_GROUP, may_change_on_resume=True)
+    pixel_weight: float = setting(1.0, "weight of the pixel loss", group=PAIRS_GROUP, may_change_on_resume=True)
+    adversarial_weight: float = setting(0.01, "weight of the GAN loss; 0: the L1-only baseline (no discriminator)",
+                                        group=PAIRS_GROUP)
+    feature_weight: float = setting(0.1, "feature matching in D's features: a perceptual term that needs no download",
+                                    group=PAIRS_GROUP, may_change_on_resume=True)
+    perceptual_weight: float = setting(0.0, "a VGG-19 term (needs its weights as safetensors, see "
+                                            "gan_space.objectives.translation)", group=PAIRS_GROUP, may_change_on_resume=True)
+    pixel_warmup: int = setting(0, "steps of the pixel loss alone before the adversarial terms start (ESRGAN: a PSNR "
+                                   "model first, then the GAN from it)", group=PAIRS_GROUP, may_change_on_resume=True)
     # machinery
-    device: str = "auto"
-    precision: str = "auto"  # "auto", "fp32", "bf16" or "fp16"
-    compile: bool = False  # torch.compile the steps' forward passes: tens of seconds to compile, ~+10% on a CPU
-    log_every: int = 25
-    sample_every: int = 500
-    checkpoint_every: int = 2000
-    checkpoint_minutes: float = 2.0  # also checkpoint after this many minutes of training (0: by steps only)
-    num_preview: int = 64
+    device: str = setting("auto", f"{', '.join(names.DEVICE_KINDS)} or cuda:N", may_change_on_resume=True)
+    precision: str = setting("auto", "number format of the arithmetic (auto: the fastest that trains as well as fp32 "
+                                     "on the device)", choices=names.PRECISIONS, may_change_on_resume=True)
+    compile: bool = setting(False, "torch.compile the steps' forward passes: tens of seconds to compile, ~+10% on a "
+                                   "CPU", may_change_on_resume=True)
+    log_every: int = setting(25, "report progress every this many steps", may_change_on_resume=True)
+    sample_every: int = setting(500, "save a sample grid every this many steps", may_change_on_resume=True)
+    checkpoint_every: int = setting(2000, "checkpoint every this many steps", may_change_on_resume=True)
+    checkpoint_minutes: float = setting(2.0, "also checkpoint at least this often, in minutes of training (0: by "
+                                             "steps only)", may_change_on_resume=True)
+    num_preview: int = setting(64, "samples in the preview grid (1-256)")
 
     def __post_init__(self):
         self.validate()
@@ -235,7 +282,7 @@ class TrainConfig:
         if kind == "images":
             problem = family.resolution_error(self.resolution)
             check("resolution", problem is None, problem)
-        check("channels", self.channels in (1, 3), "1 (grayscale) or 3 (RGB)")
+        check("channels", self.channels in names.CHANNELS, "1 (grayscale) or 3 (RGB)")
         check("max_images", isinstance(self.max_images, int) and 1 <= self.max_images <= 1_000_000,
               "an integer from 1 to 1,000,000")
         check("in_memory_limit_mb", isinstance(self.in_memory_limit_mb, int) and 0 <= self.in_memory_limit_mb <= 10**7,
@@ -262,9 +309,9 @@ class TrainConfig:
         check("ema_decay", self.ema_decay == 0 or 0.5 <= self.ema_decay < 1, "0 (off) or from 0.5 up to 1")
         check("lr_decay_fraction", 0 <= self.lr_decay_fraction <= 1, "from 0 (off) to 1")
         check("augment", self.augment in AUGMENTATIONS, f"one of {', '.join(AUGMENTATIONS)}")
-        check("device", isinstance(self.device, str) and self.device.split(":")[0] in ("auto", "cpu", "cuda", "mps"),
+        check("device", isinstance(self.device, str) and self.device.split(":")[0] in names.DEVICE_KINDS,
               "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
-        check("precision", self.precision in ("auto", "fp32", "bf16", "fp16"), "'auto', 'fp32', 'bf16' or 'fp16'")
+        check("precision", self.precision in names.PRECISIONS, f"one of {', '.join(names.PRECISIONS)}")
         check("compile", isinstance(self.compile, bool), "True or False")
         check("checkpoint_minutes", isinstance(self.checkpoint_minutes, (int, float))
               and 0 <= self.checkpoint_minutes <= 10_000, "minutes from 0 (by steps only) to 10,000")
@@ -275,19 +322,32 @@ class TrainConfig:
         if self.dataset in BUILTIN_POINT_SETS:
             check("augment", self.augment == "none", "'none' for 2-D point data")
         # image-to-image settings (each task checks how its own runs combine them, below)
-        check("scale", isinstance(self.scale, int) and not isinstance(self.scale, bool) and self.scale in SCALES,
+        check("scale", isinstance(self.scale, int) and not isinstance(self.scale, bool) and self.scale in names.SCALES,
               "2 or 4 (how many times larger the output is)")
         check("blur", _number(self.blur) and 0 <= self.blur <= 8, "a blur sigma from 0 (off) to 8 pixels")
         check("noise", _number(self.noise) and 0 <= self.noise <= 50, "a noise level from 0 (off) to 50 (of 255)")
         check("jpeg", isinstance(self.jpeg, int) and not isinstance(self.jpeg, bool) and 0 <= self.jpeg <= 95,
               "the lowest JPEG quality, from 1 to 95, or 0 (off)")
-        check("direction", self.direction in DIRECTIONS, f"one of {', '.join(DIRECTIONS)} (which side is the input)")
-        check("pixel_loss", self.pixel_loss in PIXEL_LOSSES, f"one of {', '.join(PIXEL_LOSSES)}")
+        check("direction", self.direction in names.DIRECTIONS,
+              f"one of {', '.join(names.DIRECTIONS)} (which side is the input)")
+        check("pixel_loss", self.pixel_loss in names.PIXEL_LOSSES, f"one of {', '.join(names.PIXEL_LOSSES)}")
         for name in ("pixel_weight", "adversarial_weight", "feature_weight", "perceptual_weight"):
             check(name, _number(getattr(self, name)) and 0 <= getattr(self, name) <= 1000, "from 0 (off) to 1000")
         check("pixel_warmup", isinstance(self.pixel_warmup, int) and not isinstance(self.pixel_warmup, bool)
               and 0 <= self.pixel_warmup <= 10_000_000, "a number of steps from 0 (adversarial from the start)")
         task.check_settings(self, check)
+
+
+def check_resume_overrides(saved: dict, overrides: dict) -> None:
+    """Refuse new values for the settings a resumed run keeps (what its checkpoint's networks,
+    data and task are: `setting(may_change_on_resume=False)`), naming them; a value equal to
+    the run's own is no change."""
+    kept = [f.name for f in dataclasses.fields(TrainConfig) if not f.metadata["may_change_on_resume"]
+            and f.name in overrides and f.name in saved and overrides[f.name] != saved[f.name]]
+    if kept:
+        changes = ", ".join(f"{name}={saved[name]!r} -> {overrides[name]!r}" for name in kept)
+        raise ConfigError(f"{', '.join(kept)} cannot change when resuming ({changes}): the run keeps its data, "
+                          f"networks and task; start a new run to change them")
 
 
 @dataclass
@@ -417,7 +477,9 @@ class Trainer:
     def resume(cls, out_dir: str, progress=None, **overrides) -> "Trainer":
         """Continue the run in `out_dir` with its saved settings (`steps` etc. may be raised)."""
         saved = checkpoints.saved_train_config(Path(out_dir))
-        values = {**saved, **{k: v for k, v in overrides.items() if v is not None}, "out_dir": str(out_dir)}
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        check_resume_overrides(saved, overrides)
+        values = {**saved, **overrides, "out_dir": str(out_dir)}
         return cls(TrainConfig.from_dict(values), resume=True, progress=progress)
 
     def data_spec(self) -> DataSpec:

@@ -1,5 +1,6 @@
 """The app driven through its API with gradio_client, served on loopback in-process."""
 
+import json
 import math
 import re
 import time
@@ -70,6 +71,11 @@ def test_every_main_action_has_an_api_name(client_factory):
     assert train_parameters[:4] == ["dataset", "upload", "hf_dataset", "run_name"]
     # Everything but the data has a default, so a client can pass only what it changes.
     assert all(p["parameter_has_default"] for p in endpoints["/train"]["parameters"])
+    # Every other TrainConfig setting goes in `settings` (JSON); those the page sets have their own parameter.
+    from gan_space.ui.train_tab import SET_BY_THE_PAGE
+
+    assert "settings" in train_parameters and set(SET_BY_THE_PAGE.values()) <= set(train_parameters)
+    assert "settings" in [p["parameter_name"] for p in endpoints["/resume"]["parameters"]]
 
 
 def test_training_streams_progress_stops_with_a_checkpoint_and_resumes(app_server, client_factory):
@@ -112,6 +118,29 @@ def test_training_streams_progress_stops_with_a_checkpoint_and_resumes(app_serve
     assert "runs/api-run" in [model["key"] for model in client.predict(api_name="/models")]
     image, download = client.predict(model="runs/api-run", seed=3, count=16, api_name="/generate")
     assert Image.open(image).size == grid_size(16) and Image.open(download).format == "PNG"
+
+
+def test_settings_given_as_json_reach_the_runs_config(app_server, client_factory):
+    client = client_factory()
+    settings = {"loss": "rpgan", "r2_gamma": 0.2, "lr_decay_fraction": 0.5, "checkpoint_every": 2}
+    outputs = list(client.submit(dataset="digits", run_name="api-settings", steps=4, batch_size=16,
+                                 settings=json.dumps(settings), api_name="/train"))
+    assert "finished 4 steps" in outputs[-1][3]
+    saved = json.loads((app_server.run_dir("api-settings") / "train_config.json").read_text())
+    assert {name: saved[name] for name in settings} == settings
+    assert saved["batch_size"] == 16 and saved["arch"] == "mlp"  # the named parameter, and the preset
+    assert (app_server.run_dir("api-settings") / "checkpoints" / "step-0000002").is_dir()
+
+    # A resume takes settings too: the optimisation and the machinery, not the networks.
+    with pytest.raises(AppError, match=r"width cannot change when resuming \(width=256 -> 32\)"):
+        client.predict(run_name="api-settings", steps=7, settings='{"width": 32}', api_name="/resume")
+    outputs = list(client.submit(run_name="api-settings", steps=7, settings='{"checkpoint_every": 3, "lr_d": 0.0005}',
+                                 api_name="/resume"))
+    assert "finished 7 steps" in outputs[-1][3]
+    checkpoints = app_server.run_dir("api-settings") / "checkpoints"
+    assert (checkpoints / "step-0000006").is_dir() and (checkpoints / "latest").read_text() == "step-0000007"
+    saved = json.loads((app_server.run_dir("api-settings") / "train_config.json").read_text())
+    assert (saved["checkpoint_every"], saved["lr_d"], saved["r2_gamma"]) == (3, 0.0005, 0.2)
 
 
 def test_shipped_generator_draws_digits(client_factory):
@@ -214,6 +243,9 @@ BAD_INPUTS = [
     ("/train", dict(run_name="../escape"), "is not allowed"),
     ("/train", dict(run_name="hub"), "is reserved"),
     ("/train", dict(dataset="ring8", conditional=True), "needs labelled data"),
+    ("/train", dict(settings='{"r2gamma": 0.2}'), "'r2gamma' is not a training setting"),
+    ("/train", dict(settings='{"out_dir": "/tmp/elsewhere"}'), "out_dir is set by the 'run_name' input"),
+    ("/train", dict(settings='{"r2_gamma": -1}'), "r2_gamma=-1.0 is out of range"),
     ("/resume", dict(run_name="never-trained"), "no run named 'never-trained'"),
     ("/resume", dict(run_name=""), "enter the run name"),
     ("/generate", dict(model="runs/missing"), "no generator 'runs/missing'"),

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..names import DIRECTIONS
 from .dataset import DEFAULT_MAX_IMAGES, Dataset, DatasetError
 from .decode import Refusal, archive_members, decode_image, fit_picture, is_image_name, open_archive, open_picture
 from .files import folder_entries
 
-DIRECTIONS = ("AtoB", "BtoA")
 
 
 def load_paired(source: str | os.PathLike, resolution: int, channels: int, max_images: int = DEFAULT_MAX_IMAGES,

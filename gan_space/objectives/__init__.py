@@ -4,7 +4,7 @@ names the objective its loss needs (FastGAN's reconstruction), a task names its 
 (gan_space.tasks), and the trainer and the Lab update through whichever applies."""
 
 from .gan import Batch, GANObjective
-from .translation import PIXEL_LOSSES, TranslationObjective, VGGFeatures, pixel_loss, vgg_weights_path
+from .translation import TranslationObjective, VGGFeatures, pixel_loss, vgg_weights_path
 
-__all__ = ["Batch", "GANObjective", "TranslationObjective", "VGGFeatures", "PIXEL_LOSSES", "pixel_loss",
+__all__ = ["Batch", "GANObjective", "TranslationObjective", "VGGFeatures", "pixel_loss",
            "vgg_weights_path"]

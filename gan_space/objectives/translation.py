@@ -11,20 +11,29 @@ from pathlib import Path
 import torch
 
 from ..losses import RELATIVISTIC_LOSSES, generator_loss
+from ..names import PIXEL_LOSSES, implemented
 from ..pairs import match_channels
 from .gan import Batch, GANObjective
 
-PIXEL_LOSSES = ("l1", "charbonnier")
 CHARBONNIER_EPSILON = 1e-3
 VGG_WEIGHTS_ENV = "GAN_SPACE_VGG19"  # a safetensors file of torchvision's vgg19 `features.*` weights
 DEFAULT_VGG_WEIGHTS = Path("~/.cache/gan_space/vgg19.safetensors")
 
 
-def pixel_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    difference = output.float() - target.float()
-    if kind == "charbonnier":  # a smooth L1 (LapSRN): the same optimum, no kink at zero
-        return torch.sqrt(difference**2 + CHARBONNIER_EPSILON**2).mean()
+def _l1(difference: torch.Tensor) -> torch.Tensor:
     return difference.abs().mean()
+
+
+def _charbonnier(difference: torch.Tensor) -> torch.Tensor:
+    """A smooth L1 (LapSRN): the same optimum, no kink at zero."""
+    return torch.sqrt(difference**2 + CHARBONNIER_EPSILON**2).mean()
+
+
+PIXEL_LOSS_FUNCTIONS = implemented("pixel loss", PIXEL_LOSSES, {"l1": _l1, "charbonnier": _charbonnier})
+
+
+def pixel_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return PIXEL_LOSS_FUNCTIONS[kind](output.float() - target.float())
 
 
 class TranslationObjective(GANObjective):
@@ -173,5 +182,5 @@ class VGGFeatures(torch.nn.Module):
         return (features(output) - reference).abs().mean()
 
 
-__all__ = ["TranslationObjective", "pixel_loss", "VGGFeatures", "vgg_weights_path", "PIXEL_LOSSES",
+__all__ = ["TranslationObjective", "pixel_loss", "VGGFeatures", "vgg_weights_path",
            "VGG_WEIGHTS_ENV", "DEFAULT_VGG_WEIGHTS"]

@@ -1,14 +1,20 @@
 """Colourisation: each picture's luma (ITU-R 601, as PIL's convert("L")) is the input, the
 picture the target (pix2pix's recipe)."""
 
-import torch
+from __future__ import annotations  # torch.Tensor in annotations: torch is imported where it is used
 
-from ..pairs import luma, quantise_uint8, to_float
+from typing import TYPE_CHECKING
+
 from . import image_to_image
 from .registry import Task, register_task
 
+if TYPE_CHECKING:
+    import torch
+
 
 def grey_input(pairing, target: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    from ..pairs import luma, quantise_uint8, to_float
+
     return to_float(quantise_uint8(luma(target))).to(target.device)
 
 

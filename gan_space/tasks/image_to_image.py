@@ -1,9 +1,8 @@
 """What the tasks that map a picture to a picture share: the preset they start from, the
-checks every one of them needs, and loading their pictures."""
+checks every one of them needs, their update step and loading their pictures.
 
-from ..data import BUILTIN_DATASETS, load_dataset
-from ..objectives import TranslationObjective, vgg_weights_path
-from ..objectives.translation import DEFAULT_VGG_WEIGHTS, VGG_WEIGHTS_ENV
+Like every task module, this one imports no torch at import (the app builds its page from
+the registry before torch loads): what needs torch is imported where it is used."""
 
 # Settings that train each task in a few CPU minutes on 64x64 pictures; anything the user
 # sets wins (TrainConfig.for_dataset).
@@ -20,7 +19,16 @@ PIX2PIX_PRESET = dict(COMMON_PRESET, arch="unet", width=16, loss="non-saturating
                       feature_weight=0.1)
 # Held-out metrics of every image-to-image task (gan_space.metrics).
 PAIR_METRICS = ("psnr", "ssim", "frechet_distance")
-OBJECTIVE = TranslationObjective
+
+
+def objective(config, device, precision, randomness, dist=None):
+    """The image-to-image update step (gan_space.objectives.TranslationObjective)."""
+    from ..objectives import TranslationObjective
+
+    return TranslationObjective(config, device, precision, randomness, dist)
+
+
+OBJECTIVE = objective
 SUPER_RESOLUTION_ONLY = ("blur", "noise", "jpeg")  # degradations of the input
 
 
@@ -41,6 +49,8 @@ def check_pair_settings(config, check) -> None:
     check("pack", config.pack == 1, "1 for image-to-image tasks (D judges one pair at a time)")
     check("conditional", not config.conditional, "False for image-to-image tasks: the input picture is the condition")
     if config.perceptual_weight > 0:
+        from ..objectives.translation import DEFAULT_VGG_WEIGHTS, VGG_WEIGHTS_ENV, vgg_weights_path
+
         check("perceptual_weight", vgg_weights_path() is not None,
               f"0, unless VGG-19 weights are present: put torchvision's vgg19 'features.*' weights as a safetensors "
               f"file at {DEFAULT_VGG_WEIGHTS} or name it in ${VGG_WEIGHTS_ENV}. Feature matching in D's features "
@@ -49,6 +59,8 @@ def check_pair_settings(config, check) -> None:
 
 def load_pictures(config, cache_dir=None, progress=None, token=None):
     """The targets: any picture set load_dataset reads (files are decoded once into the run's cache)."""
+    from ..data import BUILTIN_DATASETS, load_dataset
+
     files = {} if config.dataset in BUILTIN_DATASETS else dict(cache_dir=cache_dir, progress=progress)
     return load_dataset(config.dataset, config.resolution, config.channels, max_images=config.max_images,
                         seed=config.seed, token=token, **files)

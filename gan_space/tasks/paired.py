@@ -2,12 +2,13 @@
 names, or pictures with the input and the target side by side (the pix2pix datasets'
 layout); gan_space.data reads them, `direction` says which side is the input."""
 
-from ..data import load_paired
 from . import image_to_image
 from .registry import Task, register_task
 
 
 def load_pairs(config, cache_dir=None, progress=None, token=None):
+    from ..data import load_paired
+
     return load_paired(config.dataset, config.resolution, config.channels, max_images=config.max_images,
                        direction=config.direction)
 

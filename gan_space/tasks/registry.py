@@ -63,13 +63,20 @@ class Task:
     baseline_name: str = "input"
     check_settings: Callable = _no_checks  # (config, check): TrainConfig.validate's checks of its own settings
     residual: bool = False  # the generator predicts a correction of its (upscaled) input
-    objective: type | None = None  # the update step; None: the network family's (a GAN from noise)
+    # (config, device, precision, randomness, dist) -> the update step (a GANObjective); None: the
+    # network family's (a GAN from noise)
+    objective: Callable | None = None
     metrics: tuple = ()  # held-out pair metrics (gan_space.metrics registry names)
     hub_tag: str = ""  # the Hub's task tag for a model of this task
     card_lines: Callable = _no_card_lines  # (generator config) -> how to feed the model, for its Hub card
     # (pairing) -> the pairs in a few words, with this run's settings ("x4 super-resolution (blur up to 2 px)")
     describe: Callable | None = None
     sketch_option: bool = False  # apply can first draw a sketch of a photo (the model takes sketches)
+
+    @property
+    def pairs_from_data(self) -> bool:
+        """Its pairs are the user's own (both sides in the data), not made from pictures."""
+        return self.makes_pairs and self.make_input is None
 
     def pairing(self, config):
         """How a run with this config makes its pairs (gan_space.pairs.Pairing)."""

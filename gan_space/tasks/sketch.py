@@ -1,14 +1,20 @@
 """Sketch -> picture: a sketch of each picture (dark lines on white, from the gradient of its
 luma: gan_space.pairs.sketch) is the input, the picture the target."""
 
-import torch
+from __future__ import annotations  # torch.Tensor in annotations: torch is imported where it is used
 
-from ..pairs import quantise_uint8, sketch, to_float
+from typing import TYPE_CHECKING
+
 from . import image_to_image
 from .registry import Task, register_task
 
+if TYPE_CHECKING:
+    import torch
+
 
 def sketch_input(pairing, target: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    from ..pairs import quantise_uint8, sketch, to_float
+
     return to_float(quantise_uint8(sketch(target))).to(target.device)
 
 

@@ -4,18 +4,22 @@ compression (the classical degradation order: blur, downscale, noise, JPEG); the
 learns to give back the original. ESRGAN's recipe in small: RRDB generator, relativistic D,
 feature matching in D's features standing in for VGG."""
 
-import torch
+from __future__ import annotations  # torch.Tensor in annotations: torch is imported where it is used
 
-from ..pairs import (JPEG_BEST_QUALITY, downscale, gaussian_blur, jpeg_compress, quantise_uint8, to_float,
-                     upscale_bicubic)
+from typing import TYPE_CHECKING
+
 from . import image_to_image
 from .registry import Task, register_task
 
-SCALES = (2, 4)
-
+if TYPE_CHECKING:
+    import torch
 
 def degraded_input(pairing, target: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """The small input for these targets, at 8-bit precision (a picture a user brings is 8-bit too)."""
+    import torch
+
+    from ..pairs import JPEG_BEST_QUALITY, downscale, gaussian_blur, jpeg_compress, quantise_uint8, to_float
+
     n, device = target.shape[0], target.device
     x = target.float()
     if pairing.blur > 0:
@@ -32,6 +36,8 @@ def degraded_input(pairing, target: torch.Tensor, generator: torch.Generator | N
 
 
 def bicubic_baseline(condition: torch.Tensor, target_size: tuple, channels: int) -> torch.Tensor:
+    from ..pairs import upscale_bicubic
+
     return upscale_bicubic(condition, size=target_size)
 
 
@@ -42,6 +48,8 @@ def check_settings(config, check) -> None:
 
 
 def describe(pairing) -> str:
+    from ..pairs import JPEG_BEST_QUALITY
+
     extras = [f"blur up to {pairing.blur:g} px" if pairing.blur else "",
               f"noise up to {pairing.noise:g}" if pairing.noise else "",
               f"JPEG quality {pairing.jpeg}-{JPEG_BEST_QUALITY}" if pairing.jpeg else ""]

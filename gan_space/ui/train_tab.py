@@ -6,6 +6,8 @@ this module turns the user's choices into a `TrainConfig` and the job's progress
 pictures, curves and a reading.
 """
 
+import dataclasses
+import json
 import math
 import re
 import secrets
@@ -16,6 +18,8 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from gan_space import names
+
 from .common import AppContext
 from .jobs import JobSnapshot, TrainingJob
 from .models import BUILTIN_DATASETS, check_run_name, latest_generator_folder, mark_owner, may_use
@@ -25,10 +29,6 @@ UPLOAD = "upload images or a .zip"
 HUB_DATASET = "Hugging Face dataset"
 SOURCES = (*BUILTIN_DATASETS, UPLOAD, HUB_DATASET)
 POINT_SETS = ("ring8", "grid25", "moons", "spiral")
-# The library's choices (gan_space.losses.LOSSES, gan_space.augment.AUGMENTATIONS),
-# named here so that building the page does not import torch; a test keeps them equal.
-LOSSES = ("non-saturating", "hinge", "least-squares", "wgan-gp", "rpgan")
-AUGMENTATIONS = ("none", "flip", "diffaugment", "ada")
 # The library's Hugging Face id pattern (gan_space.data.HF_REPO_ID).
 HF_DATASET_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$", re.ASCII)
 
@@ -40,6 +40,10 @@ RECENT_CURVE_POINTS = 10  # the reading looks at the last 10 logged steps' D(x) 
 PRESET_FIELDS = ("steps", "batch_size", "resolution", "channels", "arch", "loss", "lr_g", "lr_d", "r1_gamma",
                  "ema_decay", "augment")
 IMAGE_ONLY_FIELDS = ("resolution", "channels", "arch", "augment")  # 2-D points use an MLP, no augmentation
+# TrainConfig fields that the page's own inputs set (/train's parameters of these names), never
+# the settings JSON: the data, and the run folder (runs/<run_name>: a path must not come from a client).
+SET_BY_THE_PAGE = {"dataset": "dataset", "out_dir": "run_name"}
+SETTINGS_EXAMPLE = '{"r2_gamma": 0.2, "lr_decay_fraction": 0.25}'
 
 
 @dataclass
@@ -120,6 +124,47 @@ def training_settings(dataset: str, **values) -> dict:
     return settings
 
 
+def json_settings(text) -> dict:
+    """The "More settings" input: a JSON object of TrainConfig settings by field name (a
+    dict from an API client too). Each key must be a setting the page does not set itself,
+    each value of the setting's type; the values' ranges are TrainConfig's to check (and
+    on Resume, what a resumed run may change: gan_space.training.check_resume_overrides)."""
+    from gan_space.training import TrainConfig  # torch: loaded on first use
+
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return {}
+    values = text
+    if isinstance(text, str):
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"settings are not JSON ({error.msg}, at character {error.pos}): write them like "
+                             f"{SETTINGS_EXAMPLE}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"settings must be a JSON object of setting: value, like {SETTINGS_EXAMPLE}")
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    for name, value in values.items():
+        if name in SET_BY_THE_PAGE:
+            raise ValueError(f"settings: {name} is set by the {SET_BY_THE_PAGE[name]!r} input, not in the settings")
+        if name not in fields:
+            settable = ", ".join(name for name in fields if name not in SET_BY_THE_PAGE)
+            raise ValueError(f"settings: {name!r} is not a training setting; the settings are {settable}")
+        if not _of_kind(value, fields[name].type):
+            raise ValueError(f"settings: {name} must be {_KIND_NAMES[fields[name].type]}, got {value!r}")
+    return {name: float(value) if fields[name].type is float else value for name, value in values.items()}
+
+
+_KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+
+
+def _of_kind(value, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):  # JSON's true is no number (though Python's bool is an int)
+        return False
+    return isinstance(value, (int, float)) if kind is float else isinstance(value, kind)
+
+
 def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str | None, run_name: str | None,
                       settings: dict, owner: str | None = None, progress=None):
     """A Trainer for a new run in runs/<run name>, owned by `owner` (see AppContext.owner).
@@ -148,7 +193,7 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
         if created:
             mark_owner(run_dir, owner)
         source = dataset if dataset in BUILTIN_DATASETS else hub_id or copy_uploads(upload, run_dir / "data")
-        config = TrainConfig.for_dataset(source, out_dir=str(run_dir), log_every=LOG_EVERY, **settings)
+        config = TrainConfig.for_dataset(source, out_dir=str(run_dir), **{"log_every": LOG_EVERY, **settings})
         data = None
         if hub_id and owner is not None:
             # A shared app reads Hub datasets anonymously: huggingface_hub would otherwise send the
@@ -167,7 +212,8 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
 
 
 def build_resumed_trainer(context: AppContext, run_name: str | None, steps, owner: str | None = None,
-                          minutes=None, progress=None):
+                          minutes=None, progress=None, settings: dict | None = None):
+    """settings: more settings (json_settings); a resumed run keeps its data, networks and task."""
     from gan_space.training import Trainer
 
     name = (run_name or "").strip()
@@ -180,7 +226,8 @@ def build_resumed_trainer(context: AppContext, run_name: str | None, steps, owne
     if steps is not None:
         steps = training_settings("", steps=steps)["steps"]
     minutes = training_settings("", minutes=minutes).get("minutes")
-    trainer = Trainer.resume(str(run_dir), steps=steps, minutes=minutes, log_every=LOG_EVERY, progress=progress)
+    trainer = Trainer.resume(str(run_dir), progress=progress,
+                             **{"steps": steps, "minutes": minutes, "log_every": LOG_EVERY, **(settings or {})})
     if trainer.config.minutes and trainer.elapsed_before >= trainer.config.minutes * 60:
         raise ValueError(f"run {name!r} has used its {trainer.config.minutes:g} minutes: set 'Train for (minutes)' "
                          f"above {trainer.elapsed_before / 60:.1f} to train it further")
@@ -360,17 +407,23 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                     arch = gr.Dropdown([], label="Architecture", allow_custom_value=True,
                                        info="network family (the library lists them: python -m gan_space families)")
                 with gr.Row():
-                    loss = gr.Dropdown(list(LOSSES), label="Loss")
+                    loss = gr.Dropdown(list(names.LOSSES), label="Loss")
                     lr_g = gr.Number(label="Learning rate G", step=1e-4)
                     lr_d = gr.Number(label="Learning rate D", step=1e-4)
                 with gr.Row():
                     r1_gamma = gr.Number(label="R1 penalty", info="0 = off", step=0.1)
                     ema_decay = gr.Number(label="EMA decay", info="0 = off; else 0.5 to 0.9999", step=0.001)
-                    augment = gr.Dropdown(list(AUGMENTATIONS), label="Augmentation")
+                    augment = gr.Dropdown(list(names.AUGMENTATIONS), label="Augmentation")
                 with gr.Row():
                     conditional = gr.Checkbox(label="Class-conditional (uses the data's labels)", value=False)
                     live_preview = gr.Checkbox(label="Live previews", value=True,
                                                info="redraw the sample grid about once a second")
+                more_settings = gr.Textbox(label="More settings (JSON)", placeholder=SETTINGS_EXAMPLE, lines=2,
+                                           elem_id="train-settings",
+                                           info="any training setting by name (python -m gan_space train --help "
+                                                "lists them); these win over the fields above. Resume may "
+                                                "change the budget, optimisation and loss weights, not the data, "
+                                                "networks or task")
         with gr.Column(scale=3, min_width=320):
             grid = gr.Image(label="Samples of fixed latents (2-D data: real in blue, generated in orange)",
                             type="pil", format="png", interactive=False, elem_id="train-grid", height=480)
@@ -403,26 +456,34 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
     def start_training(dataset="digits", upload=None, hf_dataset=None, run_name=None, steps=None, batch_size=None,
                        resolution=None, channels=None, arch=None, loss=None, lr_g=None, lr_d=None, r1_gamma=None,
                        ema_decay=None, augment=None, conditional=False, seed=None, live_preview=True,
-                       minutes=None, request: gr.Request = None):
+                       minutes=None, settings=None, request: gr.Request = None):
         """Train a new run and stream its progress: (sample grid, loss curves, D(x)/D(G(z)) curves, status,
         run name, diversity/coverage curves, Fréchet distance curve, reading in plain words). Blank
-        settings take the preset for the data."""
+        settings take the preset for the data. `settings`: any other TrainConfig settings, a JSON object
+        by field name (e.g. {"r2_gamma": 0.2}); they win over the parameters above."""
 
         def build(progress):
-            settings = training_settings(
+            chosen = {**training_settings(
                 dataset, steps=steps, batch_size=batch_size, resolution=resolution, channels=channels, arch=arch,
                 loss=loss, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma, ema_decay=ema_decay, augment=augment,
-                conditional=bool(conditional), seed=seed, minutes=minutes)
-            return build_new_trainer(context, dataset, upload, hf_dataset, run_name, settings, context.owner(request),
+                conditional=bool(conditional), seed=seed, minutes=minutes), **json_settings(settings)}
+            return build_new_trainer(context, dataset, upload, hf_dataset, run_name, chosen, context.owner(request),
                                      progress)
 
         yield from runs.start(request, "Loading the data and building the networks…", build, live_preview)
 
-    def resume_training(run_name=None, steps=None, live_preview=True, minutes=None, request: gr.Request = None):
+    def resume_training(run_name=None, steps=None, live_preview=True, minutes=None, settings=None,
+                        request: gr.Request = None):
         """Continue the run named `run_name` from its last checkpoint, up to `steps` in total (blank: the
-        run's own), or up to `minutes` of training in total for a run by the clock. Streams like /train."""
-        yield from runs.resume(request, run_name, lambda progress: build_resumed_trainer(
-            context, run_name, steps, context.owner(request), minutes, progress), live_preview)
+        run's own), or up to `minutes` of training in total for a run by the clock. `settings`: a JSON
+        object of other settings to change (e.g. {"lr_d": 0.0005}; the run keeps its data, networks and
+        task). Streams like /train."""
+
+        def build(progress):
+            return build_resumed_trainer(context, run_name, steps, context.owner(request), minutes, progress,
+                                         json_settings(settings))
+
+        yield from runs.resume(request, run_name, build, live_preview)
 
     def stop_training(request: gr.Request) -> str:
         """Stop this session's run after its current step; its checkpoint is kept for /resume. Returns what
@@ -433,8 +494,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
         train_button, resume_button, stop_button, status,
         train=(start_training, [dataset, upload, hf_dataset, run_name, steps, batch_size, resolution, channels, arch,
                                 loss, lr_g, lr_d, r1_gamma, ema_decay, augment, conditional, seed, live_preview,
-                                minutes], progress_outputs, "train"),
-        resume=(resume_training, [run_name, steps, live_preview, minutes], progress_outputs, "resume"))
+                                minutes, more_settings], progress_outputs, "train"),
+        resume=(resume_training, [run_name, steps, live_preview, minutes, more_settings], progress_outputs, "resume"))
     gr.api(stop_training, api_name="stop", concurrency_limit=None)
     demo.unload(runs.page_closed)
     return TrainTab(run_events=[train_event, resume_event], status=status)

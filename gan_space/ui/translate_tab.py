@@ -17,6 +17,9 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from gan_space import names
+from gan_space.tasks import get_task, task_names
+
 from . import models
 from .common import AppContext, model_dropdown, push_to_hub, session_hash, user_error
 from .jobs import ScorePoint, TranslationJob
@@ -24,20 +27,9 @@ from .models import GeneratorEntry, ModelKind
 from .runs import PREVIEW, RUN_NAME, STATUS, RunHandlers
 from .train_tab import UPLOAD, build_new_trainer, build_resumed_trainer, training_settings, unique_run_name
 
-TASKS = [("Super-resolution (sharper, larger)", "super-resolution"), ("Colourise (grey → colour)", "colorize"),
-         ("Sketch → picture", "edges"), ("Your pairs (input → target)", "paired")]
-TASK_NAMES = {"super-resolution": "sr", "colorize": "colorize", "edges": "sketch", "paired": "pairs"}
 EMOJI = "emoji (built-in pictures)"
 PICTURE_SOURCES = (EMOJI, UPLOAD)
 DEGRADATIONS = {"blur": ("blur", 2.0), "noise": ("noise", 10.0), "JPEG": ("jpeg", 40)}
-TASK_HELP = {
-    "super-resolution": "The pictures are made smaller (antialiased bicubic), and the model learns to give back the "
-                        "original; optional blur, noise and JPEG make it work on poorer pictures too.",
-    "colorize": "The pictures are turned grey, and the model learns their colours.",
-    "edges": "A sketch (dark lines on white) is drawn from each picture, and the model learns to paint the picture.",
-    "paired": "Upload one .zip holding A/ (inputs) and B/ (targets) with matching file names, or pictures with the "
-              "input on the left and the target on the right (the pix2pix datasets' layout).",
-}
 APPLY_MAX_OUTPUT_PIXELS = 16_000_000  # a result of at most 4000x4000: the page shows it and the PNG downloads
 APPLY_MAX_FILE_BYTES = 32 * 2**20
 APPLY_CONCURRENCY_ID = "translate-apply"
@@ -55,10 +47,14 @@ def translator_config(folder: Path) -> dict | None:
     return None
 
 
+def task_choices() -> list[tuple[str, str]]:
+    """The image-to-image tasks of the registry (gan_space.tasks), as the page names them."""
+    return [(get_task(name).label, name) for name in task_names(pairs=True)]
+
+
 def _describe(config: dict) -> str:
     task = config.get("task")
-    return f"x{config.get('scale')} super-resolution" if task == "super-resolution" else {
-        "colorize": "colourise", "edges": "sketch → picture", "paired": "pairs"}.get(task, str(task))
+    return get_task(task).words_for(config) if task in task_names() else str(task)
 
 
 TRANSLATORS = ModelKind(
@@ -162,12 +158,12 @@ class TranslateProgress:
 
 def task_settings(task: str, scale, degradations, adversarial_weight, feature_weight, pixel_loss, arch,
                   pixel_warmup=None) -> dict:
-    if task not in dict((value, label) for label, value in TASKS):
-        raise ValueError(f"task {task!r} is not one of: {', '.join(value for _, value in TASKS)}")
+    if task not in task_names(pairs=True):
+        raise ValueError(f"task {task!r} is not one of: {', '.join(task_names(pairs=True))}")
     settings = {"task": task}
-    if task == "super-resolution":
-        if scale not in (2, 4, "2", "4"):
-            raise ValueError(f"scale must be 2 or 4, got {scale!r}")
+    if "scale" in get_task(task).settings:
+        if scale not in names.SCALES and str(scale) not in {str(choice) for choice in names.SCALES}:  # 4, "4"
+            raise ValueError(f"scale must be {' or '.join(map(str, names.SCALES))}, got {scale!r}")
         settings["scale"] = int(scale)
         for name in degradations or []:
             if name not in DEGRADATIONS:
@@ -192,10 +188,11 @@ def task_settings(task: str, scale, degradations, adversarial_weight, feature_we
 def build_translate_tab(context: AppContext, demo: gr.Blocks):
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
-            task = gr.Radio(TASKS, value="super-resolution", label="Task", elem_id="translate-task")
-            task_help = gr.Markdown(TASK_HELP["super-resolution"])
+            choices = task_choices()
+            task = gr.Radio(choices, value=choices[0][1], label="Task", elem_id="translate-task")
+            task_help = gr.Markdown(get_task(choices[0][1]).help)
             with gr.Row():
-                scale = gr.Radio([("x2", 2), ("x4", 4)], value=4, label="Scale")
+                scale = gr.Radio([(f"x{choice}", choice) for choice in names.SCALES], value=4, label="Scale")
                 degradations = gr.CheckboxGroup(list(DEGRADATIONS), value=[], label="Degrade the inputs too",
                                                 info="train for blurry, noisy or JPEG pictures")
             pictures = gr.Radio(list(PICTURE_SOURCES), value=EMOJI, label="Pictures", elem_id="translate-pictures",
@@ -222,7 +219,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                 with gr.Row():
                     # Filled from the registry's picture -> picture families on load (it imports torch).
                     arch = gr.Dropdown([], label="Architecture")
-                    pixel_loss = gr.Dropdown(["l1", "charbonnier"], label="Pixel loss")
+                    pixel_loss = gr.Dropdown(list(names.PIXEL_LOSSES), label="Pixel loss")
                 with gr.Row():
                     adversarial_weight = gr.Number(label="Adversarial weight", step=0.005, elem_id="translate-adversarial")
                     feature_weight = gr.Number(label="Feature matching weight", step=0.05,
@@ -273,9 +270,10 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
         push_status = gr.Markdown(elem_id="translate-push-status")
 
     def switch_task(task_value):
-        sr = task_value == "super-resolution"
-        return (TASK_HELP.get(task_value, ""), gr.update(visible=sr), gr.update(visible=sr),
-                gr.update(value=UPLOAD) if task_value == "paired" else gr.skip())
+        chosen = get_task(task_value)
+        scaled, degraded = "scale" in chosen.settings, "blur" in chosen.settings
+        return (chosen.help, gr.update(visible=scaled), gr.update(visible=degraded),
+                gr.update(value=UPLOAD) if chosen.pairs_from_data else gr.skip())
 
     def switch_pictures(source):
         return gr.update(visible=source == UPLOAD)
@@ -313,7 +311,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
         def build(progress):
             if pictures not in PICTURE_SOURCES:
                 raise ValueError(f"pictures must be one of: {', '.join(PICTURE_SOURCES)}")
-            if task == "paired" and pictures != UPLOAD:
+            if task in task_names(pairs=True) and get_task(task).pairs_from_data and pictures != UPLOAD:
                 raise ValueError("your pairs need an upload: one .zip with A/ and B/ folders (matching file names), "
                                  "or pictures with the input on the left and the target on the right")
             dataset = "emoji" if pictures == EMOJI else UPLOAD
@@ -322,7 +320,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                         **task_settings(task, scale, degradations, adversarial_weight, feature_weight, pixel_loss,
                                         arch, pixel_warmup)}
             name = (run_name or "").strip() or unique_run_name(
-                context.paths.runs_dir, f"{TASK_NAMES[task]}-{'emoji' if dataset == 'emoji' else 'upload'}")
+                context.paths.runs_dir, f"{get_task(task).run_prefix}-{'emoji' if dataset == 'emoji' else 'upload'}")
             return build_new_trainer(context, dataset, upload, None, name, settings, context.owner(request), progress)
 
         yield from runs.start(request, "Loading the pictures and building the networks…", build, live_preview)

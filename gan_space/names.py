@@ -1,0 +1,36 @@
+"""The names a user chooses from: losses, augmentations, precisions, devices, pixel
+losses, pair directions, super-resolution scales.
+
+Every face of the library shows these same tables: TrainConfig's validation, the CLI's
+choices (gan_space.cli) and the app's dropdowns (gan_space.ui). The implementations key
+off them: gan_space.losses and gan_space.augment check at import that each name here has
+an implementation and each implementation a name here (`implemented`).
+
+This module imports no torch and nothing of gan_space: it is the bottom layer, so the app
+can build its page from it before torch is loaded. Network families and tasks are
+registries (gan_space.models, gan_space.tasks): ask them (`family_names()`, `task_names()`).
+"""
+
+LOSSES = ("non-saturating", "hinge", "least-squares", "wgan-gp", "rpgan")
+AUGMENTATIONS = ("none", "flip", "diffaugment", "ada")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# A device is one of these, or "cuda:N" for the N-th GPU.
+DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
+CHANNELS = (1, 3)
+# Image-to-image (gan_space.tasks, gan_space.objectives.translation)
+PIXEL_LOSSES = ("l1", "charbonnier")
+DIRECTIONS = ("AtoB", "BtoA")  # paired data: which side is the input
+SCALES = (2, 4)  # super-resolution factors
+
+
+def implemented(what: str, names: tuple, implementations: dict) -> dict:
+    """`implementations` (name -> implementation), after checking that it holds exactly the
+    names of the table `names`: a module calls this at import, so a name without an
+    implementation, or an implementation without a name, fails there."""
+    missing = [name for name in names if name not in implementations]
+    unnamed = [name for name in implementations if name not in names]
+    if missing or unnamed:
+        raise ImportError(f"the {what} table (gan_space.names) and its implementations differ: "
+                          + "; ".join(filter(None, [missing and f"no implementation for {', '.join(missing)}",
+                                                    unnamed and f"not in the table: {', '.join(unnamed)}"])))
+    return {name: implementations[name] for name in names}  # in the table's order
