@@ -39,18 +39,40 @@ def load_dataset(source: str, resolution: int = 32, channels: int = 1, token: st
         return load_emoji(resolution, channels)
     if source in BUILTIN_POINT_SETS:
         return load_mixture(source, seed=seed)
-    path = Path(os.path.expanduser(source))  # (Path.expanduser raises for '~nobody/x')
+    where = dataset_location(source)
+    path = Path(os.path.expanduser(source)) if where == LOCAL else None
     files = dict(cache_dir=cache_dir, progress=progress, workers=workers)
-    if path.is_dir():
+    if path is not None and path.is_dir():
         return load_image_folder(path, resolution, channels, max_images, **files)
-    if path.is_file():
+    if path is not None and path.is_file():
         if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":  # a damaged .zip says why
             return load_image_zip(path, resolution, channels, max_images, **files)
         raise DatasetError(f"{source} is a file but not a .zip archive; give a folder of images or a .zip")
-    if HF_REPO_ID.match(source) and not source.startswith((".", "/", "~")):
+    if where == HUB:
         return load_hf_dataset(source, resolution, channels, token, max_images, **files)
     raise DatasetError(f"no dataset named {source!r}: it is not a built-in ({', '.join(BUILTIN_DATASETS)}), "
                        f"not an existing folder or .zip file, and not a Hugging Face id like 'owner/name'")
+
+
+BUILTIN, LOCAL, HUB, UNKNOWN = "built-in", "local", "hub", "unknown"
+
+
+def dataset_location(source: str) -> str:
+    """Where a dataset name points, by the one rule every face follows (load_dataset, the Hub
+    card's dataset link, the app's Hugging Face box): a built-in name; an existing local folder
+    or file (it wins over an owner/name that looks like an id); a Hugging Face id (owner/name,
+    not path-like); else unknown. Touches the disk only to see whether the path exists."""
+    source = str(source).strip()
+    if source in BUILTIN_DATASETS:
+        return BUILTIN
+    try:
+        if source and Path(os.path.expanduser(source)).exists():
+            return LOCAL
+    except (RuntimeError, OSError, ValueError):  # '~nobody/x', a name too long or with a NUL byte
+        pass
+    if HF_REPO_ID.match(source) and not source.startswith((".", "/", "~")) and ".." not in source:
+        return HUB
+    return UNKNOWN
 
 
 def _check_settings(resolution, channels, max_images, workers) -> None:

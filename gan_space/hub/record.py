@@ -4,7 +4,7 @@ with local paths reduced to names, and the data set named the way the Hub knows 
 import json
 from pathlib import Path
 
-from .repos import REPO_ID_PATTERN, SUMMARY_NAME
+from .repos import SUMMARY_NAME
 
 # Keys of summary.json besides the training summary's own.
 RECORD_KEYS = ("train_config", "quality", "weights")
@@ -46,11 +46,8 @@ def public_dataset_name(dataset: str) -> str:
 
 
 def hub_dataset_id(dataset: str) -> str | None:
-    """The dataset as a Hub id when training read it from the Hub (the rule `load_dataset`
-    applies: an existing local path wins over an owner/name that looks like an id)."""
-    from ..data import BUILTIN_DATASETS
+    """The dataset as a Hub id when training read it from the Hub (gan_space.data's rule:
+    an existing local path wins over an owner/name that looks like an id)."""
+    from ..data import HUB, dataset_location
 
-    if (not dataset or dataset in BUILTIN_DATASETS or dataset.startswith((".", "/", "~"))
-            or not REPO_ID_PATTERN.match(dataset) or Path(dataset).exists()):
-        return None
-    return dataset
+    return dataset if dataset and dataset_location(dataset) == HUB else None

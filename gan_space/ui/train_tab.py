@@ -29,8 +29,6 @@ UPLOAD = "upload images or a .zip"
 HUB_DATASET = "Hugging Face dataset"
 SOURCES = (*BUILTIN_DATASETS, UPLOAD, HUB_DATASET)
 POINT_SETS = ("ring8", "grid25", "moons", "spiral")
-# The library's Hugging Face id pattern (gan_space.data.HF_REPO_ID).
-HF_DATASET_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$", re.ASCII)
 
 LOG_EVERY = 5  # steps between progress events: smooth curves, a live status line
 MAX_CURVE_POINTS = 400  # longer curves are thinned before they go to the browser
@@ -100,12 +98,15 @@ def hub_dataset_id(name: str | None) -> str:
     name = (name or "").strip()
     if not name:
         raise ValueError("enter a Hugging Face dataset id, like 'owner/name'")
-    if not HF_DATASET_ID.match(name) or ".." in name:
-        raise ValueError(f"{name!r} is not a Hugging Face dataset id: use the form 'owner/name'")
-    if Path(name).exists():
+    from gan_space.data import HUB, LOCAL, dataset_location
+
+    where = dataset_location(name)
+    if where == LOCAL:
         # load_dataset reads local folders first; the app only loads Hub datasets by id.
         raise ValueError(f"{name!r} names a folder on the server, not a Hugging Face dataset: upload the images "
                          f"instead")
+    if where != HUB:
+        raise ValueError(f"{name!r} is not a Hugging Face dataset id: use the form 'owner/name'")
     return name
 
 
