@@ -30,7 +30,7 @@ LAYERS = [
                "gan_space.losses", "gan_space.scores", "gan_space.scores.*", "gan_space.image_metrics",
                "gan_space.sampling", "gan_space.devices", "gan_space.distributed", "gan_space.ema",
                "gan_space.randomness", "gan_space.schedule"]),
-    ("names", ["gan_space.names", "gan_space.generator_output"]),  # torch-free: what every face offers
+    ("names", ["gan_space.names", "gan_space.generator_output", "gan_space.registry"]),  # torch-free
 ]
 
 

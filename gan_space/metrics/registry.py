@@ -18,6 +18,8 @@ line in gan_space/metrics/__init__.py):
 from dataclasses import dataclass
 from typing import Callable
 
+from ..registry import Registry
+
 
 def _always_ready(data, num_samples):
     return True
@@ -63,20 +65,9 @@ class PairMetric:
     in_summary: bool = True
 
 
-METRICS: dict[str, SampleMetric | PairMetric] = {}
-
-
-def register_metric(metric):
-    """Add a metric (a module calls this once, at import). Names must be new."""
-    if metric.name in METRICS and METRICS[metric.name] is not metric:
-        raise ValueError(f"a metric named {metric.name!r} is registered already")
-    METRICS[metric.name] = metric
-    return metric
-
-
-def unregister_metric(name: str) -> None:
-    """Remove a metric (tests register temporary ones)."""
-    METRICS.pop(name, None)
+METRICS = Registry("a metric", setting="metric")  # SampleMetric and PairMetric entries
+register_metric = METRICS.add  # a metric's module calls this once, at import
+unregister_metric = METRICS.remove
 
 
 def sample_metrics(dataset: str | None, kind: str) -> list[SampleMetric]:

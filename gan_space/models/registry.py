@@ -14,6 +14,8 @@ do; nothing else names a class. Adding a family is one new module plus its tests
 from dataclasses import dataclass
 from typing import Callable
 
+from ..registry import Registry
+
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -65,30 +67,20 @@ class NetworkFamily:
                                 f"arch={self.name!r}")
 
 
-FAMILIES: dict[str, NetworkFamily] = {}
+FAMILIES = Registry("a network family", setting="arch")
 
 
 def register_family(family: NetworkFamily) -> NetworkFamily:
     """Add a family (a module calls this once, at import). Names and classes must be new."""
-    if family.name in FAMILIES and FAMILIES[family.name] is not family:
-        raise ValueError(f"a network family named {family.name!r} is registered already")
     for other in FAMILIES.values():
         if other is not family and {other.generator_class, other.discriminator_class} & {
                 family.generator_class, family.discriminator_class}:
             raise ValueError(f"family {family.name!r} reuses the classes of family {other.name!r}")
-    FAMILIES[family.name] = family
-    return family
+    return FAMILIES.add(family)
 
 
-def unregister_family(name: str) -> None:
-    """Remove a family (tests register temporary ones)."""
-    FAMILIES.pop(name, None)
-
-
-def get_family(name: str) -> NetworkFamily:
-    if name not in FAMILIES:
-        raise ValueError(f"arch={name!r} is not a network family: choose one of {', '.join(family_names())}")
-    return FAMILIES[name]
+unregister_family = FAMILIES.remove
+get_family = FAMILIES.get_entry
 
 
 def family_names(data_kind: str | None = None) -> list[str]:

@@ -15,6 +15,8 @@ else switches on a task's name. Adding a task is one new module plus its tests:
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..registry import Registry
+
 
 def _same_channels(channels: int) -> int:
     return channels
@@ -94,26 +96,10 @@ class Task:
         return f"{self.words} x{scale}" if self.settings and "scale" in self.settings and scale > 1 else self.words
 
 
-TASKS: dict[str, Task] = {}
-
-
-def register_task(task: Task) -> Task:
-    """Add a task (a module calls this once, at import). Names must be new."""
-    if task.name in TASKS and TASKS[task.name] is not task:
-        raise ValueError(f"a task named {task.name!r} is registered already")
-    TASKS[task.name] = task
-    return task
-
-
-def unregister_task(name: str) -> None:
-    """Remove a task (tests register temporary ones)."""
-    TASKS.pop(name, None)
-
-
-def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise ValueError(f"task={name!r} is not a task: choose one of {', '.join(task_names())}")
-    return TASKS[name]
+TASKS = Registry("a task", setting="task")
+register_task = TASKS.add  # a task's module calls this once, at import
+unregister_task = TASKS.remove
+get_task = TASKS.get_entry
 
 
 def task_names(pairs: bool | None = None) -> list[str]:
