@@ -16,8 +16,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from app_fixtures import app_server, client_factory  # noqa: F401  (fixtures)
-from tests.hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (fixtures)
 import tiny_family
 
 from gan_space.checkpoints import WEIGHTS_NAME, latest_checkpoint, load_generator

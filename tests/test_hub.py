@@ -12,8 +12,6 @@ import pytest
 import torch
 import yaml
 
-from tests.hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (pytest finds fixtures by name)
-
 from gan_space import hub
 from gan_space.checkpoints import WEIGHTS_NAME, load_generator
 from gan_space.sampling import generate

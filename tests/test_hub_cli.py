@@ -4,8 +4,6 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (pytest finds fixtures by name)
-
 from gan_space.checkpoints import WEIGHTS_NAME, load_generator
 from gan_space.cli import main
 from gan_space.sampling import generate

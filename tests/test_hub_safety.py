@@ -17,7 +17,6 @@ import pytest
 from gan_space import hub
 from gan_space.checkpoints import WEIGHTS_NAME, ModelLoadError, load_generator
 from folders import folder_digest
-from hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (fixtures)
 from test_hub import pushed, trained_run  # noqa: F401  (fixtures)
 
 PICKLE_NAMES = ("diffusion_pytorch_model.bin", "pytorch_model.bin", "model.ckpt", "optimizer.pt", "weights.pth",

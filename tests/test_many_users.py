@@ -11,8 +11,6 @@ from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
 from PIL import Image
 
-from app_fixtures import app_server, client_factory  # noqa: F401  (fixtures)
-from hub_fixtures import fake_hub  # noqa: F401  (fixtures)
 from test_app_api import steps_seen, wait_until
 
 UPLOAD = "upload images or a .zip"
@@ -129,7 +127,6 @@ def test_visitors_of_a_shared_app_never_get_the_servers_token(fake_hub, app_serv
     import io
     import uuid
 
-    from hub_fixtures import hub_repo_id  # noqa: F401
     from test_hub_safety import generator_files
 
     picture = io.BytesIO()

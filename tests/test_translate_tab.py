@@ -12,8 +12,8 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 from playwright.sync_api import expect
 
-from app_fixtures import SCREENSHOTS, app_server, browser, client_factory, page, page_factory  # noqa: F401
-from hub_fixtures import fake_hub, hub_repo_id, point_huggingface_hub_at  # noqa: F401  (fixtures)
+from app_fixtures import SCREENSHOTS
+from hub_fixtures import point_huggingface_hub_at
 from test_app_browser import distinct_sources
 
 UPLOAD = "upload images or a .zip"

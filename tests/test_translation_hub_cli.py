@@ -7,8 +7,6 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (pytest finds fixtures by name)
-
 from gan_space import cli
 
 
