@@ -120,7 +120,7 @@ def test_private_runs_in_a_shared_app_and_every_run_for_one_user(tmp_path):
 
 
 def test_visitors_of_a_shared_app_never_get_the_servers_token(fake_hub, app_server, client_factory, monkeypatch,
-                                                               tmp_path):  # noqa: F811
+                                                               tmp_path):
     """A Space owner's HF_TOKEN (set for their own use) must not let visitors read the owner's
     private datasets and models, nor push in their name; a visitor's own token works for them
     alone and is kept nowhere."""
