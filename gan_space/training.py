@@ -465,7 +465,7 @@ class Trainer:
         real = self.data.samples[:2500] if self.data.kind == "points" else None
         return samples, preview_image(samples, real=real)
 
-    def save_checkpoint(self, elapsed_seconds: float, metrics: dict, finished: bool = False) -> Path:
+    def save_checkpoint(self, elapsed_seconds: float, metrics: dict, finished: bool) -> Path:
         """Everything to sample from and to resume this run, written atomically. `finished`:
         the run is complete (its steps or its minutes), as its final event says."""
         networks = self.networks
@@ -552,7 +552,7 @@ class Trainer:
                 # ends the loop, so a run that ends always gets its final event and checkpoint
                 # (reading the clock again later could end it in between, with neither).
                 # Several processes meet only at scheduled steps: they read the clock there and
-                # agree below (their clocks differ).
+                # agree below (their clocks differ), so they may overrun by up to log_every steps.
                 scheduled = any(self.step % every == 0 for every in (c.log_every, c.sample_every, c.checkpoint_every))
                 out_of_time = bool(budget_seconds) and self.elapsed_seconds(session_start) >= budget_seconds
                 finished = self.step >= c.steps or (out_of_time and (scheduled or self.dist is None))
