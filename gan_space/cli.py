@@ -16,7 +16,10 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from .hub import HubError
@@ -173,6 +176,28 @@ def _train(args) -> int:
             dataset = settings.pop("dataset", "digits")
             config = TrainConfig.for_dataset(dataset, **settings)
             trainer = Trainer(config, progress=progress)
+    with _sigterm_stops(trainer):
+        return _run_training(trainer)
+
+
+@contextmanager
+def _sigterm_stops(trainer):
+    """SIGTERM (a scheduler, a container or `kill` stopping the job) asks the run to stop after
+    its step, like Ctrl-C: it writes its final checkpoint and ends "stopped", and can be
+    resumed. The previous handler is back afterwards. Signals reach the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: trainer.request_stop())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_training(trainer) -> int:
+    from tqdm import tqdm
+
     config = trainer.config
     # Under `accelerate launch` / `torchrun` every process runs this; only rank 0 prints.
     show = print if trainer.is_main_process else (lambda *args, **kwargs: None)

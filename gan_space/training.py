@@ -543,8 +543,9 @@ class Trainer:
         real = self.data.samples[:2500] if self.data.kind == "points" else None
         return samples, preview_image(samples, real=real)
 
-    def save_checkpoint(self, elapsed_seconds: float, metrics: dict) -> Path:
-        """Everything to sample from and to resume this run, written atomically."""
+    def save_checkpoint(self, elapsed_seconds: float, metrics: dict, finished: bool) -> Path:
+        """Everything to sample from and to resume this run, written atomically. `finished`:
+        the run is complete (its steps or its minutes), as its final event says."""
         networks = self.networks
         tensors, meta = networks.state()
         tensors.update(self.randomness.state())
@@ -560,8 +561,7 @@ class Trainer:
                 "total_steps": self.config.steps,
                 "minutes": self.config.minutes,  # a time budget (0: by steps; total_steps is then only a cap)
                 # Whether the run is complete (its steps, or its minutes), for lists of models.
-                "finished": self.step >= self.config.steps or bool(self.config.minutes)
-                and elapsed_seconds >= self.config.minutes * 60,
+                "finished": finished,
                 "training_seconds": round(elapsed_seconds, 1),
                 "dataset": self.data.summary(),
                 "data_kind": self.data.kind,
@@ -612,7 +612,9 @@ class Trainer:
         check_each_step = self.device.type == "cpu" and self.dist is None
 
         try:
-            while self.step < c.steps and not (budget_seconds and self.elapsed_seconds(session_start) >= budget_seconds):
+            if self.step >= c.steps or (budget_seconds and self.elapsed_seconds(session_start) >= budget_seconds):
+                return  # resumed at its last step or minute: nothing left to do
+            while True:  # it ends below, at the event of the step that finishes or stops the run
                 # 1. One update of D and of G (gan_space.objectives), and the EMA.
                 self.schedule.elapsed_seconds = self.elapsed_seconds(session_start)
                 logs = self.train_step()
@@ -624,20 +626,27 @@ class Trainer:
                     yield self._diverged_event(logs, session_start)
                     return
 
-                # 2. Report, preview and checkpoint on their schedules (steps, and the clock for
-                # checkpoints). Only here are values read back from the device, so on a GPU the
-                # steps in between queue up without waiting.
-                finished = self.step >= c.steps or bool(budget_seconds) and (
-                    self.elapsed_seconds(session_start) >= budget_seconds)
+                # 2. Whether the run ends at this step: decided once, here, and only this decision
+                # ends the loop, so a run that ends always gets its final event and checkpoint
+                # (reading the clock again later could end it in between, with neither).
+                # Several processes meet only at scheduled steps: they read the clock there and
+                # agree below (their clocks differ), so they may overrun by up to log_every steps.
+                scheduled = any(self.step % every == 0 for every in (c.log_every, c.sample_every, c.checkpoint_every))
+                out_of_time = bool(budget_seconds) and self.elapsed_seconds(session_start) >= budget_seconds
+                finished = self.step >= c.steps or (out_of_time and (scheduled or self.dist is None))
                 stopping = self.stop_requested and self.dist is None  # several processes: agreed on below
                 clock_due = 0 < checkpoint_seconds <= time.perf_counter() - last_checkpoint
-                scheduled = any(self.step % every == 0 for every in (c.log_every, c.sample_every, c.checkpoint_every))
+
+                # 3. Report, preview and checkpoint on their schedules (steps, and the clock for
+                # checkpoints), and at the end. Only here are values read back from the device, so
+                # on a GPU the steps in between queue up without waiting.
                 if not (scheduled or finished or stopping or (clock_due and self.dist is None)):
                     continue
                 now = time.perf_counter()
-                if self.dist is not None:  # means over all ranks; a stop or a due checkpoint on any rank is for all
-                    sums, flags = self.dist.average_logs(sums, {"stop": self.stop_requested, "clock": clock_due})
-                    stopping, clock_due = flags["stop"], flags["clock"]
+                if self.dist is not None:  # means over all ranks; a flag raised on any rank is for all
+                    sums, flags = self.dist.average_logs(
+                        sums, {"stop": self.stop_requested, "clock": clock_due, "finished": finished})
+                    stopping, clock_due, finished = flags["stop"], flags["clock"], flags["finished"]
                 images_per_second = window_steps * c.batch_size / max(now - window_start, 1e-9)
                 means = {k: float(v) / window_steps for k, v in sums.items()}
                 sums, window_start, window_steps = {}, now, 0
@@ -662,7 +671,7 @@ class Trainer:
                     event.preview.save(samples_dir / f"step-{self.step:07d}.png")
                 if self.step % c.checkpoint_every == 0 or clock_due or finished or stopping:
                     if self.is_main_process:
-                        event.checkpoint = str(self.save_checkpoint(event.elapsed_seconds, event.losses))
+                        event.checkpoint = str(self.save_checkpoint(event.elapsed_seconds, event.losses, finished))
                     last_checkpoint = time.perf_counter()
                     if self.dist is not None:  # no rank goes on, or exits, before the checkpoint is on disk
                         self.dist.barrier()
@@ -677,9 +686,9 @@ class Trainer:
                              if budget_seconds else f"step {self.step}/{c.steps}")
                     event.message = f"stopped at {where}; checkpoint kept in {self.out_dir}: resume to continue"
                 yield event
-                window_start = time.perf_counter()  # do not count the time spent by the consumer
-                if stopping:
+                if finished or stopping:
                     return
+                window_start = time.perf_counter()  # do not count the time spent by the consumer
         finally:
             self.source.close()
 

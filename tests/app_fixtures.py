@@ -1,9 +1,11 @@
 """Fixtures for the app tests: the real app served on a free loopback port, a
 gradio_client factory, and Debian's Chromium driven by Playwright.
 
-Import them into a test module (pytest finds fixtures by name):
-
-    from app_fixtures import app_server, client_factory, browser  # noqa: F401
+tests/conftest.py registers this module once (`pytest_plugins`): a test names the fixtures it
+needs and every module shares the one app, started once per test run. (Importing a fixture by
+name into a module would give that module its own copy of the session fixture: its own app.)
+Between modules no training is left running in the app (`app_left_idle`), so one module's
+runs never queue another's.
 """
 
 import os
@@ -50,14 +52,33 @@ def app_server(tmp_path_factory):
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True)
     warm_up(demo).join(timeout=120)
+    global _started_app
+    _started_app = demo
     try:
         yield AppServer(url=f"http://127.0.0.1:{port}/", demo=demo, runs_dir=runs_dir)
     finally:
-        for session in list(demo.context.sessions._sessions.values()):
-            if session.training:
-                session.job.request_stop()
-                session.job.wait(30)
+        stop_trainings(demo)
         demo.close()
+        _started_app = None
+
+
+_started_app = None  # the app of `app_server`, once a test has started it
+
+
+def stop_trainings(demo) -> None:
+    """Stop every training still running in the app (each checkpoints, then ends)."""
+    for job in demo.context.sessions.running_jobs():
+        job.request_stop()
+        job.wait(30)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def app_left_idle():
+    """After each module, no training runs on in the shared app: the app allows one at a time,
+    and a run a module left going would queue the next module's."""
+    yield
+    if _started_app is not None:
+        stop_trainings(_started_app)
 
 
 @pytest.fixture
@@ -80,9 +101,8 @@ def client_factory(app_server, tmp_path):
 
 @pytest.fixture(scope="session")
 def browser(shared_chromium):
-    """Headless Debian Chromium. The browser itself is conftest.py's `shared_chromium`: each
-    test module imports this fixture, and two sync Playwright instances cannot run in one
-    process, so they all share the one defined there."""
+    """Headless Debian Chromium: conftest.py's `shared_chromium` (two sync Playwright instances
+    cannot run in one process)."""
     return shared_chromium
 
 

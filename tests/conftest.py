@@ -15,6 +15,48 @@ import torch  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
+# The app on a loopback port, gradio clients and browser pages (app_fixtures), and the loopback
+# Hub (hub_fixtures), registered once for every module: their session fixtures start once per
+# test run. Tests name the fixtures; they never import them (an import makes a per-module copy).
+pytest_plugins = ["app_fixtures", "hub_fixtures"]
+
+
+def pytest_collection_modifyitems(items):
+    """Mark tests by what they use, so a fast subset can leave them out (pytest.ini's markers):
+    `browser` for every test that drives Chromium, `subprocess` for every test that starts
+    Python processes (its code, a helper or fixture of its module, or a fixture refers to
+    `subprocess` or `sys.executable`)."""
+    for item in items:
+        if "shared_chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+        if _starts_processes(item):
+            item.add_marker(pytest.mark.subprocess)
+
+
+def _starts_processes(item) -> bool:
+    function = getattr(item, "function", None)
+    if function is None:
+        return False
+    fixtures = getattr(item, "_fixtureinfo", None)
+    functions = [function] + [definition.func for definitions in (fixtures.name2fixturedefs.values() if fixtures else ())
+                              for definition in definitions]
+    return any(_refers_to_processes(f.__code__, f.__globals__, set()) for f in functions if hasattr(f, "__code__"))
+
+
+def _refers_to_processes(code, module_globals: dict, seen: set) -> bool:
+    """Whether this code, or a function of the same module it names, names `subprocess` or
+    `executable` (sys.executable)."""
+    if code in seen:
+        return False
+    seen.add(code)
+    if {"subprocess", "executable"} & set(code.co_names):
+        return True
+    nested = [const for const in code.co_consts if hasattr(const, "co_names")]  # lambdas, comprehensions
+    called = [module_globals[name].__code__ for name in code.co_names
+              if callable(module_globals.get(name)) and getattr(module_globals[name], "__module__", None)
+              == module_globals.get("__name__") and hasattr(module_globals[name], "__code__")]
+    return any(_refers_to_processes(inner, module_globals, seen) for inner in nested + called)
+
 
 @pytest.fixture
 def tiny_image_folder(tmp_path):

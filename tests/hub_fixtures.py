@@ -1,8 +1,8 @@
 """pytest fixtures that point the real ``huggingface_hub`` / ``diffusers`` at the in-process :class:`FakeHub`.
 
-Use from a test module (this is deliberately not ``conftest.py``)::
-
-    from tests.hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (pytest finds fixtures by name)
+``tests/conftest.py`` registers this module once (``pytest_plugins``), so every test module
+just names the fixtures; importing them by name into a module would give that module its own
+copy of the session fixture (its own server)::
 
     def test_push(fake_hub, hub_repo_id):
         from huggingface_hub import HfApi          # import inside the test (see below)
@@ -69,10 +69,7 @@ import uuid
 
 import pytest
 
-try:  # works whether or not tests/ is a package / on sys.path
-    from tests.hub_server import FakeHub
-except ImportError:  # pragma: no cover
-    from hub_server import FakeHub  # type: ignore[no-redef]
+from hub_server import FakeHub  # tests/ is on sys.path (pytest.ini)
 
 __all__ = ["fake_hub", "hub_repo_id", "point_huggingface_hub_at"]
 

@@ -15,9 +15,8 @@ from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
 from PIL import Image
 
-from app_fixtures import app_server, client_factory  # noqa: F401  (fixtures)
 from gan_space.ui.pictures import GRID_CELL, GRID_PADDING
-from hub_fixtures import fake_hub, point_huggingface_hub_at  # noqa: F401  (fixtures)
+from hub_fixtures import point_huggingface_hub_at
 
 STEP = re.compile(r"step (\d+)/(\d+)")
 

@@ -10,7 +10,7 @@ import time
 from PIL import Image
 from playwright.sync_api import expect
 
-from app_fixtures import SCREENSHOTS, app_server, browser, page, page_factory  # noqa: F401  (fixtures)
+from app_fixtures import SCREENSHOTS
 from test_app_api import cells_of_grid, grid_size
 
 

@@ -5,8 +5,6 @@ import uuid
 import pytest
 from gradio_client.exceptions import AppError
 
-from app_fixtures import app_server, client_factory  # noqa: F401  (fixtures)
-from hub_fixtures import fake_hub  # noqa: F401  (fixtures)
 
 SHIPPED = "shipped/digits"
 

@@ -16,8 +16,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from app_fixtures import app_server, client_factory  # noqa: F401  (fixtures)
-from tests.hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (fixtures)
 import tiny_family
 
 from gan_space.checkpoints import WEIGHTS_NAME, latest_checkpoint, load_generator
@@ -87,7 +85,7 @@ def tiny():
     tiny_family.unregister()
 
 
-def test_a_new_family_trains_samples_saves_loads_pushes_and_steers(tiny, tmp_path, fake_hub, hub_repo_id, capsys):  # noqa: F811
+def test_a_new_family_trains_samples_saves_loads_pushes_and_steers(tiny, tmp_path, fake_hub, hub_repo_id, capsys):
     from gan_space import GANPipeline, cli, hub
     from gan_space.directions import compute_directions, steer
     from gan_space.models import family_names, family_of
@@ -154,7 +152,7 @@ def assert_same_files(a: dict, b: dict):
 
 
 def test_the_same_settings_give_the_same_weights_from_the_cli_the_api_and_the_app(
-        tmp_path, app_server, client_factory):  # noqa: F811
+        tmp_path, app_server, client_factory):
     from gan_space import cli
 
     steps, seed = 240, 5

@@ -295,6 +295,7 @@ def write_many_pictures(folder: Path, count: int, classes: int = 10) -> None:
             os.close(descriptor)
 
 
+@pytest.mark.slow  # two minutes on a 2-core machine: 100,000 files decoded
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak resident size from /proc")
 def test_a_hundred_thousand_pictures_load_into_a_cache_stream_and_train_in_bounded_memory(tmp_path):
     folder, cache = tmp_path / "pictures", tmp_path / "run" / "data-cache"

@@ -8,7 +8,6 @@ import pytest
 import torch
 from PIL import Image
 
-from app_fixtures import app_server, client_factory  # noqa: F401  (fixtures)
 from gan_space import objective
 from gan_space.checkpoints import latest_checkpoint, load_generator
 from gan_space.sampling import generate

@@ -18,7 +18,6 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import hostile_corpus as corpus
-from app_fixtures import app_server, client_factory  # noqa: F401  (fixtures)
 from gan_space.data import MAX_IMAGE_PIXELS, DatasetError, decode_image, load_dataset, load_image_folder
 
 # PIL warns about the damaged files it still reads; the tests check what it makes of them.

@@ -6,13 +6,12 @@ import json
 import logging
 import socket
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-
-from tests.hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (pytest finds fixtures by name)
 
 from gan_space import hub
 from gan_space.hub import pushing
@@ -36,9 +35,10 @@ def trained_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pushed(fake_hub, trained_run):  # noqa: F811
-    """The trained run pushed once (with its discriminator and quality metrics)."""
-    repo_id = f"{fake_hub.user}/digits-gan"
+def pushed(fake_hub, trained_run):
+    """The trained run pushed once (with its discriminator and quality metrics), to a repo of its
+    own: the loopback Hub is shared by the session, and test_hub_safety uses this fixture too."""
+    repo_id = f"{fake_hub.user}/digits-gan-{uuid.uuid4().hex[:8]}"
     url = hub.push(trained_run, repo_id, token=fake_hub.token, include_discriminator=True)
     return repo_id, url
 
@@ -47,11 +47,11 @@ def _state_dict(model):
     return {name: tensor.clone() for name, tensor in model.state_dict().items()}
 
 
-def _resolve_paths(fake_hub):  # noqa: F811
+def _resolve_paths(fake_hub):
     return [r.path for r in fake_hub.requests if "/resolve/" in r.path]
 
 
-def _seed_generator_repo(fake_hub, repo_id, weights_name, weights, config=None, private=False):  # noqa: F811
+def _seed_generator_repo(fake_hub, repo_id, weights_name, weights, config=None, private=False):
     from gan_space.models import DCGANGenerator
 
     config = config or {**DCGANGenerator(resolution=8, channels=1, width=8, latent_dim=4).config,
@@ -64,7 +64,7 @@ def _seed_generator_repo(fake_hub, repo_id, weights_name, weights, config=None, 
 # Push, pull, round trips
 
 
-def test_push_then_pull_gives_identical_tensors_and_samples(fake_hub, pushed, trained_run, tmp_path):  # noqa: F811
+def test_push_then_pull_gives_identical_tensors_and_samples(fake_hub, pushed, trained_run, tmp_path):
     repo_id, url = pushed
     assert url.rstrip("/").endswith(repo_id)
     files = fake_hub.files(repo_id)
@@ -89,7 +89,7 @@ def test_push_then_pull_gives_identical_tensors_and_samples(fake_hub, pushed, tr
     assert (folder / "discriminator" / WEIGHTS_NAME).read_bytes() == files[f"discriminator/{WEIGHTS_NAME}"]
 
 
-def test_pushing_raw_weights_and_dropping_the_discriminator(fake_hub, trained_run, hub_repo_id):  # noqa: F811
+def test_pushing_raw_weights_and_dropping_the_discriminator(fake_hub, trained_run, hub_repo_id):
     hub.push(trained_run, hub_repo_id, token=fake_hub.token, include_discriminator=True, measure_quality=False)
     assert f"discriminator/{WEIGHTS_NAME}" in fake_hub.files(hub_repo_id)
     hub.push(trained_run, hub_repo_id, token=fake_hub.token, ema=False, measure_quality=False)
@@ -103,7 +103,7 @@ def test_pushing_raw_weights_and_dropping_the_discriminator(fake_hub, trained_ru
     assert len(fake_hub.commits(hub_repo_id)) == 3  # initial + two pushes
 
 
-def test_a_pulled_or_shipped_generator_pushes_again_with_its_summary(fake_hub, pushed, hub_repo_id,  # noqa: F811
+def test_a_pulled_or_shipped_generator_pushes_again_with_its_summary(fake_hub, pushed, hub_repo_id,
                                                                      tmp_path):
     repo_id, _ = pushed
     folder = hub.download(repo_id, local_dir=tmp_path / "pulled")
@@ -119,14 +119,14 @@ def test_a_pulled_or_shipped_generator_pushes_again_with_its_summary(fake_hub, p
     assert "4 of 4" in files["README.md"].decode() and "/home/someone" not in files["README.md"].decode()
 
 
-def test_private_push_needs_the_token_to_pull(fake_hub, trained_run, hub_repo_id):  # noqa: F811
+def test_private_push_needs_the_token_to_pull(fake_hub, trained_run, hub_repo_id):
     hub.push(trained_run, hub_repo_id, token=fake_hub.token, private=True, measure_quality=False)
     with pytest.raises(hub.HubRepoNotFoundError, match="private: sign in or give a token"):
         hub.pull(hub_repo_id)
     assert hub.pull(hub_repo_id, token=fake_hub.token) is not None
 
 
-def test_push_can_make_an_existing_public_repo_private(fake_hub, trained_run, hub_repo_id):  # noqa: F811
+def test_push_can_make_an_existing_public_repo_private(fake_hub, trained_run, hub_repo_id):
     hub.push(trained_run, hub_repo_id, token=fake_hub.token, measure_quality=False)
     hub.pull(hub_repo_id)  # public: anonymous pull works
     hub.push(trained_run, hub_repo_id, token=fake_hub.token, private=True, measure_quality=False)
@@ -134,7 +134,7 @@ def test_push_can_make_an_existing_public_repo_private(fake_hub, trained_run, hu
         hub.pull(hub_repo_id)
 
 
-def test_pull_an_older_revision(fake_hub, trained_run, hub_repo_id):  # noqa: F811
+def test_pull_an_older_revision(fake_hub, trained_run, hub_repo_id):
     hub.push(trained_run, hub_repo_id, token=fake_hub.token, measure_quality=False)
     first_commit = fake_hub.commits(hub_repo_id)[0]
     hub.push(trained_run, hub_repo_id, token=fake_hub.token, ema=False, measure_quality=False)
@@ -171,7 +171,7 @@ def test_gan_pipeline_from_a_hub_repo_id(pushed, tmp_path):
         GANPipeline.from_pretrained(repo_id, use_safetensors=False)
 
 
-def test_repo_in_the_pipeline_layout_pulls_too(fake_hub, pushed, hub_repo_id, tmp_path):  # noqa: F811
+def test_repo_in_the_pipeline_layout_pulls_too(fake_hub, pushed, hub_repo_id, tmp_path):
     """GANPipeline.save_pretrained writes model_index.json + generator/: pull and the pipeline read it."""
     from gan_space import GANPipeline
 
@@ -189,7 +189,7 @@ def test_repo_in_the_pipeline_layout_pulls_too(fake_hub, pushed, hub_repo_id, tm
 # The model card
 
 
-def test_model_card_front_matter_and_content(fake_hub, pushed):  # noqa: F811
+def test_model_card_front_matter_and_content(fake_hub, pushed):
     from huggingface_hub import ModelCard
 
     repo_id, _ = pushed
@@ -242,7 +242,7 @@ def test_card_names_hub_datasets_and_hides_local_paths(tmp_path):
 # Tokens
 
 
-def test_token_is_in_no_uploaded_file_no_log_line_and_no_url(fake_hub, trained_run, hub_repo_id, tmp_path,  # noqa: F811
+def test_token_is_in_no_uploaded_file_no_log_line_and_no_url(fake_hub, trained_run, hub_repo_id, tmp_path,
                                                              caplog):
     import os
 
@@ -287,7 +287,7 @@ def test_resolve_token_order(monkeypatch):
 # One clear error per failure
 
 
-def test_missing_repo_and_missing_revision(fake_hub, pushed):  # noqa: F811
+def test_missing_repo_and_missing_revision(fake_hub, pushed):
     with pytest.raises(hub.HubRepoNotFoundError, match="no model repository alice/does-not-exist"):
         hub.pull("alice/does-not-exist")
     with pytest.raises(hub.HubRepoNotFoundError, match="token you gave cannot read it"):
@@ -297,7 +297,7 @@ def test_missing_repo_and_missing_revision(fake_hub, pushed):  # noqa: F811
         hub.pull(repo_id, revision="v9")
 
 
-def test_pickle_only_repo_is_refused_before_any_download(fake_hub, hub_repo_id):  # noqa: F811
+def test_pickle_only_repo_is_refused_before_any_download(fake_hub, hub_repo_id):
     _seed_generator_repo(fake_hub, hub_repo_id, "diffusion_pytorch_model.bin", PICKLE_BYTES)
     fake_hub.clear_requests()
     with pytest.raises(hub.PickleOnlyError, match="pickled weights only .*diffusion_pytorch_model.bin"):
@@ -305,7 +305,7 @@ def test_pickle_only_repo_is_refused_before_any_download(fake_hub, hub_repo_id):
     assert _resolve_paths(fake_hub) == []  # not even config.json was fetched
 
 
-def test_pickles_beside_safetensors_are_never_downloaded(fake_hub, pushed, tmp_path):  # noqa: F811
+def test_pickles_beside_safetensors_are_never_downloaded(fake_hub, pushed, tmp_path):
     repo_id, _ = pushed
     fake_hub.add_files(repo_id, {"diffusion_pytorch_model.bin": PICKLE_BYTES, "extra/model.pkl": PICKLE_BYTES,
                                  "optimizer.pt": PICKLE_BYTES})
@@ -316,7 +316,7 @@ def test_pickles_beside_safetensors_are_never_downloaded(fake_hub, pushed, tmp_p
     assert any(p.endswith(WEIGHTS_NAME) for p in _resolve_paths(fake_hub))
 
 
-def test_repo_that_is_not_a_generator(fake_hub, hub_repo_id):  # noqa: F811
+def test_repo_that_is_not_a_generator(fake_hub, hub_repo_id):
     fake_hub.add_file(hub_repo_id, "README.md", b"# just a card\n")
     with pytest.raises(hub.NotAGeneratorError, match="has no config.json"):
         hub.pull(hub_repo_id)
@@ -327,7 +327,7 @@ def test_repo_that_is_not_a_generator(fake_hub, hub_repo_id):  # noqa: F811
         hub.pull(unet_repo)
 
 
-def test_invalid_repo_ids_fail_before_any_request(fake_hub, trained_run):  # noqa: F811
+def test_invalid_repo_ids_fail_before_any_request(fake_hub, trained_run):
     fake_hub.clear_requests()
     for bad in ("no-slash", "a/b/c", "../etc", "", "alice/with space", "alice/x--..y"):
         with pytest.raises(hub.InvalidRepoIdError, match="not a Hugging Face repo id"):
@@ -337,7 +337,7 @@ def test_invalid_repo_ids_fail_before_any_request(fake_hub, trained_run):  # noq
     assert fake_hub.requests == []
 
 
-def test_push_token_errors_never_echo_the_token(fake_hub, trained_run, hub_repo_id):  # noqa: F811
+def test_push_token_errors_never_echo_the_token(fake_hub, trained_run, hub_repo_id):
     with pytest.raises(hub.HubAuthError, match="needs a Hugging Face token"):
         hub.push(trained_run, hub_repo_id, token=None, measure_quality=False)
 
@@ -352,7 +352,7 @@ def test_push_token_errors_never_echo_the_token(fake_hub, trained_run, hub_repo_
     assert not fake_hub.repo_exists(hub_repo_id) and not fake_hub.repo_exists("bob/not-yours")
 
 
-def test_failed_commit_is_a_clear_error(fake_hub, trained_run, hub_repo_id):  # noqa: F811
+def test_failed_commit_is_a_clear_error(fake_hub, trained_run, hub_repo_id):
     fake_hub.fail_commits(1, status=501)
     with pytest.raises(hub.HubError, match="answered 501"):
         hub.push(trained_run, hub_repo_id, token=fake_hub.token, measure_quality=False)
@@ -415,7 +415,7 @@ def test_unreachable_hub_fails_at_once_with_a_clear_message(trained_run, tmp_pat
     assert generate(load_generator(trained_run), 2, seed=0).shape == (2, 1, 8, 8)
 
 
-def test_offline_mode_and_the_copy_pulled_earlier(fake_hub, pushed, monkeypatch):  # noqa: F811
+def test_offline_mode_and_the_copy_pulled_earlier(fake_hub, pushed, monkeypatch):
     from huggingface_hub import constants
 
     repo_id, _ = pushed
@@ -431,7 +431,7 @@ def test_offline_mode_and_the_copy_pulled_earlier(fake_hub, pushed, monkeypatch)
     assert repo_id in {item["repo_id"] for item in hub.pulled_generators()}
 
 
-def test_weights_that_do_not_fit_the_config(fake_hub, hub_repo_id):  # noqa: F811
+def test_weights_that_do_not_fit_the_config(fake_hub, hub_repo_id):
     from safetensors.torch import save
 
     _seed_generator_repo(fake_hub, hub_repo_id, WEIGHTS_NAME, b"garbage" * 10)

@@ -4,8 +4,6 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (pytest finds fixtures by name)
-
 from gan_space.checkpoints import WEIGHTS_NAME, load_generator
 from gan_space.cli import main
 from gan_space.sampling import generate
@@ -19,7 +17,7 @@ def run_folder(tmp_path_factory):
     return out
 
 
-def test_push_pull_generate_from_the_command_line(fake_hub, run_folder, hub_repo_id, tmp_path, capsys,  # noqa: F811
+def test_push_pull_generate_from_the_command_line(fake_hub, run_folder, hub_repo_id, tmp_path, capsys,
                                                   monkeypatch):
     monkeypatch.setenv("HF_TOKEN", fake_hub.token)
     capsys.readouterr()
@@ -55,7 +53,7 @@ def test_push_pull_generate_from_the_command_line(fake_hub, run_folder, hub_repo
     (["push", "--model", "{run}", "--repo", "bob/theirs"], "403"),
     (["push", "--model", "{tmp}/missing", "--repo", "alice/x"], "no such folder"),
 ])
-def test_hub_errors_are_one_line_without_the_token(fake_hub, run_folder, tmp_path, capsys, monkeypatch,  # noqa: F811
+def test_hub_errors_are_one_line_without_the_token(fake_hub, run_folder, tmp_path, capsys, monkeypatch,
                                                    args, message):
     monkeypatch.setenv("HF_TOKEN", fake_hub.token)
     capsys.readouterr()
@@ -67,7 +65,7 @@ def test_hub_errors_are_one_line_without_the_token(fake_hub, run_folder, tmp_pat
     assert fake_hub.token not in captured.err + captured.out
 
 
-def test_push_without_hf_token_says_how_to_get_one(fake_hub, run_folder, capsys, monkeypatch):  # noqa: F811
+def test_push_without_hf_token_says_how_to_get_one(fake_hub, run_folder, capsys, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     capsys.readouterr()
     assert main(["push", "--model", str(run_folder), "--repo", "alice/whatever"]) == 1

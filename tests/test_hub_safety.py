@@ -17,7 +17,6 @@ import pytest
 from gan_space import hub
 from gan_space.checkpoints import WEIGHTS_NAME, ModelLoadError, load_generator
 from folders import folder_digest
-from hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (fixtures)
 from test_hub import pushed, trained_run  # noqa: F401  (fixtures)
 
 PICKLE_NAMES = ("diffusion_pytorch_model.bin", "pytorch_model.bin", "model.ckpt", "optimizer.pt", "weights.pth",
@@ -55,11 +54,11 @@ def generator_files() -> dict[str, bytes]:
     return {"config.json": json.dumps(dict(config)).encode(), WEIGHTS_NAME: save(generator.state_dict())}
 
 
-def resolved(fake_hub) -> list[str]:  # noqa: F811
+def resolved(fake_hub) -> list[str]:
     return [r.path for r in fake_hub.requests if "/resolve/" in r.path]
 
 
-def test_a_repo_with_a_malicious_pickle_is_never_unpickled(fake_hub, hub_repo_id, exploit, tmp_path,  # noqa: F811
+def test_a_repo_with_a_malicious_pickle_is_never_unpickled(fake_hub, hub_repo_id, exploit, tmp_path,
                                                             capsys):
     from gan_space import GANPipeline, cli
 
@@ -101,7 +100,7 @@ def test_a_repo_with_a_malicious_pickle_is_never_unpickled(fake_hub, hub_repo_id
             load_generator(folder)
 
 
-def test_a_run_folder_with_pickles_in_place_of_its_state_does_not_resume(trained_run, exploit, tmp_path):  # noqa: F811
+def test_a_run_folder_with_pickles_in_place_of_its_state_does_not_resume(trained_run, exploit, tmp_path):
     import shutil
 
     from gan_space.training import Trainer
@@ -135,7 +134,7 @@ def no_retry_sleep(monkeypatch):
     (dict(status=0, n=10, path_contains="/preupload/"), "could not reach"),  # ... before the commit
 ])
 def test_a_push_that_fails_halfway_leaves_everything_as_it_was_and_says_so(
-        fake_hub, trained_run, hub_repo_id, tmp_path, caplog, no_retry_sleep, failure, error):  # noqa: F811
+        fake_hub, trained_run, hub_repo_id, tmp_path, caplog, no_retry_sleep, failure, error):
     from huggingface_hub import constants
 
     token = fake_hub.token
@@ -169,7 +168,7 @@ def test_a_push_that_fails_halfway_leaves_everything_as_it_was_and_says_so(
     assert len(fake_hub.commits(hub_repo_id)) == len(commits_before) + 1
 
 
-def test_a_pull_that_fails_halfway_leaves_no_half_generator(fake_hub, pushed, tmp_path, no_retry_sleep):  # noqa: F811
+def test_a_pull_that_fails_halfway_leaves_no_half_generator(fake_hub, pushed, tmp_path, no_retry_sleep):
     repo_id, _ = pushed
     fake_hub.fail_next(100, method="GET", path_contains=WEIGHTS_NAME, status=0)  # the weights never arrive
     try:
@@ -199,7 +198,7 @@ HOSTILE_REPO_IDS = [
 
 
 @pytest.mark.parametrize("repo_id", HOSTILE_REPO_IDS, ids=range(len(HOSTILE_REPO_IDS)))
-def test_hostile_repo_ids_are_refused_before_any_request(fake_hub, trained_run, repo_id):  # noqa: F811
+def test_hostile_repo_ids_are_refused_before_any_request(fake_hub, trained_run, repo_id):
     from gan_space import GANPipeline
 
     fake_hub.clear_requests()
@@ -212,7 +211,7 @@ def test_hostile_repo_ids_are_refused_before_any_request(fake_hub, trained_run, 
     assert fake_hub.requests == []
 
 
-def test_only_the_expected_file_names_are_ever_fetched(fake_hub, hub_repo_id, tmp_path):  # noqa: F811
+def test_only_the_expected_file_names_are_ever_fetched(fake_hub, hub_repo_id, tmp_path):
     odd_names = ["config.json.bin", "sub/config.json", "generator/config.json.pkl", WEIGHTS_NAME + ".pkl",
                  "x/" + WEIGHTS_NAME, "README.md.exe", ".hidden/config.json", "discriminator/evil.bin",
                  "discriminator/sub/" + WEIGHTS_NAME]

@@ -12,12 +12,8 @@ import time
 
 import pytest
 
-try:
-    from tests.hub_fixtures import fake_hub, hub_repo_id, point_huggingface_hub_at  # noqa: F401
-    from tests.hub_server import FakeHub, git_blob_sha1
-except ImportError:  # pragma: no cover - tests/ itself on sys.path
-    from hub_fixtures import fake_hub, hub_repo_id, point_huggingface_hub_at  # type: ignore  # noqa: F401
-    from hub_server import FakeHub, git_blob_sha1  # type: ignore
+from hub_fixtures import point_huggingface_hub_at
+from hub_server import FakeHub, git_blob_sha1
 
 
 def _safetensors_bytes() -> bytes:

@@ -8,7 +8,7 @@ import re
 from PIL import Image
 from playwright.sync_api import expect
 
-from app_fixtures import SCREENSHOTS, app_server, browser, page, page_factory  # noqa: F401  (fixtures)
+from app_fixtures import SCREENSHOTS
 
 
 REAL, FAKE = (20, 120, 60), (120, 50, 170)  # gan_space.lab's green and purple

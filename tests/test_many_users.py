@@ -11,8 +11,6 @@ from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
 from PIL import Image
 
-from app_fixtures import app_server, client_factory  # noqa: F401  (fixtures)
-from hub_fixtures import fake_hub  # noqa: F401  (fixtures)
 from test_app_api import steps_seen, wait_until
 
 UPLOAD = "upload images or a .zip"
@@ -122,14 +120,13 @@ def test_private_runs_in_a_shared_app_and_every_run_for_one_user(tmp_path):
 
 
 def test_visitors_of_a_shared_app_never_get_the_servers_token(fake_hub, app_server, client_factory, monkeypatch,
-                                                               tmp_path):  # noqa: F811
+                                                               tmp_path):
     """A Space owner's HF_TOKEN (set for their own use) must not let visitors read the owner's
     private datasets and models, nor push in their name; a visitor's own token works for them
     alone and is kept nowhere."""
     import io
     import uuid
 
-    from hub_fixtures import hub_repo_id  # noqa: F401
     from test_hub_safety import generator_files
 
     picture = io.BytesIO()

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from gradio_client.exceptions import AppError
 
-from app_fixtures import app_server, client_factory  # noqa: F401  (fixtures)
 from gan_space.data import DatasetError, load_dataset
 from gan_space.ui import train_tab
 from gan_space.ui.models import AppPaths, check_run_name, find_generator

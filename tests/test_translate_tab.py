@@ -12,8 +12,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 from playwright.sync_api import expect
 
-from app_fixtures import SCREENSHOTS, app_server, browser, client_factory, page, page_factory  # noqa: F401
-from hub_fixtures import fake_hub, hub_repo_id, point_huggingface_hub_at  # noqa: F401  (fixtures)
+from app_fixtures import SCREENSHOTS
 from test_app_browser import distinct_sources
 
 UPLOAD = "upload images or a .zip"
@@ -162,7 +161,7 @@ def test_train_super_resolution_in_the_browser_watch_it_sharpen_then_apply_and_d
     assert "Traceback" not in page.content()
 
 
-def test_push_from_the_tab_then_pull_in_the_hub_tab(app_server, client_factory, fake_hub, hub_repo_id):  # noqa: F811
+def test_push_from_the_tab_then_pull_in_the_hub_tab(app_server, client_factory, fake_hub, hub_repo_id):
     client = client_factory()
     models = [m["key"] for m in client.predict(api_name="/translate_models")]
     if not models:

@@ -7,8 +7,6 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (pytest finds fixtures by name)
-
 from gan_space import cli
 
 
@@ -82,7 +80,7 @@ def test_cli_apply_errors_are_one_line(sr_run, tmp_path, capsys):
     assert "colourisation makes colour pictures" in capsys.readouterr().err
 
 
-def test_hub_round_trip_is_exact_and_the_card_shows_before_after_and_scores(sr_run, fake_hub, hub_repo_id, tmp_path):  # noqa: F811
+def test_hub_round_trip_is_exact_and_the_card_shows_before_after_and_scores(sr_run, fake_hub, hub_repo_id, tmp_path):
     from huggingface_hub import hf_hub_download
 
     from gan_space import hub
