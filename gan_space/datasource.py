@@ -1,7 +1,7 @@
 """Batches of real samples for training, from a Dataset of any size.
 
 A Dataset keeps its pictures as uint8 (in memory, or memory-mapped from a run's data
-cache: gan_space/data.py); a batch is converted to float only when it is drawn. Two ways
+cache: gan_space/data/cache.py); a batch is converted to float only when it is drawn. Two ways
 to draw, one contract (`BatchSource`):
 
 - `InMemorySource`: this process's rows live on the device as uint8 (4x smaller than

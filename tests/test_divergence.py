@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_space import objective
+from gan_space.objectives import gan as objective
 from gan_space.checkpoints import latest_checkpoint, load_generator
 from gan_space.sampling import generate
 from gan_space.training import TrainConfig, Trainer

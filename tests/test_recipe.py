@@ -15,7 +15,7 @@ from gan_space.models import get_family
 from gan_space.models.fastgan import FastGANDiscriminator, FastGANGenerator, FastGANObjective
 from gan_space.models.registry import DataSpec
 from gan_space.models.resnet import ResidualDiscriminator, ResidualGenerator
-from gan_space.objective import Batch, GANObjective
+from gan_space.objectives import Batch, GANObjective
 from gan_space.randomness import RunRandomness
 from gan_space.training import PRESETS, ConfigError, TrainConfig, Trainer
 

@@ -123,7 +123,7 @@ class PatchDiscriminator(ModelMixin, ConfigMixin):
     paper's choice). With `condition_channels`, it judges the pair: the input (upscaled to
     the picture's size) stacked on the picture, as pix2pix's conditional D; it takes the
     input where class-conditional discriminators take their labels, so the shared update
-    step conditions it like any other (gan_space.translation.TranslationObjective)."""
+    step conditions it like any other (gan_space.objectives.TranslationObjective)."""
 
     @register_to_config
     def __init__(self, channels: int = 3, condition_channels: int = 0, width: int = 32, layers: int = 3,

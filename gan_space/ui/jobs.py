@@ -311,7 +311,7 @@ class TrainingJob(RunJob):
 @dataclass
 class ScorePoint:
     step: int
-    scores: object  # gan_space.translation.Scores
+    scores: object  # gan_space.held_out.Scores
     warmup: bool = False  # the L1 model at the end of the pixel warm-up (the GAN's own L1-only reference)
 
 
