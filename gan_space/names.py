@@ -1,5 +1,5 @@
 """The names a user chooses from: losses, augmentations, precisions, devices, pixel
-losses, pair directions, super-resolution scales.
+losses, pair directions, super-resolution scales, the built-in data sets.
 
 Every face of the library shows these same tables: TrainConfig's validation, the CLI's
 choices (gan_space.cli) and the app's dropdowns (gan_space.ui). The implementations key
@@ -21,6 +21,12 @@ CHANNELS = (1, 3)
 PIXEL_LOSSES = ("l1", "charbonnier")
 DIRECTIONS = ("AtoB", "BtoA")  # paired data: which side is the input
 SCALES = (2, 4)  # super-resolution factors
+# The built-in data sets (gan_space.data makes them): pictures, and 2-D points (the mixtures of
+# Gaussians have modes to count: gan_space.metrics.mixtures)
+BUILTIN_IMAGE_SETS = ("digits", "emoji")
+MIXTURE_SETS = ("ring8", "grid25")
+BUILTIN_POINT_SETS = MIXTURE_SETS + ("moons", "spiral")
+BUILTIN_DATASETS = BUILTIN_IMAGE_SETS + BUILTIN_POINT_SETS
 
 
 def implemented(what: str, names: tuple, implementations: dict) -> dict:

@@ -311,7 +311,7 @@ class TrainConfig:
         check("augment", self.augment in AUGMENTATIONS, f"one of {', '.join(AUGMENTATIONS)}")
         check("device", isinstance(self.device, str) and self.device.split(":")[0] in names.DEVICE_KINDS,
               "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
-        check("precision", self.precision in names.PRECISIONS, f"one of {', '.join(names.PRECISIONS)}")
+        check("precision", self.precision in names.PRECISIONS, f"one of {', '.join(map(repr, names.PRECISIONS))}")
         check("compile", isinstance(self.compile, bool), "True or False")
         check("checkpoint_minutes", isinstance(self.checkpoint_minutes, (int, float))
               and 0 <= self.checkpoint_minutes <= 10_000, "minutes from 0 (by steps only) to 10,000")

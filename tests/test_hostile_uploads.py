@@ -383,7 +383,7 @@ def call_train_raw(url: str, upload: list) -> str:
     import httpx
 
     data = ["upload images or a .zip", upload, None, "server-path", 2, 4, 8, None, None, None, None, None, None,
-            None, None, False, 0, False, None]  # ... conditional, seed, live_preview, minutes
+            None, None, False, 0, False, None, None]  # ... conditional, seed, live_preview, minutes, settings
     with httpx.Client(base_url=url, timeout=120) as http:
         event = http.post("gradio_api/call/train", json={"data": data}).json()["event_id"]
         return http.get(f"gradio_api/call/train/{event}").text

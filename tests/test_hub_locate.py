@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.hub_fixtures import fake_hub, hub_repo_id  # noqa: F401  (pytest finds fixtures by name)
 
 from gan_space import hub
 from gan_space.checkpoints import ModelLoadError, load_generator
@@ -40,7 +39,7 @@ MISSING_PATHS = ["./no-such-run", "../no-such-run", "/no/such/run", "~/no-such-r
 
 
 @pytest.mark.parametrize("name", MISSING_PATHS)
-def test_a_missing_path_is_local_and_says_so_without_asking_the_hub(fake_hub, tmp_path, monkeypatch, name):  # noqa: F811
+def test_a_missing_path_is_local_and_says_so_without_asking_the_hub(fake_hub, tmp_path, monkeypatch, name):
     (tmp_path / "runs").mkdir()  # `runs/no-such-run` is a typo in a folder that exists, not a Hub id
     monkeypatch.chdir(tmp_path)
     fake_hub.clear_requests()
@@ -51,7 +50,7 @@ def test_a_missing_path_is_local_and_says_so_without_asking_the_hub(fake_hub, tm
     assert fake_hub.requests == []  # the name never left the machine
 
 
-def test_a_hub_id_is_pulled(fake_hub, hub_repo_id, tmp_path, monkeypatch):  # noqa: F811
+def test_a_hub_id_is_pulled(fake_hub, hub_repo_id, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no folder named like the owner here
     hub.push(SHIPPED, hub_repo_id, token=fake_hub.token, private=True, measure_quality=False)
     assert model_location(hub_repo_id) == (HUB, hub_repo_id)
@@ -66,7 +65,7 @@ def test_a_hub_id_is_pulled(fake_hub, hub_repo_id, tmp_path, monkeypatch):  # no
 
 @pytest.mark.parametrize("name", ["a/b/c", "alice/", "alice/x y", "https://huggingface.co/alice/x", "alice/..",
                                   "alice/x?rev=1"])
-def test_a_name_that_is_neither_fails_clearly_before_any_request(fake_hub, tmp_path, monkeypatch, name):  # noqa: F811
+def test_a_name_that_is_neither_fails_clearly_before_any_request(fake_hub, tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
     fake_hub.clear_requests()
     with pytest.raises(hub.InvalidRepoIdError) as refused:
@@ -82,7 +81,7 @@ def test_a_name_that_is_neither_fails_clearly_before_any_request(fake_hub, tmp_p
     assert fake_hub.requests == []
 
 
-def test_every_entry_point_uses_the_same_rule(fake_hub, hub_repo_id, tmp_path, monkeypatch, capsys):  # noqa: F811
+def test_every_entry_point_uses_the_same_rule(fake_hub, hub_repo_id, tmp_path, monkeypatch, capsys):
     """The CLI, GANPipeline.from_pretrained and load_translator all read `runs/typo` as a
     missing folder (before, each guessed on its own and two of them asked the Hub for it),
     and all pull an owner/name id."""

@@ -17,16 +17,6 @@ from gan_space.ui.pictures import GRID_CELL, GRID_PADDING, grid_picture
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_the_ui_names_the_same_choices_as_the_library():
-    # The UI spells these out so that building the page does not import torch. (Losses,
-    # augmentations and the other training choices come from gan_space.names itself:
-    # tests/test_settings_faces.py checks every choice list the page shows.)
-    from gan_space.data import BUILTIN_DATASETS, BUILTIN_POINT_SETS, HF_REPO_ID
-
-    assert models.BUILTIN_DATASETS == BUILTIN_DATASETS and train_tab.POINT_SETS == BUILTIN_POINT_SETS
-    assert train_tab.HF_DATASET_ID.pattern == HF_REPO_ID.pattern
-
-
 def test_building_the_page_does_not_import_torch():
     import subprocess
     import sys

@@ -26,7 +26,8 @@ from .files import load_image_folder, load_image_zip
 from .hub_datasets import HF_REPO_ID, load_hf_dataset
 from .paired import DIRECTIONS, load_paired
 from .pool import ProgressCallback
-from .sources import BUILTIN, HUB, LOCAL, MAX_RESOLUTION, UNKNOWN, dataset_kind, dataset_location, load_dataset
+from .sources import (BUILTIN, HUB, LOCAL, MAX_RESOLUTION, UNKNOWN, dataset_kind, dataset_location, is_hub_id,
+                      load_dataset)
 
 __all__ = ["BUILTIN_DATASETS", "BUILTIN_IMAGE_SETS", "BUILTIN_POINT_SETS", "EMOJI_SPRITE", "MIXTURE_SETS",
            "load_digits", "load_emoji", "load_mixture", "mixture_modes", "points_dataset", "CACHE_META",
@@ -34,4 +35,4 @@ __all__ = ["BUILTIN_DATASETS", "BUILTIN_IMAGE_SETS", "BUILTIN_POINT_SETS", "EMOJ
            "MAX_FILE_BYTES", "MAX_IMAGE_PIXELS", "MAX_ZIP_MEMBER_BYTES", "MAX_ZIP_TOTAL_BYTES", "decode_image",
            "fit_picture", "open_picture", "read_file", "load_image_folder", "load_image_zip", "HF_REPO_ID",
            "load_hf_dataset", "DIRECTIONS", "load_paired", "ProgressCallback", "MAX_RESOLUTION", "dataset_kind",
-           "load_dataset", "dataset_location", "BUILTIN", "LOCAL", "HUB", "UNKNOWN"]
+           "load_dataset", "dataset_location", "is_hub_id", "BUILTIN", "LOCAL", "HUB", "UNKNOWN"]

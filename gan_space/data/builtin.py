@@ -9,13 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..names import BUILTIN_DATASETS, BUILTIN_IMAGE_SETS, BUILTIN_POINT_SETS, MIXTURE_SETS  # noqa: F401
 from .dataset import Dataset, DatasetError
 from .decode import open_picture
 
-BUILTIN_IMAGE_SETS = ("digits", "emoji")
-MIXTURE_SETS = ("ring8", "grid25")  # mixtures of Gaussians: modes to count (metrics.mode_metrics)
-BUILTIN_POINT_SETS = MIXTURE_SETS + ("moons", "spiral")
-BUILTIN_DATASETS = BUILTIN_IMAGE_SETS + BUILTIN_POINT_SETS
 
 
 def mixture_modes(name: str) -> tuple[torch.Tensor, float]:

@@ -70,9 +70,12 @@ def dataset_location(source: str) -> str:
             return LOCAL
     except (RuntimeError, OSError, ValueError):  # '~nobody/x', a name too long or with a NUL byte
         pass
-    if HF_REPO_ID.match(source) and not source.startswith((".", "/", "~")) and ".." not in source:
-        return HUB
-    return UNKNOWN
+    return HUB if is_hub_id(source) else UNKNOWN
+
+
+def is_hub_id(source: str) -> bool:
+    """Whether a name has the form of a Hugging Face id (owner/name, not path-like)."""
+    return bool(HF_REPO_ID.match(source)) and not source.startswith((".", "/", "~")) and ".." not in source
 
 
 def _check_settings(resolution, channels, max_images, workers) -> None:

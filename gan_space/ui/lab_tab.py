@@ -6,9 +6,11 @@ import time
 
 import gradio as gr
 
+from gan_space import names
+
 from .common import AppContext, user_error
 
-LAB_DATASETS = ("ring8", "grid25", "moons", "spiral")
+LAB_DATASETS = names.BUILTIN_POINT_SETS  # the Lab shows 2-D points
 UPLOADED = "uploaded CSV (x, y)"
 DRAWN = "drawn on the canvas"
 DRAW_FIRST = ("Draw the data on the canvas (pick the brush on its left; a shape, letters, a few blobs), then press "

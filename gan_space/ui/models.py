@@ -22,11 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gan_space import names
 from gan_space.generator_output import generator_output
 
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
-# The built-in datasets (gan_space.data.BUILTIN_DATASETS, named here for the same reason).
-BUILTIN_DATASETS = ("digits", "emoji", "ring8", "grid25", "moons", "spiral")
+BUILTIN_DATASETS = names.BUILTIN_DATASETS
 
 # Run names become folder names: letters, digits, '.', '_' and '-', starting with a
 # letter or digit, so a name can never climb out of runs/ or hide as a dot-folder.

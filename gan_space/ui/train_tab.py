@@ -28,7 +28,7 @@ from .runs import PREVIEW, RUN_NAME, STATUS, RunHandlers
 UPLOAD = "upload images or a .zip"
 HUB_DATASET = "Hugging Face dataset"
 SOURCES = (*BUILTIN_DATASETS, UPLOAD, HUB_DATASET)
-POINT_SETS = ("ring8", "grid25", "moons", "spiral")
+POINT_SETS = names.BUILTIN_POINT_SETS
 
 LOG_EVERY = 5  # steps between progress events: smooth curves, a live status line
 MAX_CURVE_POINTS = 400  # longer curves are thinned before they go to the browser
@@ -98,15 +98,14 @@ def hub_dataset_id(name: str | None) -> str:
     name = (name or "").strip()
     if not name:
         raise ValueError("enter a Hugging Face dataset id, like 'owner/name'")
-    from gan_space.data import HUB, LOCAL, dataset_location
+    from gan_space.data import LOCAL, dataset_location, is_hub_id
 
-    where = dataset_location(name)
-    if where == LOCAL:
+    if not is_hub_id(name):
+        raise ValueError(f"{name!r} is not a Hugging Face dataset id: use the form 'owner/name'")
+    if dataset_location(name) == LOCAL:
         # load_dataset reads local folders first; the app only loads Hub datasets by id.
         raise ValueError(f"{name!r} names a folder on the server, not a Hugging Face dataset: upload the images "
                          f"instead")
-    if where != HUB:
-        raise ValueError(f"{name!r} is not a Hugging Face dataset id: use the form 'owner/name'")
     return name
 
 
