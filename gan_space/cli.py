@@ -8,6 +8,7 @@
     apply     apply an image-to-image model (super-resolution, colourisation, ...) to pictures
     push      upload a generator to the Hugging Face Hub (token from HF_TOKEN)
     pull      download a generator from the Hub into a folder (safetensors only)
+    doctor    what the app sees: hardware, torch, CUDA, the Space's variables, sign-in scopes, storage
 
 Errors print one line and exit non-zero; no traceback reaches the user.
 """
@@ -47,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(train)
 
     verbs.add_parser("families", help="list the network families and what they take")
+
+    doctor = verbs.add_parser("doctor", help="print what the app sees (for debugging a Space)", description=(
+        "Print what the app sees: hardware (CPU model, cores, memory), torch and CUDA/MPS, the Hugging Face "
+        "Space's variables, the sign-in scopes the Space asks for, where runs are kept and the disk space there. "
+        "A token or secret shows only as set or not set."))
+    doctor.add_argument("--runs", default=os.environ.get("GAN_SPACE_RUNS", "runs"),
+                        help="the runs folder the app uses (default: GAN_SPACE_RUNS, else runs/)")
 
     generate = verbs.add_parser("generate", help="sample a generator", description=(
         "Sample a generator. A .png output is a grid; a .npy output holds the raw samples: points as float32 "
@@ -379,11 +387,20 @@ def _families(args) -> int:
     return 0
 
 
+def _doctor(args) -> int:
+    from .hosting.environment import doctor_report
+
+    print("gan_space doctor: what the app sees")
+    for line in doctor_report(args.runs):
+        print(f"  {line}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"train": _train, "generate": _generate, "info": _info, "push": _push, "pull": _pull, "apply": _apply,
-                "families": _families, "score": _score}
+                "families": _families, "score": _score, "doctor": _doctor}
     try:
         return handlers[args.verb](args)
     except HubError as error:  # the message says what went wrong and what to do; it never holds a token

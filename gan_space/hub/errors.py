@@ -2,9 +2,15 @@
 saying what happened and what to do (never quoting a token), and the translation of
 huggingface_hub's and the network's exceptions into them."""
 
+import os
 from contextlib import contextmanager
 
 from .tokens import _redact
+
+# The sign-in scopes (README front matter `hf_oauth_scopes`) that let a Space's signed-in token create
+# and write the visitor's own repos, least privilege first: contribute-repos creates repos and writes
+# those this app created (and nothing else); write-repos and manage-repos reach all the user's repos.
+REPO_WRITE_SCOPES = ("contribute-repos", "write-repos", "manage-repos")
 
 
 class HubError(Exception):
@@ -73,13 +79,14 @@ def _translate_error(error: Exception, *, action: str, repo_id: str, revision: s
         status = error.response.status_code if error.response is not None else None
         if status == 401:
             what = "a token" if not token else "the token: it is invalid or expired"
+            hint = f" {_write_rights_hint()}" if token and action.startswith("push") else ""
             return HubAuthError(f"cannot {action}: the Hub refused the request (401 unauthorized). Check {what}; "
-                                "create one at https://huggingface.co/settings/tokens.")
+                                f"create one at https://huggingface.co/settings/tokens.{hint}")
         if status == 403 and action.startswith("push"):
             owner = repo_id.split("/")[0]
             return HubAuthError(f"cannot {action}: the token may not write to {repo_id} (403 forbidden). Use a "
                                 f"token with write access for '{owner}' (your own account or an organisation "
-                                "you belong to).")
+                                f"you belong to). {_write_rights_hint()}")
         if status == 403:
             return HubAuthError(f"cannot {action}: the token may not read {repo_id} (403 forbidden). Use a token "
                                 "of an account that has access.")
@@ -91,6 +98,24 @@ def _translate_error(error: Exception, *, action: str, repo_id: str, revision: s
                                    "the network connection (and HF_ENDPOINT if you set it); everything that "
                                    "needs no Hub keeps working offline.")
     return error
+
+
+def _write_rights_hint() -> str:
+    """Which scope or token type a push lacks. A Space's sign-in token can create and write repos only
+    with a write scope in the Space's README (`hf_oauth_scopes`; the Space hands it to the app as
+    OAUTH_SCOPES); a pasted token must be a write token."""
+    scopes = os.environ.get("OAUTH_SCOPES", "").split() if os.environ.get("OAUTH_CLIENT_ID") else []
+    if scopes and not set(scopes) & set(REPO_WRITE_SCOPES):
+        signed_in = (f"The signed-in token cannot create or write repos: this Space's sign-in asks only for "
+                     f"'{' '.join(scopes)}'; its README needs `hf_oauth_scopes: [contribute-repos]` (or "
+                     "write-repos), then sign in again.")
+    else:
+        signed_in = ("Signed in on a Space: the sign-in's token creates and writes only what its scopes allow "
+                     "(with contribute-repos, only repos this Space created: pick a new repo name), and a Space "
+                     "whose README lacks `hf_oauth_scopes: [contribute-repos]` (or write-repos) gives a token "
+                     "that cannot write at all.")
+    return (f"{signed_in} Or paste a token of type 'Write' (a fine-grained token needs write access to the "
+            "repo's owner).")
 
 
 @contextmanager

@@ -10,6 +10,8 @@ import threading
 
 import gradio as gr
 
+from gan_space.hosting.environment import Hosting
+
 from .common import AppContext, session_hash
 from .generate_tab import build_generate_tab
 from .hub_tab import build_hub_tab
@@ -28,16 +30,22 @@ Train a GAN and watch its samples sharpen live, then sample what you trained.
 
 
 def build_demo(checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None,
-               live_preview_seconds: float = 1.0, private_runs: bool = True) -> gr.Blocks:
+               live_preview_seconds: float = 1.0, private_runs: bool = True,
+               hosting: Hosting | None = None) -> gr.Blocks:
     """The Gradio app over the given folders (relative paths are resolved now).
 
     private_runs: each browser session sees, samples and resumes only the runs it made (for an
-    app many people use, like a public Space); False shows everyone every run in runs/."""
+    app many people use, like a public Space); False shows everyone every run in runs/.
+    hosting: where the app runs (default: read from the environment, see gan_space.hosting); on a
+    Space the header says where and what to expect, and the tabs propose that hardware's defaults."""
     context = AppContext(paths=AppPaths.create(checkpoints_dir, runs_dir, sessions_dir),
-                         live_preview_seconds=live_preview_seconds, private_runs=private_runs)
+                         live_preview_seconds=live_preview_seconds, private_runs=private_runs,
+                         hosting=hosting or Hosting.from_environment())
     # Preview images go to Gradio's cache on every update: clear files older than an hour.
     with gr.Blocks(title="gan_space", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         gr.Markdown(INTRO)
+        where = context.hosting.header_markdown()
+        hosting_note = gr.Markdown(where, visible=bool(where), elem_id="hosting-note")
         with gr.Tabs():
             with gr.Tab("Train", id="train"):
                 train = build_train_tab(context, demo)
@@ -65,6 +73,12 @@ def build_demo(checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None
             context.paths.remove_session_dir(session_hash(request))
 
         demo.unload(remove_session_files)
+        if context.hosting.duplicate_hint() is not None:
+            def note_for_visitor(profile: gr.OAuthProfile | None):
+                # The Space's own author is on their own copy: no "duplicate this Space" for them.
+                return context.hosting.header_markdown(profile.username if profile is not None else None)
+
+            demo.load(note_for_visitor, None, hosting_note, queue=False, api_visibility="private")
     demo.context = context  # for tests and for warm_up
     return demo
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
+from gan_space.hosting.environment import Hosting
+
 from .jobs import describe_error
 from .models import AppPaths, GeneratorCache, ModelKind, find_model, list_models, owner_id
 from .sessions import Sessions
@@ -23,6 +25,8 @@ class AppContext:
     # Each browser session sees only the runs it made (a shared app, e.g. a public Space);
     # False: one user, who sees every run in runs/.
     private_runs: bool = True
+    # Where the app runs (a Space's variables): the tabs' defaults and the page's header follow it.
+    hosting: Hosting = field(default_factory=Hosting.from_environment)
 
     def owner(self, request: gr.Request | None) -> str | None:
         """Whose runs a request may see: None when runs are not private."""

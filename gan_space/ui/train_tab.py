@@ -19,6 +19,7 @@ import gradio as gr
 import pandas as pd
 
 from gan_space import names
+from gan_space.hosting.environment import Hosting
 
 from .common import AppContext
 from .jobs import JobSnapshot, TrainingJob
@@ -353,19 +354,38 @@ class TrainProgress:
 # The tab
 
 
-def preset_values(dataset: str):
-    """The library's preset settings for this data, to fill the advanced fold; the
-    architecture and resolution choices are the registered network families' (asked here,
-    after start-up, because the registry imports torch)."""
+def is_pictures(dataset: str) -> bool:
+    """Colour pictures of a free size (the emoji, uploads, Hub datasets): what a time budget and a
+    resolution suit; the digits (8x8) and 2-D points train in a minute or two by steps."""
+    return dataset not in POINT_SETS and dataset != "digits"
+
+
+def preset_values(dataset: str, hosting: Hosting | None = None):
+    """The library's preset settings for this data, to fill the advanced fold, with the hardware's
+    resolution for pictures on a Space (gan_space.hosting.environment.DEFAULTS; locally the preset's);
+    the architecture and resolution choices are the registered network families' (asked here, after
+    start-up, because the registry imports torch)."""
     from gan_space.data import dataset_kind
     from gan_space.models import family_names, image_resolutions
     from gan_space.training import TrainConfig
 
     preset = TrainConfig.for_dataset(dataset if dataset in BUILTIN_DATASETS else "uploaded-images").to_dict()
+    proposed = (hosting or Hosting()).defaults.picture_resolution
+    if proposed and is_pictures(dataset):
+        preset["resolution"] = proposed
     choices = {"arch": family_names(dataset_kind(dataset if dataset in BUILTIN_DATASETS else "uploaded-images")),
                "resolution": image_resolutions()}
     return tuple(gr.update(choices=choices[name], value=preset[name]) if name in choices else preset[name]
                  for name in PRESET_FIELDS)
+
+
+def minutes_value(dataset: str, hosting: Hosting | None = None):
+    """The "Train for (minutes)" box for this data: on a Space, the hardware's time budget for pictures
+    and blank (the preset's steps) for the rest; locally left as the user has it."""
+    defaults = (hosting or Hosting()).defaults
+    if defaults.picture_minutes is None:
+        return gr.skip()
+    return defaults.picture_minutes if is_pictures(dataset) else None
 
 
 def source_field_updates(dataset: str):
@@ -444,8 +464,17 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
     preset_fields = [steps, batch_size, resolution, channels, arch, loss, lr_g, lr_d, r1_gamma, ema_decay, augment]
     dataset.change(source_field_updates, dataset, [upload, hf_dataset, resolution, channels, arch, augment],
                    queue=False, api_visibility="private")
-    dataset.change(preset_values, dataset, preset_fields, api_visibility="private")
-    demo.load(preset_values, dataset, preset_fields, api_visibility="private")
+    def presets(dataset):
+        return preset_values(dataset, context.hosting)
+
+    def minutes_for(dataset):
+        return minutes_value(dataset, context.hosting)
+
+    dataset.change(presets, dataset, preset_fields, api_visibility="private")
+    demo.load(presets, dataset, preset_fields, api_visibility="private")
+    if context.hosting.defaults.picture_minutes is not None:  # locally the box stays as the user leaves it
+        dataset.change(minutes_for, dataset, minutes, queue=False, api_visibility="private")
+        demo.load(minutes_for, dataset, minutes, queue=False, api_visibility="private")
 
     # New outputs go last: API clients read the status at index 3 and the run name at 4.
     progress_outputs = [grid, loss_plot, probability_plot, status, run_name, quality_plot, frechet_plot, reading]

@@ -201,7 +201,9 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                              visible=False, elem_id="translate-upload", height=180)
             run_name = gr.Textbox(label="Run name", placeholder="blank: a new name like sr-emoji-3f9a1c2e",
                                   info="the folder in runs/; Resume continues the run named here")
+            # On a Space the hardware may propose a time budget (gan_space.hosting.environment.DEFAULTS).
             minutes = gr.Number(label="Train for (minutes)", minimum=0,
+                                value=context.hosting.defaults.translate_minutes,
                                 info="blank: the preset's steps (2,000); the run stops on time with a checkpoint")
             with gr.Row():
                 train_button = gr.Button("Train", variant="primary", elem_id="translate-train")
