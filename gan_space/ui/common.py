@@ -23,6 +23,9 @@ class AppContext:
     # Each browser session sees only the runs it made (a shared app, e.g. a public Space);
     # False: one user, who sees every run in runs/.
     private_runs: bool = True
+    # Save a run to its trainer's Hub repo every this many minutes and at its end, when a token
+    # is at hand (a signed-in visitor's; gan_space.hub.hub_save_minutes); None: never.
+    hub_save_minutes: float | None = None
 
     def owner(self, request: gr.Request | None) -> str | None:
         """Whose runs a request may see: None when runs are not private."""
