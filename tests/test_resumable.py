@@ -324,6 +324,10 @@ def test_the_app_resumes_a_run_from_the_hub_and_saves_it_back(fake_hub, digits_r
     # Saving on every checkpoint (the app saves every few minutes on a Space; off here by default).
     monkeypatch.setattr(app_server.demo.context, "hub_save_minutes", 0.0)
     client = client_factory()
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert [p["parameter_name"] for p in endpoints["/resume_from_hub"]["parameters"]] == [
+        "repo_id", "run_name", "steps", "minutes", "token", "live_preview", "settings"]
+    assert "oauth_token" not in [p["parameter_name"] for p in endpoints["/train"]["parameters"]]
     name = f"from-hub-{uuid.uuid4().hex[:6]}"
     outputs = list(client.submit(repo_id=repo_id, run_name=name, steps=12, token=fake_hub.token,
                                  api_name="/resume_from_hub"))

@@ -48,7 +48,7 @@ SETTINGS_EXAMPLE = '{"r2_gamma": 0.2, "lr_decay_fraction": 0.25}'
 class TrainTab:
     """What other tabs and build_demo wire to."""
 
-    run_events: list  # the Train and Resume event dependencies (chain `.then` on them)
+    run_events: list  # the Train, Resume and Resume-from-the-Hub event dependencies (chain `.then` on them)
     status: gr.Textbox
 
 
