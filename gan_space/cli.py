@@ -6,7 +6,7 @@
     score     Fréchet distance and KID of a generator's samples against real pictures
     families  the network families and what they take
     apply     apply an image-to-image model (super-resolution, colourisation, ...) to pictures
-    push      upload a generator to the Hugging Face Hub (token from HF_TOKEN)
+    push      upload a generator to the Hugging Face Hub (token from HF_TOKEN); --resumable: the run too
     pull      download a generator from the Hub into a folder (safetensors only)
     doctor    what the app sees: hardware, torch, CUDA, the Space's variables, sign-in scopes, storage
 
@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue the run in --out from its last checkpoint, with its own settings (a resume "
                             "may change the budget, the optimisation, the loss weights and the machinery; not the "
                             "data, the networks or the task)")
+    train.add_argument("--resume-from", metavar="REPO_ID",
+                       help="continue a run pushed with `push --resumable` from its Hub repo: it is downloaded into "
+                            "--out (a new folder; default runs/<repo name>), then resumed like --resume (HF_TOKEN "
+                            "for a private repo)")
     add_setting_flags(train)
 
     verbs.add_parser("families", help="list the network families and what they take")
@@ -92,10 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     push = verbs.add_parser("push", help="upload a generator to the Hugging Face Hub", description=(
         "Upload a generator (config.json + safetensors), a sample grid and a model card to a Hub model repo, "
-        "creating it if needed. The token comes from the HF_TOKEN environment variable and needs write access."))
+        "creating it if needed; with --resumable, the run's training state too. The token comes from the HF_TOKEN environment variable and needs write access."))
     push.add_argument("--model", required=True, help="a run folder, a checkpoint folder or a generator folder")
     push.add_argument("--repo", required=True, help="the Hub repo id, owner/name")
-    push.add_argument("--private", action="store_true", help="make the repo private (a new one, or an existing one)")
+    push.add_argument("--private", action=argparse.BooleanOptionalAction, default=None,
+                      help="make the repo private (a new one, or an existing one); --no-private: leave it public "
+                           "(default: private for --resumable, else as the repo is)")
+    push.add_argument("--resumable", action="store_true",
+                      help="also push the run's training state (D, optimisers, EMA, random streams; safetensors and "
+                           "JSON), so that `train --resume-from REPO` continues it anywhere; --model must be a run "
+                           "folder")
     push.add_argument("--raw-weights", action="store_true",
                       help="push the trained weights instead of their moving average (EMA)")
     push.add_argument("--discriminator", action="store_true", help="push the discriminator too (for fine-tuning)")
@@ -175,7 +185,9 @@ def _train(args) -> int:
             decoding.total = total
             decoding.update(done - decoding.n)
 
-        if args.resume:
+        if args.resume_from:
+            trainer = _resume_from_hub(args.resume_from, settings, args.resume, progress)
+        elif args.resume:
             out_dir = settings.pop("out_dir", None)
             if not out_dir:
                 raise ValueError("--resume needs --out: the run folder to continue")
@@ -186,6 +198,20 @@ def _train(args) -> int:
             trainer = Trainer(config, progress=progress)
     with _sigterm_stops(trainer):
         return _run_training(trainer)
+
+
+def _resume_from_hub(repo_id: str, settings: dict, resume: bool, progress):
+    """`train --resume-from REPO`: download the run into --out, then resume it."""
+    from . import hub
+    from .training import Trainer
+
+    if resume:
+        raise ValueError("give --resume (a run folder here) or --resume-from (a run on the Hub), not both")
+    repo_id = hub.validate_repo_id(repo_id)
+    out_dir = settings.pop("out_dir", None) or f"runs/{repo_id.split('/')[1]}"
+    hub.pull_run(repo_id, out_dir, token=hub.resolve_token())
+    print(f"pulled the run {repo_id} into {out_dir}")
+    return Trainer.resume(out_dir, progress=progress, **settings)
 
 
 @contextmanager
@@ -340,8 +366,11 @@ def _push(args) -> int:
 
     url = hub.push(args.model, args.repo, token=hub.resolve_token(), private=args.private,
                    commit_message=args.message, ema=not args.raw_weights, include_discriminator=args.discriminator,
-                   license=args.license)
+                   license=args.license, resumable=args.resumable)
     print(f"pushed {args.model} to {url}")
+    if args.resumable:
+        print(f"with its training state: continue it anywhere with `python -m gan_space train --resume-from "
+              f"{args.repo} --out RUN`")
     return 0
 
 

@@ -11,6 +11,9 @@ one call):
     summary.json                         training summary, settings and quality metrics (the format
                                          of the generators shipped in checkpoints/)
     README.md                            the model card: YAML metadata, samples, how to load it
+    run/                                 a resumable push only (`push(..., resumable=True)`): the run's
+                                         training state, safetensors and JSON; `pull_run` makes it a run
+                                         folder again and `Trainer.resume` continues it exactly
 
     DCGANGenerator.from_pretrained("alice/digits-gan")      # diffusers, with gan_space installed
     GANPipeline.from_pretrained("alice/digits-gan")         # images as ImagePipelineOutput
@@ -52,28 +55,32 @@ The modules, each importing only those above it in this list:
     translator_card  the card, picture and scores of an image-to-image model
     staging          everything a push uploads, written into a local folder (no network)
     pulling          download, pull, pulled_generators
-    pushing          push
+    pushing          push (resumable: with the run's training state)
+    resumable        pull_run, RunSaver (a run saved to the Hub while it trains), default_runs_dir
     locate           "a local folder or a Hub id", decided once: model_location, load_model, load_translator
 """
 
 from .card import NUM_GRID_IMAGES, NUM_GRID_POINTS, model_card
 from .errors import (HubAuthError, HubError, HubRepoNotFoundError, HubRevisionNotFoundError, HubUnreachableError,
-                     InvalidRepoIdError, NotAGeneratorError, PickleOnlyError)
+                     InvalidRepoIdError, NotAGeneratorError, NotResumableError, PickleOnlyError)
 from .locate import HUB, LOCAL, load_model, load_translator, model_location
 from .pulling import PICKLE_SUFFIXES, download, pull, pulled_generators
 from .pushing import push
+from .resumable import (DEFAULT_SAVE_MINUTES, RunSaver, bucket_mount, default_runs_dir, hub_save_minutes, pull_run,
+                        run_repo_id)
 from .record import RECORD_KEYS, hub_dataset_id, public_dataset_name
 from .repos import FIRST_REQUEST_TIMEOUT_SECONDS, REPO_ID_PATTERN, SAMPLE_GRID_NAME, SUMMARY_NAME, validate_repo_id
-from .staging import stage_repo_files
+from .staging import resumable_repo_files, stage_repo_files
 from .tokens import resolve_token
 from .translator_card import stage_translator, translator_model_card
 
 __all__ = [
-    "FIRST_REQUEST_TIMEOUT_SECONDS", "HUB", "LOCAL", "NUM_GRID_IMAGES", "NUM_GRID_POINTS", "PICKLE_SUFFIXES",
+    "DEFAULT_SAVE_MINUTES", "FIRST_REQUEST_TIMEOUT_SECONDS", "HUB", "LOCAL", "NUM_GRID_IMAGES", "NUM_GRID_POINTS", "PICKLE_SUFFIXES",
     "RECORD_KEYS", "REPO_ID_PATTERN", "SAMPLE_GRID_NAME", "SUMMARY_NAME",
     "HubAuthError", "HubError", "HubRepoNotFoundError", "HubRevisionNotFoundError", "HubUnreachableError",
-    "InvalidRepoIdError", "NotAGeneratorError", "PickleOnlyError",
+    "InvalidRepoIdError", "NotAGeneratorError", "NotResumableError", "PickleOnlyError", "RunSaver",
     "download", "hub_dataset_id", "load_model", "load_translator", "model_card", "model_location", "public_dataset_name", "pull",
-    "pulled_generators", "push", "resolve_token", "stage_repo_files", "stage_translator", "translator_model_card",
+    "pull_run", "pulled_generators", "push", "resumable_repo_files", "bucket_mount", "default_runs_dir",
+    "hub_save_minutes", "run_repo_id", "resolve_token", "stage_repo_files", "stage_translator", "translator_model_card",
     "validate_repo_id",
 ]

@@ -45,6 +45,11 @@ class PickleOnlyError(NotAGeneratorError):
     """The repository's weights are pickles only; gan_space never loads pickles."""
 
 
+class NotResumableError(HubError):
+    """The repository holds no run to resume (pushed without --resumable, incomplete, holding
+    pickles, or trained on data this machine does not have)."""
+
+
 def _translate_error(error: Exception, *, action: str, repo_id: str, revision: str | None,
                      token: str | None, endpoint: str) -> Exception:
     """The HubError for an exception raised by huggingface_hub, or the exception itself when it

@@ -31,16 +31,18 @@ Train a GAN and watch its samples sharpen live, then sample what you trained.
 
 def build_demo(checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None,
                live_preview_seconds: float = 1.0, private_runs: bool = True,
-               hosting: Hosting | None = None) -> gr.Blocks:
+               hosting: Hosting | None = None, hub_save_minutes: float | None = None) -> gr.Blocks:
     """The Gradio app over the given folders (relative paths are resolved now).
 
     private_runs: each browser session sees, samples and resumes only the runs it made (for an
     app many people use, like a public Space); False shows everyone every run in runs/.
     hosting: where the app runs (default: read from the environment, see gan_space.hosting); on a
     Space the header says where and what to expect, and the tabs propose that hardware's defaults."""
+    hub_save_minutes: save a run to its trainer's own private Hub repo this often and at its end,
+    when a token is at hand (a signed-in visitor's); None: never."""
     context = AppContext(paths=AppPaths.create(checkpoints_dir, runs_dir, sessions_dir),
                          live_preview_seconds=live_preview_seconds, private_runs=private_runs,
-                         hosting=hosting or Hosting.from_environment())
+                         hosting=hosting or Hosting.from_environment(), hub_save_minutes=hub_save_minutes)
     # Preview images go to Gradio's cache on every update: clear files older than an hour.
     with gr.Blocks(title="gan_space", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         gr.Markdown(INTRO)
@@ -119,9 +121,11 @@ def main() -> None:
     local = server_name in ("127.0.0.1", "localhost", "::1")
     private_runs = os.environ.get("GAN_SPACE_PRIVATE_RUNS", "0" if local else "1").strip().lower() not in (
         "0", "false", "")
-    demo = build_demo(checkpoints_dir=os.path.join(root, "checkpoints"),
-                      runs_dir=os.environ.get("GAN_SPACE_RUNS", os.path.join(root, "runs")),
-                      private_runs=private_runs)
+    from gan_space.hub import default_runs_dir, hub_save_minutes
+
+    # GAN_SPACE_RUNS, else a Space's mounted storage bucket (runs survive a restart), else runs/.
+    demo = build_demo(checkpoints_dir=os.path.join(root, "checkpoints"), runs_dir=default_runs_dir(root),
+                      private_runs=private_runs, hub_save_minutes=hub_save_minutes())
     demo.queue()
     demo.launch(server_name=server_name,
                 server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

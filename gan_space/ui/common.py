@@ -27,6 +27,9 @@ class AppContext:
     private_runs: bool = True
     # Where the app runs (a Space's variables): the tabs' defaults and the page's header follow it.
     hosting: Hosting = field(default_factory=Hosting.from_environment)
+    # Save a run to its trainer's Hub repo every this many minutes and at its end, when a token
+    # is at hand (a signed-in visitor's; gan_space.hub.hub_save_minutes); None: never.
+    hub_save_minutes: float | None = None
 
     def owner(self, request: gr.Request | None) -> str | None:
         """Whose runs a request may see: None when runs are not private."""

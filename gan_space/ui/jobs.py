@@ -37,6 +37,8 @@ SMALL_MEASUREMENT = 256
 JUDGE_WAIT_SECONDS = 30.0
 # Image-to-image runs: held-out scores at most this often (and within the same budget).
 SCORE_SECONDS = 5.0
+# A run saved to the Hub ends when its final save is done, or after this long (it goes on uploading).
+FINAL_SAVE_WAIT_SECONDS = 300.0
 
 
 @dataclass
@@ -61,6 +63,7 @@ class JobSnapshot:
     quality: list = field(default_factory=list)
     done: bool = False
     error: str | None = None  # a message for the user when the run failed
+    hub_save: str | None = None  # what saving the run to the Hub last did (gan_space.hub.RunSaver.note)
 
     @property
     def step(self) -> int:
@@ -119,6 +122,9 @@ class RunJob:
         self._preview = None
         self._preview_version = 0
         self._error = None
+        # A gan_space.hub.RunSaver (set by the tab when the run is saved to the Hub): it gets every
+        # checkpoint and uploads in its own thread; the job ends once the final save is done.
+        self.saver = None
         self._thread = threading.Thread(target=self._train, name=f"train-{run_name}", daemon=True)
 
     def start(self) -> "RunJob":
@@ -145,7 +151,8 @@ class RunJob:
         with self._lock:
             return JobSnapshot(run_name=self.run_name, event=self._event, curve=list(self._curve),
                                preview=self._preview, preview_version=self._preview_version,
-                               quality=list(self._quality), done=self._done.is_set(), error=self._error)
+                               quality=list(self._quality), done=self._done.is_set(), error=self._error,
+                               hub_save=self.saver.note() if self.saver is not None else None)
 
     def _train(self) -> None:
         self._started = time.monotonic()
@@ -179,10 +186,14 @@ class RunJob:
                 if preview is not None:
                     last_live_preview = now
                 self._maybe_measure(event)
+                if self.saver is not None and event.checkpoint:
+                    self.saver.checkpoint_written(event.checkpoint, final=event.status != "running")
         except BaseException as error:  # the thread must always report why it ended
             with self._lock:
                 self._error = describe_error(error)
         finally:
+            if self.saver is not None:  # the last save is the one that matters: the run ends with it
+                self.saver.wait(FINAL_SAVE_WAIT_SECONDS)
             with self._lock:
                 self._done.set()
 

@@ -29,6 +29,11 @@ RUN_EVENT_OPTIONS = dict(concurrency_limit=1, concurrency_id=TRAINING_CONCURRENC
 
 
 def status_text(snapshot: JobSnapshot, stopping: bool) -> str:
+    text = _run_status(snapshot, stopping)
+    return f"{text} · {snapshot.hub_save}" if snapshot.hub_save else text
+
+
+def _run_status(snapshot: JobSnapshot, stopping: bool) -> str:
     event = snapshot.event
     if snapshot.error:
         return f"{snapshot.run_name}: failed: {snapshot.error}"
@@ -79,10 +84,11 @@ class RunHandlers:
     # Train and Resume
 
     def start(self, request: gr.Request | None, starting: str, build: Callable, live_preview,
-              new_run: bool = True):
+              new_run: bool = True, saver: Callable | None = None):
         """The body of a Train or Resume handler (yield from it): the status line says `starting`,
         then `build(progress)` makes (trainer, run name) in the background, then the run streams
-        until it ends. An error ends the stream with its message in the status line and a gr.Error."""
+        until it ends. An error ends the stream with its message in the status line and a gr.Error.
+        saver(trainer, run name): a gan_space.hub.RunSaver for the run's checkpoints, or None."""
         session = self.context.sessions.get(session_hash(request))
         if _cancelled_while_waiting(session):
             yield self.status_only("Cancelled before it started.")
@@ -98,11 +104,14 @@ class RunHandlers:
             for skipped in trainer.data.skipped[:1]:
                 gr.Warning(f"skipped {len(trainer.data.skipped)} unusable file(s), e.g. {skipped}")
         seconds = self.context.live_preview_seconds if live_preview is None or live_preview else None
-        yield from self.follow(session, self.job_class(trainer, name, live_preview_seconds=seconds))
+        job = self.job_class(trainer, name, live_preview_seconds=seconds)
+        job.saver = saver(trainer, name) if saver is not None else None
+        yield from self.follow(session, job)
 
-    def resume(self, request: gr.Request | None, run_name: str | None, build: Callable, live_preview):
+    def resume(self, request: gr.Request | None, run_name: str | None, build: Callable, live_preview,
+               saver: Callable | None = None):
         """start() for Resume: `build(progress)` loads the run's last checkpoint."""
-        yield from self.start(request, f"Resuming {run_name}…", build, live_preview, new_run=False)
+        yield from self.start(request, f"Resuming {run_name}…", build, live_preview, new_run=False, saver=saver)
 
     def follow(self, session, job: RunJob):
         """Start the job and yield page updates until it ends. Unchanged parts are skipped or
@@ -217,16 +226,21 @@ class RunHandlers:
         waits its turn for the device; when it ends or fails the buttons come back. Returns the
         Train and Resume events (chain `.then` on them)."""
         buttons = [train_button, resume_button]
-        events = []
-        for button, (handler, inputs, outputs, api_name) in ((train_button, train), (resume_button, resume)):
-            event = button.click(self.announce, None, [status, *buttons], queue=False, api_visibility="private").then(
-                handler, inputs, outputs, api_name=api_name, **RUN_EVENT_OPTIONS)
-            # `.then` follows success only; `.failure` brings the buttons back after an error too.
-            event.then(self.run_ended, None, buttons, queue=False, api_visibility="private")
-            event.failure(self.run_ended, None, buttons, queue=False, api_visibility="private")
-            events.append(event)
+        events = [self.wire_button(button, buttons, status, *wiring)
+                  for button, wiring in ((train_button, train), (resume_button, resume))]
         stop_button.click(self.stop_clicked, None, status, concurrency_limit=None, api_visibility="private")
         return events
+
+    def wire_button(self, button: gr.Button, buttons: list, status: gr.Textbox, handler, inputs, outputs,
+                    api_name: str):
+        """Wire one button that starts a run, as `wire` does Train and Resume (`buttons`: those two,
+        disabled while the run waits and runs). Returns its event."""
+        event = button.click(self.announce, None, [status, *buttons], queue=False, api_visibility="private").then(
+            handler, inputs, outputs, api_name=api_name, **RUN_EVENT_OPTIONS)
+        # `.then` follows success only; `.failure` brings the buttons back after an error too.
+        event.then(self.run_ended, None, buttons, queue=False, api_visibility="private")
+        event.failure(self.run_ended, None, buttons, queue=False, api_visibility="private")
+        return event
 
 
 def _cancelled_while_waiting(session) -> bool:

@@ -49,7 +49,7 @@ SETTINGS_EXAMPLE = '{"r2_gamma": 0.2, "lr_decay_fraction": 0.25}'
 class TrainTab:
     """What other tabs and build_demo wire to."""
 
-    run_events: list  # the Train and Resume event dependencies (chain `.then` on them)
+    run_events: list  # the Train, Resume and Resume-from-the-Hub event dependencies (chain `.then` on them)
     status: gr.Textbox
 
 
@@ -238,6 +238,48 @@ def build_resumed_trainer(context: AppContext, run_name: str | None, steps, owne
     return trainer, name
 
 
+def build_trainer_from_hub(context: AppContext, repo_id: str | None, run_name: str | None, steps, token: str | None,
+                           owner: str | None = None, minutes=None, progress=None, settings: dict | None = None):
+    """Download the run a resumable Hub repo holds (gan_space.hub.pull_run) into runs/<run name>
+    (blank: a new name from the repo's), then resume it like build_resumed_trainer."""
+    from gan_space import hub
+
+    repo_id = hub.validate_repo_id(repo_id)
+    name = (run_name or "").strip()
+    if name:
+        check_run_name(name)
+        if context.paths.run_dir(name).exists():
+            raise ValueError(f"the run name {name!r} is taken: leave it blank for a new one, or choose another")
+    else:
+        name = unique_run_name(context.paths.runs_dir, repo_id.split("/")[1])
+    run_dir = hub.pull_run(repo_id, context.paths.run_dir(name), token)
+    mark_owner(run_dir, owner)
+    try:
+        return build_resumed_trainer(context, name, steps, owner, minutes, progress, settings)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # a run that cannot go on here is not kept
+        raise
+
+
+def hub_saver(context: AppContext, token: str | None, repo_id: str | None = None):
+    """saver(trainer, run name) for RunHandlers.start: the run is saved to `repo_id` (default:
+    <the token's user>/<run name>, private) every context.hub_save_minutes and at its end; None
+    when saving is off or no token is at hand. A save that cannot start is a warning, not an error."""
+    if context.hub_save_minutes is None or not token:
+        return None
+
+    def make(trainer, name):
+        from gan_space import hub
+
+        try:
+            return hub.RunSaver(repo_id or hub.run_repo_id(token, name), token, context.hub_save_minutes * 60)
+        except hub.HubError as error:
+            gr.Warning(f"the run will not be saved to the Hub: {error}")
+            return None
+
+    return make
+
+
 # ---------------------------------------------------------------------------
 # Progress -> what the page shows
 
@@ -414,6 +456,14 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                 stop_button = gr.Button("Stop", variant="stop")
                 resume_button = gr.Button("Resume")
             status = gr.Textbox(label="Status", interactive=False, lines=2, elem_id="train-status")
+            with gr.Accordion("Resume from the Hugging Face Hub", open=False):
+                gr.Markdown("Continue a run saved to the Hub (`push --resumable`, or this app's saves for a signed-in "
+                            "visitor) into a new run here; Steps and minutes below are its new totals.")
+                with gr.Row():
+                    hub_repo = gr.Textbox(label="Repo id", placeholder="you/digits-3f9a1c2e", scale=3)
+                    hub_token = gr.Textbox(label="Hugging Face token", type="password", placeholder="hf_...", scale=2,
+                                           info="blank: your sign-in. Used for this run only, never stored")
+                hub_resume_button = gr.Button("Resume from the Hub")
             with gr.Accordion("Advanced settings", open=False):
                 gr.Markdown("Filled with the preset for the chosen data; change what you like.")
                 with gr.Row():
@@ -485,7 +535,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
     def start_training(dataset="digits", upload=None, hf_dataset=None, run_name=None, steps=None, batch_size=None,
                        resolution=None, channels=None, arch=None, loss=None, lr_g=None, lr_d=None, r1_gamma=None,
                        ema_decay=None, augment=None, conditional=False, seed=None, live_preview=True,
-                       minutes=None, settings=None, request: gr.Request = None):
+                       minutes=None, settings=None, request: gr.Request = None,
+                       oauth_token: gr.OAuthToken | None = None):
         """Train a new run and stream its progress: (sample grid, loss curves, D(x)/D(G(z)) curves, status,
         run name, diversity/coverage curves, Fréchet distance curve, reading in plain words). Blank
         settings take the preset for the data. `settings`: any other TrainConfig settings, a JSON object
@@ -499,10 +550,12 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
             return build_new_trainer(context, dataset, upload, hf_dataset, run_name, chosen, context.owner(request),
                                      progress)
 
-        yield from runs.start(request, "Loading the data and building the networks…", build, live_preview)
+        saver = hub_saver(context, context.hub_token(oauth_token.token if oauth_token else None, None))
+        yield from runs.start(request, "Loading the data and building the networks…", build, live_preview,
+                              saver=saver)
 
     def resume_training(run_name=None, steps=None, live_preview=True, minutes=None, settings=None,
-                        request: gr.Request = None):
+                        request: gr.Request = None, oauth_token: gr.OAuthToken | None = None):
         """Continue the run named `run_name` from its last checkpoint, up to `steps` in total (blank: the
         run's own), or up to `minutes` of training in total for a run by the clock. `settings`: a JSON
         object of other settings to change (e.g. {"lr_d": 0.0005}; the run keeps its data, networks and
@@ -512,7 +565,23 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
             return build_resumed_trainer(context, run_name, steps, context.owner(request), minutes, progress,
                                          json_settings(settings))
 
-        yield from runs.resume(request, run_name, build, live_preview)
+        saver = hub_saver(context, context.hub_token(oauth_token.token if oauth_token else None, None))
+        yield from runs.resume(request, run_name, build, live_preview, saver=saver)
+
+    def resume_from_hub(repo_id=None, run_name=None, steps=None, minutes=None, token=None, live_preview=True,
+                        settings=None, request: gr.Request = None, oauth_token: gr.OAuthToken | None = None):
+        """Download the run saved in the Hub repo `repo_id` (pushed resumable) into a new run named `run_name`
+        (blank: a new name) and continue it, up to `steps` or `minutes` in total (blank: the run's own). The
+        token: `token`, else the signed-in user's. Streams like /train; the run is then saved back to
+        `repo_id` as it trains when the app saves runs to the Hub."""
+        secret = context.hub_token(oauth_token.token if oauth_token else None, token)
+
+        def build(progress):
+            return build_trainer_from_hub(context, repo_id, run_name, steps, secret, context.owner(request), minutes,
+                                          progress, json_settings(settings))
+
+        yield from runs.start(request, f"Downloading the run {(repo_id or '').strip()} from the Hub…", build,
+                              live_preview, new_run=False, saver=hub_saver(context, secret, (repo_id or "").strip()))
 
     def stop_training(request: gr.Request) -> str:
         """Stop this session's run after its current step; its checkpoint is kept for /resume. Returns what
@@ -525,6 +594,10 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                                 loss, lr_g, lr_d, r1_gamma, ema_decay, augment, conditional, seed, live_preview,
                                 minutes, more_settings], progress_outputs, "train"),
         resume=(resume_training, [run_name, steps, live_preview, minutes, more_settings], progress_outputs, "resume"))
+    hub_event = runs.wire_button(
+        hub_resume_button, [train_button, resume_button], status, resume_from_hub,
+        [hub_repo, run_name, steps, minutes, hub_token, live_preview, more_settings], progress_outputs,
+        "resume_from_hub")
     gr.api(stop_training, api_name="stop", concurrency_limit=None)
     demo.unload(runs.page_closed)
-    return TrainTab(run_events=[train_event, resume_event], status=status)
+    return TrainTab(run_events=[train_event, resume_event, hub_event], status=status)
