@@ -37,7 +37,7 @@ def build_demo(checkpoints_dir="checkpoints", runs_dir="runs", sessions_dir=None
     private_runs: each browser session sees, samples and resumes only the runs it made (for an
     app many people use, like a public Space); False shows everyone every run in runs/.
     hosting: where the app runs (default: read from the environment, see gan_space.hosting); on a
-    Space the header says where and what to expect, and the tabs propose that hardware's defaults."""
+    Space the header says where and what to expect, and the tabs propose that hardware's defaults.
     hub_save_minutes: save a run to its trainer's own private Hub repo this often and at its end,
     when a token is at hand (a signed-in visitor's); None: never."""
     context = AppContext(paths=AppPaths.create(checkpoints_dir, runs_dir, sessions_dir),
