@@ -8,8 +8,8 @@ busy. Tests run the CUDA branches without a GPU by faking what this module asks 
 (tests/test_devices.py).
 
 What is asked of torch, all here: torch.cuda.is_available / device_count /
-is_bf16_supported / get_device_name / get_device_capability / get_device_properties,
-torch.cuda.Stream / Event / stream / current_stream, pinned host memory
+is_bf16_supported / get_device_name / get_device_capability / get_device_properties /
+current_device / max_memory_allocated / reset_peak_memory_stats, torch.cuda.Stream / Event / stream / current_stream, pinned host memory
 (`pin_memory`), copies with `non_blocking=True`, `record_stream`, and
 torch.backends.cudnn.benchmark.
 """
@@ -139,6 +139,18 @@ def describe(device: torch.device) -> str:
     major, minor = torch.cuda.get_device_capability(index)
     memory = torch.cuda.get_device_properties(index).total_memory / 2**30
     return f"{torch.cuda.get_device_name(index)} (compute {major}.{minor}, {memory:.0f} GiB)"
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start counting `peak_memory_bytes` afresh (CUDA; nothing elsewhere)."""
+    if _is_cuda(device):
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_bytes(device: torch.device) -> int | None:
+    """The most memory torch's allocator held on this GPU since the last reset; None off CUDA
+    (the CPU's is the process's, not the device's)."""
+    return int(torch.cuda.max_memory_allocated(device)) if _is_cuda(device) else None
 
 
 # --- host to device: pinned memory, asynchronous copies, a side stream ------------
