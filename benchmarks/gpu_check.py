@@ -23,6 +23,7 @@ decoded at the run's size, which at 128 px takes longer than the check may), a f
 import argparse
 import datetime
 import json
+import math
 import re
 import sys
 import tempfile
@@ -41,6 +42,7 @@ DRY_RUN_RESOLUTIONS = (16, 32)
 DRY_RUN_MINUTES, DRY_RUN_STEPS, DRY_RUN_SAMPLES = 0.05, 2, 64
 NUM_SAMPLES, LATENT_SEED = 1000, 123_456  # as benchmarks/image_quality.py
 GRID_PICTURES = 64
+PRINT_SECONDS = 15  # a GPU logs many times a second: a line this often
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 TABLE_START = "<!-- gpu_check table: written by benchmarks/gpu_check.py -->"
 TABLE_END = "<!-- gpu_check table end -->"
@@ -67,10 +69,12 @@ def check_recipe(resolution: int, minutes: float, device: torch.device, out: Pat
                                      out_dir=str(folder / "run"), compile=compile, **cap)
     devices.reset_peak_memory(device)
     trainer = Trainer(config)
-    last_rate, event = 0.0, None
+    last_rate, event, last_print = 0.0, None, -math.inf
     for event in trainer.run():
         last_rate = event.images_per_second or last_rate
-        print(f"  {resolution} px: {event.status_line()}", flush=True)
+        if event.status != "running" or time.perf_counter() - last_print >= PRINT_SECONDS:
+            print(f"  {resolution} px: {event.status_line()}", flush=True)
+            last_print = time.perf_counter()
     if event is None or event.status not in ("finished", "stopped"):
         raise RuntimeError(f"the {resolution} px run ended {event.status if event else 'before its first step'}: "
                            f"{event.message if event else ''}")
