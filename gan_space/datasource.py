@@ -30,6 +30,7 @@ import weakref
 
 import torch
 
+from . import devices
 from .data import Dataset
 
 DEFAULT_IN_MEMORY_LIMIT_BYTES = 2 * 2**30
@@ -109,11 +110,7 @@ class InMemorySource(BatchSource):
 
     def next_batch(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         index = torch.randint(self.num_samples, (_check_batch_size(batch_size),), generator=self.rng)
-        if self.device.type == "cuda":
-            # Only the indices cross to the GPU, without making the CPU wait.
-            index = index.pin_memory().to(self.device, non_blocking=True)
-        elif self.device.type != "cpu":
-            index = index.to(self.device)
+        index = devices.to_device_async(index, self.device)  # only the indices cross, without making the CPU wait
         real = self.convert(self.samples[index])
         return real, (self.labels[index] if self.labels is not None else None)
 
@@ -142,7 +139,7 @@ class StreamingSource(BatchSource):
             raise ValueError("a streaming source reads samples kept on the CPU (in memory or memory-mapped)")
         self.prefetch = prefetch
         self.cache_file = dataset.cache_file
-        side_stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        side_stream = devices.side_stream(self.device)  # None off CUDA
         self._produce = _Producer(dataset, dataset.labels if use_labels else None, self.rank,
                                   self.world_size, self.num_samples, self.rng, self.device, side_stream,
                                   self.convert)
@@ -170,11 +167,7 @@ class StreamingSource(BatchSource):
                 raise
             self._state = state
         if event is not None:  # made on the side stream: the caller's stream waits for it, not the CPU
-            current = torch.cuda.current_stream(self.device)
-            current.wait_event(event)
-            real.record_stream(current)
-            if labels is not None:
-                labels.record_stream(current)
+            devices.wait_for(event, self.device, real, labels)
         elif real.device != self.device:  # another accelerator: copy and normalise here
             real = self.convert(real.to(self.device))
             labels = labels.to(self.device) if labels is not None else None
@@ -283,8 +276,7 @@ class _Producer:
         index = torch.randint(self.num_samples, (batch_size,), generator=self.rng)
         state = self.rng.get_state()
         rows = index * self.world_size + self.rank if self.world_size > 1 else index
-        pin = self.device.type == "cuda"
-        batch = torch.empty((batch_size, *self.shape), dtype=self.dtype, pin_memory=pin)
+        batch = devices.host_buffer((batch_size, *self.shape), self.dtype, self.device)  # pinned for CUDA
         if self.file is not None:
             self._read_rows(rows, batch)
         else:
@@ -293,14 +285,13 @@ class _Producer:
             batch.index_copy_(0, where, self.samples.index_select(0, in_order))
         labels = None
         if self.labels is not None:
-            labels = torch.empty(batch_size, dtype=self.labels.dtype, pin_memory=pin)
+            labels = devices.host_buffer((batch_size,), self.labels.dtype, self.device)
             torch.index_select(self.labels, 0, rows, out=labels)
-        if self.device.type == "cuda":
-            with torch.cuda.stream(self.side_stream):
-                real = self.convert(batch.to(self.device, non_blocking=True))
-                labels = labels.to(self.device, non_blocking=True) if labels is not None else None
-                event = torch.cuda.Event()
-                event.record(self.side_stream)
+        if self.side_stream is not None:  # CUDA: copy and normalise on the side stream
+            with self.side_stream.active():
+                real = self.convert(devices.to_device_async(batch, self.device))
+                labels = devices.to_device_async(labels, self.device) if labels is not None else None
+                event = self.side_stream.mark()
             return real, labels, state, event
         if self.device.type == "cpu":
             return self.convert(batch), labels, state, None

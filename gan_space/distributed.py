@@ -43,6 +43,8 @@ import os
 import numpy as np
 import torch
 
+from . import devices
+
 
 def world_size_from_environment() -> int:
     """Processes in this job as the launcher set them (1 when not launched)."""
@@ -60,7 +62,7 @@ class DataParallel:
     """This process's place in the job, and the few collectives the training loop needs."""
 
     def __init__(self, device: torch.device):
-        if device.type not in ("cpu", "cuda"):
+        if not devices.joins_process_groups(device):
             raise ValueError(f"several processes train on CUDA GPUs or on the CPU, not on {device.type}: "
                              f"use device='cuda' or 'cpu'")
         if device.index is not None:

@@ -14,6 +14,7 @@ import contextlib
 
 import torch
 
+from . import devices
 from .ema import EMA, recalibrated_batchnorm
 from .models import get_family
 from .randomness import seeded_construction
@@ -41,15 +42,12 @@ class Networks:
         self.D_forward = torch.compile(self.discriminator) if config.compile else self.discriminator
 
         adam = dict(betas=(config.beta1, config.beta2))
-        if device.type in ("cuda", "cpu"):
-            # One fused kernel per step instead of about ten small ops per parameter tensor
-            # (torch's default Adam on the CPU loops over the tensors in Python).
+        if devices.has_fused_adam(device):
             adam["fused"] = True
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, **adam)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, **adam)
-        use_scaler = precision == "fp16"  # fp16 gradients underflow without loss scaling
-        self.scaler_g = torch.amp.GradScaler(device.type, enabled=use_scaler)
-        self.scaler_d = torch.amp.GradScaler(device.type, enabled=use_scaler)
+        self.scaler_g = devices.grad_scaler(device, precision)  # a no-op but in fp16
+        self.scaler_d = devices.grad_scaler(device, precision)
 
     @classmethod
     def build(cls, config, data_spec, device: torch.device, precision: str, keep_ema: bool = True) -> "Networks":

@@ -26,7 +26,7 @@ from typing import Iterator
 
 import torch
 
-from . import checkpoints, distributed, names
+from . import checkpoints, devices, distributed, names
 from .augment import AUGMENTATIONS
 from .data import BUILTIN_DATASETS, BUILTIN_POINT_SETS, Dataset, dataset_kind, load_dataset
 from .datasource import make_source
@@ -414,8 +414,7 @@ class Trainer:
                                  else self.dist.local_batch_size(config.batch_size, config.pack))
         family = get_family(config.arch)
         self.precision = resolve_precision(config.precision, self.device, family.mixed_precision)
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # the shapes never change: let cuDNN time its kernels once
+        devices.enable_autotuning(self.device)  # CUDA: the shapes never change, let cuDNN time its kernels once
 
         # 1. The data, and the source that draws batches from it.
         task = get_task(config.task)
@@ -609,7 +608,7 @@ class Trainer:
         # step is free and a NaN stops the run at the step it appears. On a GPU each read would make
         # the CPU wait for the device every step; there (and with several processes, which must all
         # stop at the same step) the check runs at the events below.
-        check_each_step = self.device.type == "cpu" and self.dist is None
+        check_each_step = devices.host_reads_are_free(self.device) and self.dist is None
 
         try:
             if self.step >= c.steps or (budget_seconds and self.elapsed_seconds(session_start) >= budget_seconds):
