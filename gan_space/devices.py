@@ -141,6 +141,14 @@ def describe(device: torch.device) -> str:
     return f"{torch.cuda.get_device_name(index)} (compute {major}.{minor}, {memory:.0f} GiB)"
 
 
+def visible_gpus() -> list[str]:
+    """The CUDA GPUs this process sees, by name (empty without one; on ZeroGPU, outside a
+    @spaces.GPU call)."""
+    if not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
+
+
 def reset_peak_memory(device: torch.device) -> None:
     """Start counting `peak_memory_bytes` afresh (CUDA; nothing elsewhere)."""
     if _is_cuda(device):

@@ -275,8 +275,11 @@ def _torch_lines(hosting: Hosting) -> list[str]:
         return [f"torch: not importable ({error})"]
     build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU build"
     lines = [f"torch: {torch.__version__} ({build})"]
-    if torch.cuda.is_available():
-        lines.append(f"cuda: available, {torch.cuda.device_count()} device(s): {torch.cuda.get_device_name(0)}")
+    from ..devices import visible_gpus
+
+    gpus = visible_gpus()
+    if gpus:
+        lines.append(f"cuda: available, {len(gpus)} device(s): {gpus[0]}")
     elif hosting.kind == ZERO_GPU:
         lines.append("cuda: not visible outside a @spaces.GPU call (normal on ZeroGPU)")
     else:
