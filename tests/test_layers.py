@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gan_space"
 # are module names (fnmatch); the first match places a module.
 LAYERS = [
     ("ui", ["gan_space.ui", "gan_space.ui.*"]),  # Gradio only: tabs, event wiring, sessions
+    ("hosting", ["gan_space.hosting", "gan_space.hosting.*"]),  # where the app is hosted (ZeroGPU's slices)
     ("cli", ["gan_space.__main__", "gan_space.cli"]),  # the command line, made from the library's tables
     ("public API", ["gan_space"]),  # gan_space/__init__.py: names imported on first use
     ("pipelines", ["gan_space.pipeline", "gan_space.lab", "gan_space.directions"]),

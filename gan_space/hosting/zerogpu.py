@@ -235,6 +235,10 @@ def on_gpu(fn: Callable, seconds: float = CALL_SECONDS) -> Callable:
     return on_the_gpu
 
 
+if on_zero_gpu():
+    gpu_entries()  # now, at the app's start: ZeroGPU looks for decorated functions when the app launches
+
+
 # ---------------------------------------------------------------------------
 # The chain (in the app)
 

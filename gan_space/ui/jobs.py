@@ -61,6 +61,7 @@ class JobSnapshot:
     quality: list = field(default_factory=list)
     done: bool = False
     error: str | None = None  # a message for the user when the run failed
+    note: str = ""  # what the hosting adds to the status line (on ZeroGPU: the GPU seconds used and left)
 
     @property
     def step(self) -> int:

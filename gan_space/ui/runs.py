@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 
 import gradio as gr
 
+from gan_space.hosting.zerogpu import in_slices
+
 from .common import AppContext, session_hash
 from .jobs import JobSnapshot, RunJob, describe_error
 
@@ -29,14 +31,15 @@ RUN_EVENT_OPTIONS = dict(concurrency_limit=1, concurrency_id=TRAINING_CONCURRENC
 
 
 def status_text(snapshot: JobSnapshot, stopping: bool) -> str:
+    note = f" · {snapshot.note}" if snapshot.note else ""
     event = snapshot.event
     if snapshot.error:
-        return f"{snapshot.run_name}: failed: {snapshot.error}"
+        return f"{snapshot.run_name}: failed: {snapshot.error}{note}"
     if event is None:
-        return f"{snapshot.run_name}: starting…"
+        return f"{snapshot.run_name}: starting…{note}"
     if event.status != "running":
-        return f"{snapshot.run_name}: {event.message}"
-    return f"{snapshot.run_name} · {'stopping after this step · ' if stopping else ''}{event.status_line()}"
+        return f"{snapshot.run_name}: {event.message}{note}"
+    return f"{snapshot.run_name} · {'stopping after this step · ' if stopping else ''}{event.status_line()}{note}"
 
 
 def request_stop(session) -> str:
@@ -98,7 +101,8 @@ class RunHandlers:
             for skipped in trainer.data.skipped[:1]:
                 gr.Warning(f"skipped {len(trainer.data.skipped)} unusable file(s), e.g. {skipped}")
         seconds = self.context.live_preview_seconds if live_preview is None or live_preview else None
-        yield from self.follow(session, self.job_class(trainer, name, live_preview_seconds=seconds))
+        # On ZeroGPU the run trains in GPU slices (gan_space.hosting.zerogpu); elsewhere in the job's thread.
+        yield from self.follow(session, in_slices(self.job_class(trainer, name, live_preview_seconds=seconds)))
 
     def resume(self, request: gr.Request | None, run_name: str | None, build: Callable, live_preview):
         """start() for Resume: `build(progress)` loads the run's last checkpoint."""
