@@ -476,12 +476,13 @@ def _describe(error: BaseException) -> str:
     return f"unexpected {type(error).__name__}: {error}"
 
 
-def in_slices(job, slice_seconds: float = SLICE_SECONDS, quota_seconds: float | None = None):
+def in_slices(job, slice_seconds: float | None = None, quota_seconds: float | None = None):
     """The app's hook for a training job: unchanged off ZeroGPU; on ZeroGPU the same job run in GPU
-    slices (each resumes on the worker's GPU: device "auto", which also resumes anywhere later)."""
+    slices of `slice_seconds` (default SLICE_SECONDS), each resumed on the worker's GPU (device
+    "auto": a run that also resumes anywhere later)."""
     if not on_zero_gpu():
         return job
-    return SlicedJob(job, gpu_entries()["slice"], slice_seconds=slice_seconds, device="auto",
+    return SlicedJob(job, gpu_entries()["slice"], slice_seconds=slice_seconds or SLICE_SECONDS, device="auto",
                      quota_seconds=quota_seconds)
 
 
