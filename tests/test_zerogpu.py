@@ -167,14 +167,26 @@ def test_refusals_are_told_apart_from_other_errors():
     assert zerogpu.refusal_message(ValueError("lr_d=5 is out of range")) is None
 
 
+def _slices_of_15_steps(run_dir, limit_seconds, config, device, max_steps, job_class, job_options):
+    """The app's slice, ended after 15 steps (rather than by the clock, which a test cannot count on)."""
+    yield from zerogpu._slice_in_worker(run_dir, limit_seconds, config, device, 15, job_class, job_options)
+
+
 @pytest.fixture
 def zero_gpu_stand_in(monkeypatch):
     """The app as on a ZeroGPU Space, with the stand-in in place of the `spaces` package."""
     stand_in = ForkedGPU()
+
+    def gpu(task=None, *, duration=None, size=None):  # spaces.GPU, as the stand-in
+        def decorate(function):
+            return stand_in.GPU(_slices_of_15_steps if function is zerogpu._slice_in_worker else function,
+                                duration=duration)
+
+        return decorate if task is None else decorate(task)
+
     monkeypatch.setenv(zerogpu.ZERO_GPU_VARIABLE, "true")
-    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=stand_in.GPU))
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
     monkeypatch.setattr(zerogpu, "_gpu_entries", None)
-    monkeypatch.setattr(zerogpu, "SLICE_SECONDS", zerogpu.SAVE_MARGIN_SECONDS + 3)  # slices of a few seconds
     return stand_in
 
 
@@ -184,9 +196,9 @@ def test_the_app_trains_in_gpu_slices_on_zero_gpu(app_server, client_factory, ze
                         api_name="/train")
     outputs = list(job)
     status = outputs[-1][3]
-    assert "finished 40 steps" in status and "GPU" in status and "slice" in status, status
-    assert zero_gpu_stand_in.calls >= 1
+    assert "finished 40 steps" in status and "in 3 slices" in status, status  # 15, 15 and 10 steps
+    assert zero_gpu_stand_in.calls == 3
     assert latest_checkpoint(app_server.run_dir("zerogpu-run")).name == "step-0000040"
     # Generate's model call is a short GPU call too, and answers as before.
     picture, _ = client.predict(model="runs/zerogpu-run", seed=1, count=4, api_name="/generate")
-    assert Path(picture).is_file() and zero_gpu_stand_in.calls >= 2
+    assert Path(picture).is_file() and zero_gpu_stand_in.calls == 4
