@@ -90,7 +90,8 @@ def build_steer_panels(context: AppContext, model, seed, count, truncation, clas
             generator = context.generators.get(entry)
             found = _directions(context, entry, generator)
             latent = sample_latents(1, generator.config.latent_dim, seed, truncation)[0]
-            samples = on_gpu(generate)(generator, latents=walk(latent, found, index, frames=24, span=SPAN), labels=label)
+            latents = walk(latent, found, index, frames=24, span=SPAN)
+            samples = on_gpu(generate)(generator, latents=latents, labels=label)
             pictures = to_pil_images(samples, min_size=256)
         except Exception as error:
             raise user_error(error) from None
