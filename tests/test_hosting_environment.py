@@ -88,6 +88,10 @@ def test_zerogpu_is_read_as_the_spaces_package_reads_it(space, value, zero):
     if zero:
         assert hosting.device == "cuda" and hosting.defaults.translate_minutes is not None
         assert "ZeroGPU" in hosting.header_markdown() and "quota" in hosting.header_markdown()
+        # The app's own process never touches the GPU there: it builds runs on the CPU, the slices train.
+        assert hosting.app_device == "cpu"
+    else:
+        assert hosting.app_device is None
 
 
 def test_cpu_accelerator_values_are_a_cpu_space(space):

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gan_space"
 LAYERS = [
     ("ui", ["gan_space.ui", "gan_space.ui.*"]),  # Gradio only: tabs, event wiring, sessions
     ("cli", ["gan_space.__main__", "gan_space.cli"]),  # the command line, made from the library's tables
-    ("hosting", ["gan_space.hosting", "gan_space.hosting.*"]),  # where the app runs: a Space's hardware, ZeroGPU
+    ("hosting", ["gan_space.hosting", "gan_space.hosting.*"]),  # where the app runs: a Space's hardware, ZeroGPU slices
     ("public API", ["gan_space"]),  # gan_space/__init__.py: names imported on first use
     ("pipelines", ["gan_space.pipeline", "gan_space.lab", "gan_space.directions"]),
     ("hub", ["gan_space.hub", "gan_space.hub.*"]),  # push, pull, cards; a local folder or a Hub id

@@ -123,6 +123,13 @@ class Hosting:
         return {LOCAL: "auto", CPU_SPACE: "cpu", GPU_SPACE: "cuda", ZERO_GPU: "cuda"}[self.kind]
 
     @property
+    def app_device(self) -> str | None:
+        """The device the app's own process builds a run on, when it must not be the training
+        device: on ZeroGPU the GPU exists only inside @spaces.GPU calls (the slices resume the run
+        on it, gan_space.hosting.zerogpu), so the app process stays on the CPU. None elsewhere."""
+        return "cpu" if self.kind == ZERO_GPU else None
+
+    @property
     def cores(self) -> int:
         return self.cpu_cores or os.cpu_count() or 1
 

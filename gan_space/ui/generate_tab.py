@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from gan_space.hosting.zerogpu import on_gpu
+
 from .common import AppContext, model_dropdown, session_hash, user_error
 from .models import GENERATORS, GeneratorEntry, find_generator, list_generators
 from .pictures import grid_picture
@@ -132,7 +134,7 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
             label = _class_label(entry, class_label)
             generator = context.generators.get(entry)
             num = count * POINTS_PER_COUNT if entry.is_points else count
-            samples = generate(generator, num, seed=seed, truncation=truncation, labels=label)
+            samples = on_gpu(generate)(generator, num, seed=seed, truncation=truncation, labels=label)
             picture = scatter_plot(samples) if entry.is_points else grid_picture(samples)
         except Exception as error:
             raise user_error(error) from None
@@ -156,7 +158,8 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
             if frames is None or not 2 <= int(frames) <= 256:
                 raise ValueError(f"frames must be from 2 to 256, got {frames}")
             generator = context.generators.get(entry)
-            samples = interpolate(generator, seed_a, seed_b, frames=int(frames), truncation=truncation, label=label)
+            samples = on_gpu(interpolate)(generator, seed_a, seed_b, frames=int(frames), truncation=truncation,
+                                          label=label)
             pictures = to_pil_images(samples, min_size=GIF_FRAME_SIZE)
         except Exception as error:
             raise user_error(error) from None

@@ -64,6 +64,7 @@ class JobSnapshot:
     done: bool = False
     error: str | None = None  # a message for the user when the run failed
     hub_save: str | None = None  # what saving the run to the Hub last did (gan_space.hub.RunSaver.note)
+    note: str = ""  # what the hosting adds to the status line (on ZeroGPU: the GPU seconds used and left)
 
     @property
     def step(self) -> int:

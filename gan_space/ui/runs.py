@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 
 import gradio as gr
 
+from gan_space.hosting.zerogpu import in_slices
+
 from .common import AppContext, session_hash
 from .jobs import JobSnapshot, RunJob, describe_error
 
@@ -30,7 +32,7 @@ RUN_EVENT_OPTIONS = dict(concurrency_limit=1, concurrency_id=TRAINING_CONCURRENC
 
 def status_text(snapshot: JobSnapshot, stopping: bool) -> str:
     text = _run_status(snapshot, stopping)
-    return f"{text} · {snapshot.hub_save}" if snapshot.hub_save else text
+    return " · ".join([text, *(extra for extra in (snapshot.note, snapshot.hub_save) if extra)])
 
 
 def _run_status(snapshot: JobSnapshot, stopping: bool) -> str:
@@ -106,7 +108,8 @@ class RunHandlers:
         seconds = self.context.live_preview_seconds if live_preview is None or live_preview else None
         job = self.job_class(trainer, name, live_preview_seconds=seconds)
         job.saver = saver(trainer, name) if saver is not None else None
-        yield from self.follow(session, job)
+        # On ZeroGPU the run trains in GPU slices (gan_space.hosting.zerogpu); elsewhere in the job's thread.
+        yield from self.follow(session, in_slices(job))
 
     def resume(self, request: gr.Request | None, run_name: str | None, build: Callable, live_preview,
                saver: Callable | None = None):

@@ -3,6 +3,8 @@
 
 import gradio as gr
 
+from gan_space.hosting.zerogpu import on_gpu
+
 from .common import AppContext, session_hash, user_error
 from .models import find_generator
 from .pictures import grid_picture
@@ -62,7 +64,7 @@ def build_steer_panels(context: AppContext, model, seed, count, truncation, clas
             num = count * 50 if entry.is_points else min(count, MAX_STEER_COUNT)
             latents = steer(sample_latents(num, generator.config.latent_dim, seed, truncation), found,
                             [float(a or 0) for a in (amount_1, amount_2, amount_3, amount_4, amount_5)][: len(found)])
-            samples = generate(generator, latents=latents, labels=label)
+            samples = on_gpu(generate)(generator, latents=latents, labels=label)
             picture = scatter_plot(samples) if entry.is_points else grid_picture(samples)
         except Exception as error:
             raise user_error(error) from None
@@ -88,7 +90,8 @@ def build_steer_panels(context: AppContext, model, seed, count, truncation, clas
             generator = context.generators.get(entry)
             found = _directions(context, entry, generator)
             latent = sample_latents(1, generator.config.latent_dim, seed, truncation)[0]
-            samples = generate(generator, latents=walk(latent, found, index, frames=24, span=SPAN), labels=label)
+            latents = walk(latent, found, index, frames=24, span=SPAN)
+            samples = on_gpu(generate)(generator, latents=latents, labels=label)
             pictures = to_pil_images(samples, min_size=256)
         except Exception as error:
             raise user_error(error) from None
@@ -110,7 +113,7 @@ def build_steer_panels(context: AppContext, model, seed, count, truncation, clas
             seed, _, truncation, _ = validate(entry, first_seed, 1, truncation, None)
             seeds = list(range(seed, seed + int(num_seeds)))
             generator = context.generators.get(entry)
-            samples = class_seed_grid(generator, seeds, truncation=truncation)
+            samples = on_gpu(class_seed_grid)(generator, seeds, truncation=truncation)
             from gan_space.sampling import image_grid
 
             return image_grid(samples, min_cell=48, columns=len(seeds), padding=3)

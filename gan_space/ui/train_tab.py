@@ -166,6 +166,13 @@ def _of_kind(value, kind: type) -> bool:
     return isinstance(value, (int, float)) if kind is float else isinstance(value, kind)
 
 
+def app_device(context: AppContext) -> dict:
+    """{"device": ...} when the app's process must build runs on another device than training uses
+    (ZeroGPU: the CPU here, the GPU in the slices), else nothing (the run's own setting holds)."""
+    device = context.hosting.app_device
+    return {"device": device} if device else {}
+
+
 def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str | None, run_name: str | None,
                       settings: dict, owner: str | None = None, progress=None):
     """A Trainer for a new run in runs/<run name>, owned by `owner` (see AppContext.owner).
@@ -194,7 +201,8 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
         if created:
             mark_owner(run_dir, owner)
         source = dataset if dataset in BUILTIN_DATASETS else hub_id or copy_uploads(upload, run_dir / "data")
-        config = TrainConfig.for_dataset(source, out_dir=str(run_dir), **{"log_every": LOG_EVERY, **settings})
+        config = TrainConfig.for_dataset(source, out_dir=str(run_dir),
+                                         **{"log_every": LOG_EVERY, **app_device(context), **settings})
         data = None
         if hub_id and owner is not None:
             # A shared app reads Hub datasets anonymously: huggingface_hub would otherwise send the
@@ -228,7 +236,8 @@ def build_resumed_trainer(context: AppContext, run_name: str | None, steps, owne
         steps = training_settings("", steps=steps)["steps"]
     minutes = training_settings("", minutes=minutes).get("minutes")
     trainer = Trainer.resume(str(run_dir), progress=progress,
-                             **{"steps": steps, "minutes": minutes, "log_every": LOG_EVERY, **(settings or {})})
+                             **{"steps": steps, "minutes": minutes, "log_every": LOG_EVERY, **app_device(context),
+                                **(settings or {})})
     if trainer.config.minutes and trainer.elapsed_before >= trainer.config.minutes * 60:
         raise ValueError(f"run {name!r} has used its {trainer.config.minutes:g} minutes: set 'Train for (minutes)' "
                          f"above {trainer.elapsed_before / 60:.1f} to train it further")

@@ -18,6 +18,7 @@ import gradio as gr
 import pandas as pd
 
 from gan_space import names
+from gan_space.hosting.zerogpu import on_gpu
 from gan_space.tasks import get_task, task_names
 
 from . import models
@@ -371,7 +372,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                 raise ValueError(f"a {image.width}x{image.height} picture is too large for x{scale}: at most about "
                                  f"{side}x{side} pixels here (the command line takes larger ones)")
             generator = context.generators.get(entry)
-            result = apply(generator, image, make_sketch=bool(make_sketch))
+            result = on_gpu(apply)(generator, image, make_sketch=bool(make_sketch))
             given = to_pil_images(prepare_input(generator, image, bool(make_sketch)), min_size=1)[0]
             shown = bicubic(given.convert("RGB"), scale) if scale > 1 else given
         except Exception as error:
