@@ -135,12 +135,7 @@ def run_slice(run_dir: str | os.PathLike, limit_seconds: float, config: dict | N
     the trainer."""
     started = time.monotonic()
     deadline = started + max(0.0, limit_seconds - margin_seconds)
-    if multiprocessing.parent_process() is not None:  # a forked worker (ZeroGPU's, or the stand-in's)
-        import torch
-
-        # GNU OpenMP is not fork-safe: the first parallel region of a forked child whose parent
-        # ran one waits forever. One thread runs no parallel region (the GPU does the work).
-        torch.set_num_threads(1)
+    _one_thread_in_a_forked_worker()
     trainer = load_trainer(run_dir, config, device)
     stop_at = trainer.step + max_steps if max_steps else None
     flag, last_look = stop_file(run_dir), [float("-inf")]
@@ -200,7 +195,18 @@ def _slice_duration(run_dir, limit_seconds, *args, **kwargs) -> float:
 
 
 def _call_in_worker(fn: Callable, args: tuple, kwargs: dict, seconds: float):
+    _one_thread_in_a_forked_worker()
     return fn(*args, **kwargs)
+
+
+def _one_thread_in_a_forked_worker() -> None:
+    """In a forked worker (ZeroGPU's, or the stand-in's), torch's CPU work on one thread: GNU
+    OpenMP is not fork-safe, and the first parallel region of a forked child whose parent ran one
+    waits forever. One thread runs no parallel region (the GPU does the work)."""
+    if multiprocessing.parent_process() is not None:
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def _call_duration(fn, args, kwargs, seconds) -> float:
