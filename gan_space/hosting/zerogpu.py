@@ -20,9 +20,9 @@ So a training run there is a chain of slices:
 - `on_gpu(fn, seconds)`: a short decorated call for Generate, Interpolate, Steer and Apply; the
   function itself off ZeroGPU.
 
-`spaces` is imported only on ZeroGPU (it is installed there, not here: its import patches torch and
+`spaces` (in requirements.txt) is imported only on ZeroGPU: its import patches torch there and
 must come before CUDA starts, which is why the decorated functions are made when this module is
-imported there). Off a Space, `spaces.GPU` returns the function unchanged, so nothing here depends
+imported there. Off a Space, `spaces.GPU` returns the function unchanged, so nothing here depends
 on it. `ForkedGPU` is a faithful stand-in for tests: each call runs in a forked child with a time
 limit after which the child is killed, the results cross a pipe pickled, and a refusal is raised
 the way ZeroGPU raises it.
@@ -221,7 +221,7 @@ def gpu_entries() -> dict:
     `spaces.GPU` (each call a forked worker on a GPU, its duration asked per call)."""
     global _gpu_entries
     if _gpu_entries is None:
-        import spaces  # installed on ZeroGPU Spaces; imported only there (it patches torch)
+        import spaces  # imported only on ZeroGPU (it patches torch there)
 
         _gpu_entries = {"slice": spaces.GPU(duration=_slice_duration)(_slice_in_worker),
                         "call": spaces.GPU(duration=_call_duration)(_call_in_worker)}
