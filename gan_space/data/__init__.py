@@ -28,7 +28,7 @@ from .files import load_image_folder, load_image_zip
 from .hub_datasets import HF_REPO_ID, load_hf_dataset
 from .paired import DIRECTIONS, load_paired
 from .pool import ProgressCallback
-from .sequences import MOVING_EMOJI_CLIPS, load_sequences, moving_emoji, read_sequence
+from .sequences import MOVING_EMOJI_CLIPS, load_sequences, moving_emoji, open_sequences, read_sequence
 from .sources import (BUILTIN, HUB, LOCAL, MAX_RESOLUTION, UNKNOWN, dataset_kind, dataset_location, is_hub_id,
                       load_dataset)
 
@@ -38,5 +38,5 @@ __all__ = ["BUILTIN_DATASETS", "BUILTIN_IMAGE_SETS", "BUILTIN_POINT_SETS", "EMOJ
            "MAX_FILE_BYTES", "MAX_IMAGE_PIXELS", "MAX_ZIP_MEMBER_BYTES", "MAX_ZIP_TOTAL_BYTES", "decode_image",
            "fit_picture", "open_picture", "read_file", "load_image_folder", "load_image_zip", "HF_REPO_ID",
            "load_hf_dataset", "DIRECTIONS", "load_paired", "MOVING_EMOJI_CLIPS", "load_sequences", "moving_emoji",
-           "read_sequence", "ProgressCallback", "MAX_RESOLUTION", "dataset_kind",
+           "open_sequences", "read_sequence", "ProgressCallback", "MAX_RESOLUTION", "dataset_kind",
            "load_dataset", "dataset_location", "is_hub_id", "BUILTIN", "LOCAL", "HUB", "UNKNOWN"]

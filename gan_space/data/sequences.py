@@ -107,8 +107,17 @@ def load_sequences(source: str | os.PathLike, frames: int, resolution: int, chan
 
 
 def _sequences(entries, resolution: int, channels: int) -> tuple[dict, list[str]]:
-    """({sequence name: frames (T, C, R, R)}, skipped) from listed files: each animation is a
-    sequence, each folder's still pictures one more, ordered by the number in their names."""
+    """({sequence name: frames (T, C, R, R)}, skipped) from listed files (`_sequence_pictures`),
+    each frame centre-cropped and resized."""
+    pictures, skipped = _sequence_pictures(entries, channels)
+    return {name: np.stack([fit_picture(p, resolution, channels) for p in frames])
+            for name, frames in pictures.items()}, skipped
+
+
+def _sequence_pictures(entries, channels: int) -> tuple[dict, list[str]]:
+    """({sequence name: PIL frames}, skipped) from listed files: each animation is a sequence
+    (named by its file), each folder's still pictures one more (named by the folder, '.' at the
+    top), ordered by the number in their names."""
     sequences, skipped, stills = {}, [], {}
     for name, read, _ in entries:
         if not is_image_name(name):
@@ -123,17 +132,40 @@ def _sequences(entries, resolution: int, channels: int) -> tuple[dict, list[str]
             skipped.append(f"{name}: {error}")
             continue
         if len(pictures) > 1:
-            sequences[name] = np.stack([fit_picture(p, resolution, channels) for p in pictures])
+            sequences[name] = pictures
         else:
             stills.setdefault(name.rpartition("/")[0], []).append((name, pictures[0]))
     for folder, pictures in sorted(stills.items()):
         numbered = [(frame_number(name), name, picture) for name, picture in pictures]
         skipped += [f"{name}: a still picture with no number in its name (frames are ordered by their numbers)"
                     for number, name, _ in numbered if number is None]
-        numbered = sorted((n, name, p) for n, name, p in numbered if n is not None)
+        numbered = sorted(((n, name, p) for n, name, p in numbered if n is not None), key=lambda item: item[:2])
         if numbered:
-            sequences[f"{folder or '.'}/ ({len(numbered)} numbered frames)"] = np.stack(
-                [fit_picture(picture, resolution, channels) for _, _, picture in numbered])
+            sequences[folder or "."] = [picture for _, _, picture in numbered]
+    return sequences, skipped
+
+
+def open_sequences(source: str | os.PathLike, channels: int) -> tuple[dict, list[str]]:
+    """The sequences of an animation, a folder or a .zip at their own size, for applying a model:
+    ({name: PIL frames}, skipped). DatasetError when there is none."""
+    path = Path(os.path.expanduser(str(source)))
+    if path.is_file() and not (zipfile.is_zipfile(path) or path.suffix.lower() == ".zip"):
+        try:
+            frames = open_frames(read_file(path), channels)
+        except ValueError as error:
+            raise DatasetError(f"{path.name}: {error}") from None
+        sequences, skipped = {path.name: frames}, []
+    elif path.is_file():
+        with open_archive(path) as archive:
+            sequences, skipped = _sequence_pictures(archive_members(archive, path.name), channels)
+    elif path.is_dir():
+        sequences, skipped = _sequence_pictures(folder_entries(path), channels)
+    else:
+        raise DatasetError(f"no such file or folder: {source}")
+    if not sequences:
+        detail = f" ({'; '.join(skipped[:3])})" if skipped else ""
+        raise DatasetError(f"{path.name} holds no sequence of frames{detail}: give an animated GIF (or WebP/PNG), a "
+                           f"folder of them, or a folder of still frames numbered in their names")
     return sequences, skipped
 
 
@@ -203,4 +235,4 @@ def _draw(sprites: torch.Tensor, position: torch.Tensor, angle: torch.Tensor, zo
                                            align_corners=False) + 1
 
 
-__all__ = ["load_sequences", "read_sequence", "moving_emoji", "windows", "frame_number", "MOVING_EMOJI_CLIPS"]
+__all__ = ["load_sequences", "open_sequences", "read_sequence", "moving_emoji", "windows", "frame_number", "MOVING_EMOJI_CLIPS"]

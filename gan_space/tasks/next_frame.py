@@ -53,4 +53,5 @@ TASK = register_task(Task(
     settings=("frames",), frames=lambda config: config.frames, load_data=load_frames, baseline=last_frame,
     baseline_name="copy the last frame", check_settings=check_settings, residual=True,
     objective=image_to_image.OBJECTIVE, metrics=METRICS, hub_tag="image-to-video", card_lines=card_lines,
+    takes_sequences=True,
     describe=lambda pairing: f"next frame from the last {pairing.frames}"))

@@ -80,6 +80,9 @@ class Task:
     # (pairing) -> the pairs in a few words, with this run's settings ("x4 super-resolution (blur up to 2 px)")
     describe: Callable | None = None
     sketch_option: bool = False  # apply can first draw a sketch of a photo (the model takes sketches)
+    # the input is the last frames of a clip: apply reads sequences (animations, numbered frames) and can
+    # feed its predictions back (a rollout)
+    takes_sequences: bool = False
 
     @property
     def pairs_from_data(self) -> bool:
