@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="edges models: make a sketch of each picture first (a photo in, not a drawing)")
     apply.add_argument("--compare", action="store_true",
                        help="also write NAME-compare.png: input (bicubic for super-resolution) | result")
+    apply.add_argument("--rollout", type=int, metavar="N",
+                       help="next-frame models: predict N frames, each from the last ones (its own predictions "
+                            "fed back), written as NAME.gif; default: the next frame, as NAME.png")
     apply.add_argument("--device", default="cpu")
 
     pull = verbs.add_parser("pull", help="download a generator from the Hub", description=(
@@ -395,9 +398,19 @@ def _apply(args) -> int:
 
     from .hub import resolve_token
 
+    from .tasks import get_task
+
     model = load_translator(args.model, args.device, token=resolve_token())
-    written, skipped = apply_pictures(model, args.input, args.out, tile=args.tile, overlap=args.overlap,
-                                      make_sketch=args.sketch, compare=args.compare)
+    if get_task(model.config.task).takes_sequences:  # the last frames of each clip -> the next (--rollout: several)
+        from .translation import apply_sequences
+
+        written, skipped = apply_sequences(model, args.input, args.out, count=args.rollout or 1, tile=args.tile,
+                                           overlap=args.overlap)
+    elif args.rollout is not None:
+        raise ValueError(f"--rollout is for next-frame models; {args.model} is a {model.config.task} model")
+    else:
+        written, skipped = apply_pictures(model, args.input, args.out, tile=args.tile, overlap=args.overlap,
+                                          make_sketch=args.sketch, compare=args.compare)
     for line in skipped[:10]:
         print(f"  skipped {line}")
     print(f"wrote {len(written)} picture(s): {written[0] if len(written) == 1 else Path(written[0]).parent}")

@@ -26,6 +26,8 @@ def triplets(condition: torch.Tensor, output: torch.Tensor, target: torch.Tensor
     if shown.shape[-2:] != size:
         shown = F.interpolate(shown, size=size, mode="nearest")
     channels = target.shape[1]
+    if shown.shape[1] > 3 or shown.shape[1] == 2:  # past frames stacked in channels (next-frame): the last one
+        shown = shown[:, -channels:]
     rows = [match_channels(shown, channels), output.float(), target.float()]
     return torch.stack(rows, 1).flatten(0, 1)
 

@@ -18,15 +18,18 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
 CHANNELS = (1, 3)
 # Image-to-image (gan_space.tasks, gan_space.objectives.translation)
-PIXEL_LOSSES = ("l1", "charbonnier")
+PIXEL_LOSSES = ("l1", "charbonnier", "mse")  # mse: L2, the loss that averages possible futures into a blur
 DIRECTIONS = ("AtoB", "BtoA")  # paired data: which side is the input
 SCALES = (2, 4)  # super-resolution factors
+FRAMES = (1, 2, 3, 4)  # next-frame prediction: how many past frames the model sees
 # The built-in data sets (gan_space.data makes them): pictures, and 2-D points (the mixtures of
 # Gaussians have modes to count: gan_space.metrics.mixtures)
 BUILTIN_IMAGE_SETS = ("digits", "emoji")
 MIXTURE_SETS = ("ring8", "grid25")
 BUILTIN_POINT_SETS = MIXTURE_SETS + ("moons", "spiral")
 BUILTIN_DATASETS = BUILTIN_IMAGE_SETS + BUILTIN_POINT_SETS
+# Built-in sequences for next-frame prediction (gan_space.data.sequences makes them, on the fly)
+BUILTIN_SEQUENCE_SETS = ("moving-emoji",)
 
 
 def implemented(what: str, names: tuple, implementations: dict) -> dict:

@@ -139,6 +139,7 @@ class Pairing:
     task: object  # the run's gan_space.tasks.Task
     channels: int = 3  # the target's channels
     scale: int = 4  # super-resolution
+    frames: int = 1  # pictures in one input, stacked in channels (next-frame prediction: the last k frames)
     blur: float = 0.0  # super-resolution: largest blur sigma, in target pixels (each picture draws from 0 to it)
     noise: float = 0.0  # super-resolution: largest noise std, in 0-255 levels
     jpeg: int = 0  # super-resolution: lowest JPEG quality (each picture draws up to 95); 0: no JPEG
@@ -146,7 +147,7 @@ class Pairing:
 
     @property
     def condition_channels(self) -> int:
-        return self.task.input_channels(self.channels)
+        return self.task.input_channels(self.channels) * self.frames
 
     def condition_shape(self, target_shape) -> tuple:
         channels, height, width = target_shape
@@ -154,9 +155,10 @@ class Pairing:
 
     def split_rows(self, rows: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
         """Stored rows -> (stored input or None, target): rows of pairs from the data hold both, side
-        by side in channels."""
+        by side in channels, the input's `condition_channels` first (a picture, or the past frames)."""
         if self.task.make_input is None:
-            return rows[:, : self.channels], rows[:, self.channels:]
+            given = self.condition_channels
+            return rows[:, :given], rows[:, given:]
         return None, rows
 
     def __call__(self, rows: torch.Tensor, generator: torch.Generator | None = None):

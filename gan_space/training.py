@@ -207,7 +207,9 @@ class TrainConfig:
     jpeg: int = setting(0, "super-resolution: lowest JPEG quality of the input (1-95, drawn up to 95); 0 = off",
                         group=PAIRS_GROUP, may_change_on_resume=True)
     direction: str = setting("AtoB", "paired: which side is the input", choices=names.DIRECTIONS, group=PAIRS_GROUP)
-    pixel_loss: str = setting("l1", "the loss on pixels (charbonnier: a smooth L1)", choices=names.PIXEL_LOSSES,
+    frames: int = setting(2, "next-frame: how many past frames the model is given (stacked in channels)",
+                          choices=names.FRAMES, group=PAIRS_GROUP)
+    pixel_loss: str = setting("l1", "the loss on pixels (charbonnier: a smooth L1; mse: L2)", choices=names.PIXEL_LOSSES,
                               group=PAIRS_GROUP, may_change_on_resume=True)
     pixel_weight: float = setting(1.0, "weight of the pixel loss", group=PAIRS_GROUP, may_change_on_resume=True)
     adversarial_weight: float = setting(0.01, "weight of the GAN loss; 0: the L1-only baseline (no discriminator)",
@@ -330,6 +332,8 @@ class TrainConfig:
               "the lowest JPEG quality, from 1 to 95, or 0 (off)")
         check("direction", self.direction in names.DIRECTIONS,
               f"one of {', '.join(names.DIRECTIONS)} (which side is the input)")
+        check("frames", isinstance(self.frames, int) and not isinstance(self.frames, bool)
+              and self.frames in names.FRAMES, f"one of {', '.join(map(str, names.FRAMES))} (past frames given)")
         check("pixel_loss", self.pixel_loss in names.PIXEL_LOSSES, f"one of {', '.join(names.PIXEL_LOSSES)}")
         for name in ("pixel_weight", "adversarial_weight", "feature_weight", "perceptual_weight"):
             check(name, _number(getattr(self, name)) and 0 <= getattr(self, name) <= 1000, "from 0 (off) to 1000")
@@ -486,7 +490,7 @@ class Trainer:
         if self.pairing is not None:  # the generator maps the input's shape to the target's
             return DataSpec(kind="pairs", data_shape=tuple(self.held_out.target.shape[1:]),
                             condition_shape=tuple(self.held_out.condition.shape[1:]),
-                            residual=get_task(self.config.task).residual)
+                            residual=get_task(self.config.task).residual, frames=self.pairing.frames)
         return DataSpec(kind=d.kind, data_shape=tuple(d.data_shape), num_classes=self.num_classes,
                         offset=tuple(d.offset) if d.offset is not None else None, scale=d.scale)
 

@@ -196,5 +196,93 @@ def apply_pictures(generator, source, out, tile: int = DEFAULT_TILE, overlap: in
     return written, skipped
 
 
+# ---------------------------------------------------------------------------
+# Next-frame models (gan_space.tasks.next_frame): the last frames in, the next one out
+
+MAX_ROLLOUT = 500  # frames predicted from one sequence
+
+
+def frame_tensor(picture, channels: int) -> torch.Tensor:
+    """A PIL frame -> [-1, 1] (C, h, w), grey or colour as the model takes it."""
+    import numpy as np
+
+    array = np.asarray(picture.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+    array = array[None] if channels == 1 else array.transpose(2, 0, 1)
+    return to_float(torch.from_numpy(array.copy()))
+
+
+def rollout(generator, frames: torch.Tensor, count: int, tile: int = DEFAULT_TILE,
+            overlap: int = DEFAULT_OVERLAP) -> torch.Tensor:
+    """The next `count` frames of a clip, each predicted from the last `frames` ones (the model's
+    own predictions once the given ones are used up, kept at 8 bits as a saved frame would be):
+    [-1, 1] frames (T, C, h, w), T at least the model's frames -> (count, C, h, w)."""
+    from .pairs import quantise_uint8
+
+    given = generator.config.get("frames", 1)
+    if frames.dim() != 4 or frames.shape[1] != generator.config.channels:
+        raise ValueError(f"give frames as (T, {generator.config.channels}, h, w), got {tuple(frames.shape)}")
+    if len(frames) < given:
+        raise ValueError(f"{len(frames)} frame(s): this model predicts from the last {given}; give at least {given}")
+    if not 1 <= count <= MAX_ROLLOUT:
+        raise ValueError(f"a rollout of {count} frame(s): choose from 1 to {MAX_ROLLOUT}")
+    history = [frame for frame in frames[-given:].float()]
+    for _ in range(count):
+        condition = torch.cat(history[-given:], 0)[None]
+        history.append(to_float(quantise_uint8(apply_tiled(generator, condition, tile, overlap)[0])))
+    return torch.stack(history[given:])
+
+
+def apply_sequences(generator, source, out, count: int = 1, tile: int = DEFAULT_TILE,
+                    overlap: int = DEFAULT_OVERLAP) -> tuple[list[str], list[str]]:
+    """A next-frame model on each sequence of `source` (an animation, a folder of them or of
+    numbered frames, a .zip): its next `count` frames, at the sequence's own size, as NAME.png
+    (one frame) or NAME.gif (a rollout of several). `out` is a .png/.gif file for one sequence,
+    else a folder. Returns (written files, skipped "name: reason")."""
+    from .data import open_sequences
+    from .sampling import to_pil_images
+
+    source, out = Path(os.path.expanduser(str(source))), Path(os.path.expanduser(str(out)))
+    channels = generator.config.channels
+    sequences, skipped = open_sequences(source, channels)
+    suffix = ".png" if count == 1 else ".gif"
+    if len(sequences) == 1 and out.suffix.lower() in (".png", ".gif"):
+        if out.suffix.lower() != suffix:
+            raise ValueError(f"{out.name}: {count} frame(s) are written as a {suffix} file")
+        targets = {name: out for name in sequences}
+    else:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"{out} is a file: name a folder for the frames of several sequences")
+        targets = {name: out / f"{_file_stem(name, source)}{suffix}" for name in sequences}
+    written = []
+    for name, pictures in sequences.items():
+        target = targets[name]
+        if source.is_file() and target.resolve() == source.resolve():
+            raise ValueError(f"{target} is the input itself: choose another output name")
+        try:
+            if len({picture.size for picture in pictures}) > 1:
+                raise ValueError("its frames differ in size")
+            frames = torch.stack([frame_tensor(picture, channels) for picture in pictures])
+            predicted = to_pil_images(rollout(generator, frames, count, tile, overlap), min_size=1)
+        except ValueError as error:
+            skipped.append(f"{name}: {error}")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if count == 1:
+            predicted[0].save(target)
+        else:
+            predicted[0].save(target, save_all=True, append_images=predicted[1:], duration=100, loop=0)
+        written.append(str(target))
+    if not written:
+        raise ValueError(f"no sequence could be continued ({'; '.join(skipped[:3])})")
+    return written, skipped
+
+
+def _file_stem(name: str, source: Path) -> str:
+    """A sequence's name as a file name: 'clips/a.gif' -> 'clips-a', a folder of frames by its name."""
+    if name == ".":
+        return source.stem or "frames"
+    return str(Path(name).with_suffix("")).replace("/", "-")
+
+
 __all__ = ["is_translator", "translate", "apply", "apply_tiled", "apply_pictures", "comparison",
-           "prepare_input", "bicubic"]
+           "prepare_input", "bicubic", "rollout", "apply_sequences", "frame_tensor"]

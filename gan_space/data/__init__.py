@@ -13,6 +13,8 @@ and nothing of gan_space outside the package):
 - files.py: folders and .zip files of images;
 - hub_datasets.py: Hugging Face datasets;
 - paired.py: a user's own pairs (A/ and B/ folders, or side-by-side pictures);
+- sequences.py: sequences of frames for next-frame prediction (animations, numbered frames,
+  the built-in moving emoji);
 - sources.py: `load_dataset`, the one entry point from a source's name.
 """
 
@@ -26,6 +28,7 @@ from .files import load_image_folder, load_image_zip
 from .hub_datasets import HF_REPO_ID, load_hf_dataset
 from .paired import DIRECTIONS, load_paired
 from .pool import ProgressCallback
+from .sequences import MOVING_EMOJI_CLIPS, load_sequences, moving_emoji, open_sequences, read_sequence
 from .sources import (BUILTIN, HUB, LOCAL, MAX_RESOLUTION, UNKNOWN, dataset_kind, dataset_location, is_hub_id,
                       load_dataset)
 
@@ -34,5 +37,6 @@ __all__ = ["BUILTIN_DATASETS", "BUILTIN_IMAGE_SETS", "BUILTIN_POINT_SETS", "EMOJ
            "CACHE_VERSION", "DEFAULT_MAX_IMAGES", "Dataset", "DatasetError", "IMAGE_EXTENSIONS", "IMAGE_FORMATS",
            "MAX_FILE_BYTES", "MAX_IMAGE_PIXELS", "MAX_ZIP_MEMBER_BYTES", "MAX_ZIP_TOTAL_BYTES", "decode_image",
            "fit_picture", "open_picture", "read_file", "load_image_folder", "load_image_zip", "HF_REPO_ID",
-           "load_hf_dataset", "DIRECTIONS", "load_paired", "ProgressCallback", "MAX_RESOLUTION", "dataset_kind",
+           "load_hf_dataset", "DIRECTIONS", "load_paired", "MOVING_EMOJI_CLIPS", "load_sequences", "moving_emoji",
+           "open_sequences", "read_sequence", "ProgressCallback", "MAX_RESOLUTION", "dataset_kind",
            "load_dataset", "dataset_location", "is_hub_id", "BUILTIN", "LOCAL", "HUB", "UNKNOWN"]

@@ -40,6 +40,8 @@ MAX_IMAGE_PIXELS = 40_000_000
 MAX_FILE_BYTES = 64 * 1024 * 1024  # one image file; larger ones are skipped unread
 MAX_ZIP_MEMBER_BYTES = MAX_FILE_BYTES
 MAX_ZIP_TOTAL_BYTES = 1024 * 1024 * 1024
+MAX_FRAMES = 1000  # frames read of one animation (the first ones)
+MAX_ANIMATION_PIXELS = 400_000_000  # pixels of all the frames decoded from one animation
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L")
 _WIDE_MODES = _SIXTEEN_BIT_MODES + ("I", "F")  # would clip to white under PIL's convert("L")
 
@@ -195,11 +197,51 @@ def open_picture(data: bytes, channels: int = 3):
                     raise ValueError(f"image too large ({picture.width}x{picture.height} pixels)")
                 picture.seek(0)  # first frame of an animation
                 picture.load()
-                picture = _to_8bit(_upright(picture))
-                if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
-                    background = Image.new("RGBA", picture.size, (255, 255, 255, 255))
-                    picture = Image.alpha_composite(background, picture.convert("RGBA"))
-                return picture.convert("L" if channels == 1 else "RGB")
+                return _flattened(_to_8bit(_upright(picture)), channels)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ValueError("image too large (decompression bomb)") from None
+        except ValueError:
+            raise
+        except Exception as error:  # PIL raises many types for corrupt files
+            raise ValueError(f"not a readable image ({type(error).__name__})") from None
+
+
+def _flattened(picture, channels: int):
+    """Transparency on white, then "L" or "RGB"."""
+    from PIL import Image
+
+    if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+        background = Image.new("RGBA", picture.size, (255, 255, 255, 255))
+        picture = Image.alpha_composite(background, picture.convert("RGBA"))
+    return picture.convert("L" if channels == 1 else "RGB")
+
+
+def open_frames(data: bytes, channels: int = 3, max_frames: int = MAX_FRAMES) -> list:
+    """Bytes of an animation (GIF, WebP, APNG) -> its frames as 8-bit PIL pictures, each as the
+    animation shows it (PIL composes GIF frames over the earlier ones), transparency on white;
+    at most `max_frames` (the first ones). A still picture gives one frame.
+
+    The guards of `open_picture`, and one more: the frames decoded, all together, stay under
+    MAX_ANIMATION_PIXELS (a small animation of a million frames is a bomb too). Raises
+    ValueError with a short reason."""
+    from PIL import Image
+
+    if not data:
+        raise ValueError("empty file")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as picture:
+                if picture.width * picture.height > MAX_IMAGE_PIXELS:
+                    raise ValueError(f"image too large ({picture.width}x{picture.height} pixels)")
+                count = min(max_frames, getattr(picture, "n_frames", 1),
+                            max(1, MAX_ANIMATION_PIXELS // (picture.width * picture.height)))
+                frames = []
+                for index in range(count):
+                    picture.seek(index)
+                    picture.load()
+                    frames.append(_flattened(_to_8bit(picture.copy()), channels))
+                return frames
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ValueError("image too large (decompression bomb)") from None
         except ValueError:
@@ -256,4 +298,5 @@ def _to_8bit(picture):
 
 __all__ = ["IMAGE_EXTENSIONS", "IMAGE_FORMATS", "MAX_IMAGE_PIXELS", "MAX_FILE_BYTES", "MAX_ZIP_MEMBER_BYTES",
            "MAX_ZIP_TOTAL_BYTES", "name_parts", "is_image_name", "Refusal", "FileRead", "file_reader", "read_file",
-           "open_archive", "archive_members", "read_member", "open_picture", "fit_picture", "decode_image"]
+           "open_archive", "archive_members", "read_member", "open_picture", "open_frames", "fit_picture",
+           "decode_image", "MAX_FRAMES", "MAX_ANIMATION_PIXELS"]

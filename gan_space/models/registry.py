@@ -28,6 +28,7 @@ class DataSpec:
     scale: float = 1.0  # points: the spread the networks' space is scaled by
     condition_shape: tuple | None = None  # pairs: the generator's input (C, h, w)
     residual: bool = False  # pairs: the task's output is a correction of its (upscaled) input (gan_space.tasks)
+    frames: int = 1  # pairs: the input holds this many pictures stacked in channels (next-frame prediction)
 
 
 @dataclass(frozen=True)

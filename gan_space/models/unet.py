@@ -33,9 +33,10 @@ def _widths(width: int, levels: int, most: int = MAX_WIDTH_MULTIPLIER) -> list[i
     return [width * min(2**level, most) for level in range(levels + 1)]
 
 
-def _check_translator(in_channels: int, channels: int, scale: int, width: int) -> None:
-    if in_channels not in (1, 3) or channels not in (1, 3):
-        raise ValueError(f"in_channels and channels must be 1 (grey) or 3 (RGB), got {in_channels} and {channels}")
+def _check_translator(in_channels: int, channels: int, scale: int, width: int, frames: int = 1) -> None:
+    if frames < 1 or in_channels % frames or in_channels // frames not in (1, 3) or channels not in (1, 3):
+        raise ValueError(f"in_channels (per frame, of {frames} frame(s)) and channels must be 1 (grey) or 3 (RGB), "
+                         f"got {in_channels} and {channels}")
     if scale not in (1, 2, 4):
         raise ValueError(f"scale must be 1, 2 or 4, got {scale}")
     if width < 4:
@@ -55,8 +56,12 @@ class TranslatorMixin:
         return 1
 
     def baseline(self, condition: torch.Tensor) -> torch.Tensor:
-        """The residual models' starting point: the input upscaled (bicubic) and matched in channels."""
+        """The residual models' starting point: the input upscaled (bicubic) and matched in channels;
+        of several frames stacked in channels (next-frame prediction), the last one."""
         x = condition
+        frames = self.config.get("frames", 1)
+        if frames > 1:
+            x = x[:, -(x.shape[1] // frames):]
         if self.config.scale > 1:
             x = F.interpolate(x, scale_factor=self.config.scale, mode="bicubic", align_corners=False)
         return match_channels(x, self.config.channels)
@@ -68,9 +73,9 @@ class UNetGenerator(TranslatorMixin, ModelMixin, ConfigMixin):
 
     @register_to_config
     def __init__(self, in_channels: int = 1, channels: int = 3, scale: int = 1, width: int = 32, depth: int = 4,
-                 residual: bool = False, task: str = "paired"):
+                 residual: bool = False, task: str = "paired", frames: int = 1):
         super().__init__()
-        _check_translator(in_channels, channels, scale, width)
+        _check_translator(in_channels, channels, scale, width, frames)
         if not 1 <= depth <= 7:
             raise ValueError(f"depth must be from 1 to 7, got {depth}")
         widths = _widths(width, depth)
@@ -129,9 +134,10 @@ class PatchDiscriminator(ModelMixin, ConfigMixin):
     def __init__(self, channels: int = 3, condition_channels: int = 0, width: int = 32, layers: int = 3,
                  spectral_norm: bool = False):
         super().__init__()
-        if channels not in (1, 3) or condition_channels not in (0, 1, 3):
-            raise ValueError(f"channels must be 1 or 3 and condition_channels 0, 1 or 3, got {channels} and "
-                             f"{condition_channels}")
+        past_frames = condition_channels > 0 and condition_channels % channels == 0  # next-frame prediction
+        if channels not in (1, 3) or not (condition_channels in (0, 1, 3) or past_frames):
+            raise ValueError(f"channels must be 1 or 3 and condition_channels 0, 1, 3 or a multiple of channels (past "
+                             f"frames), got {channels} and {condition_channels}")
         if not 1 <= layers <= 5:
             raise ValueError(f"layers must be from 1 to 5, got {layers}")
         norm = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
@@ -184,7 +190,8 @@ def _build(config, data):
     resolution = data.data_shape[-1]
     scale = resolution // data.condition_shape[-1]
     generator = UNetGenerator(in_channels=in_channels, channels=out_channels, scale=scale, width=config.width,
-                              depth=unet_depth(resolution), residual=data.residual, task=config.task)
+                              depth=unet_depth(resolution), residual=data.residual, task=config.task,
+                              frames=data.frames)
     discriminator = PatchDiscriminator(channels=out_channels, condition_channels=in_channels, width=config.width,
                                        layers=discriminator_layers(resolution), spectral_norm=config.spectral_norm)
     return generator, discriminator

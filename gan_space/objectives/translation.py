@@ -29,7 +29,13 @@ def _charbonnier(difference: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(difference**2 + CHARBONNIER_EPSILON**2).mean()
 
 
-PIXEL_LOSS_FUNCTIONS = implemented("pixel loss", PIXEL_LOSSES, {"l1": _l1, "charbonnier": _charbonnier})
+def _mse(difference: torch.Tensor) -> torch.Tensor:
+    """L2: its optimum is the mean of the possible targets (next frames: a blur of the possible futures)."""
+    return (difference**2).mean()
+
+
+PIXEL_LOSS_FUNCTIONS = implemented("pixel loss", PIXEL_LOSSES,
+                                   {"l1": _l1, "charbonnier": _charbonnier, "mse": _mse})
 
 
 def pixel_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

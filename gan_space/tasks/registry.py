@@ -26,6 +26,10 @@ def _scale_one(config) -> int:
     return 1
 
 
+def _one_frame(config) -> int:
+    return 1
+
+
 def _no_checks(config, check) -> None:
     pass
 
@@ -56,6 +60,8 @@ class Task:
     input_channels: Callable = _same_channels
     # (config) -> how many times larger the output is than the input
     scale: Callable = _scale_one
+    # (config) -> how many pictures the input stacks in channels (next-frame prediction: the last k frames)
+    frames: Callable = _one_frame
     # (pairing, target (N, C, H, W) in [-1, 1], torch.Generator) -> the input; None: the pairs come from the data
     make_input: Callable | None = None
     # (config, cache_dir, progress, token) -> the Dataset it trains on; None: any picture set (load_dataset)
@@ -74,6 +80,9 @@ class Task:
     # (pairing) -> the pairs in a few words, with this run's settings ("x4 super-resolution (blur up to 2 px)")
     describe: Callable | None = None
     sketch_option: bool = False  # apply can first draw a sketch of a photo (the model takes sketches)
+    # the input is the last frames of a clip: apply reads sequences (animations, numbered frames) and can
+    # feed its predictions back (a rollout)
+    takes_sequences: bool = False
 
     @property
     def pairs_from_data(self) -> bool:
@@ -84,7 +93,8 @@ class Task:
         """How a run with this config makes its pairs (gan_space.pairs.Pairing)."""
         from ..pairs import Pairing
 
-        return Pairing(task=self, channels=config.channels, scale=self.scale(config), blur=config.blur,
+        return Pairing(task=self, channels=config.channels, scale=self.scale(config), frames=self.frames(config),
+                       blur=config.blur,
                        noise=config.noise, jpeg=config.jpeg, flip=config.augment == "flip")
 
     def describe_pairs(self, pairing) -> str:
