@@ -200,3 +200,14 @@ def test_the_cli_trains_on_gifs_and_refuses_a_still_picture(tmp_path, capsys):
     assert main(["apply", "--model", str(out), "--input", str(tmp_path / "still.png"), "--out",
                  str(tmp_path / "x.png")]) != 0
     assert "no sequence could be continued (still.png: 1 frame(s)" in capsys.readouterr().err
+
+
+def test_a_next_frame_model_gets_a_hub_card_that_names_its_stacked_input(trained, tmp_path):
+    from gan_space.hub import stage_repo_files
+
+    _, out = trained
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    stage_repo_files(out, staging, "someone/moving-emoji-next")
+    card = (staging / "README.md").read_text()
+    assert "2 stacked colour" in card and "| copy the last frame |" in card

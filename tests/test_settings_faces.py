@@ -100,8 +100,13 @@ def test_the_choice_lists_are_the_library_tables(tmp_path):
 
     assert values("Loss") == losses.LOSSES and values("Augmentation") == augment.AUGMENTATIONS
     assert values("Pixel loss") == tuple(PIXEL_LOSS_FUNCTIONS) and values("Scale") == names.SCALES
-    # The Translate tab's tasks: the registry's image-to-image tasks (the Train tab's is "generate").
-    assert values("translate-task") == tuple(task for task in task_names() if task != "generate")
+    # The Translate tab's tasks: the registry's image-to-image tasks on pictures (the Train tab's is
+    # "generate"; next-frame prediction takes sequences, from the CLI).
+    from gan_space.tasks import get_task
+
+    assert values("translate-task") == tuple(task for task in task_names(pairs=True)
+                                              if not get_task(task).takes_sequences)
+    assert "super-resolution" in values("translate-task") and "next-frame" not in values("translate-task")
     # The architecture lists are the registry's, for the chosen data.
     arch = train_tab.preset_values("digits")[train_tab.PRESET_FIELDS.index("arch")]
     assert arch["choices"] == family_names("images")

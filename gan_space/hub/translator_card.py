@@ -69,14 +69,21 @@ def translator_model_card(repo_id: str, generator, record: dict, *, has_picture:
             *family_of(generator).tags]
     metadata = ModelCardData(library_name="diffusers", license=license, tags=sorted(set(tags)),
                              pipeline_tag="image-to-image", datasets=[hub_dataset] if hub_dataset else None)
-    grey = {1: "grey", 3: "colour"}
+    def picture(channels: int) -> str:
+        """What a picture of this many channels is: grey, colour, or several stacked (next-frame's
+        last frames)."""
+        if channels in (1, 3):
+            return {1: "grey", 3: "colour"}[channels]
+        frames, each = (channels // 3, "colour") if channels % 3 == 0 else (channels, "grey")
+        return f"{frames} stacked {each}"
+
     what = task.words_for(config)
     num_parameters = sum(p.numel() for p in generator.parameters())
     name = repo_id.split("/")[1]
     lines = [f"# {name}", "",
              f"An image-to-image GAN generator for **{what}** ({class_name}, {num_parameters:,} parameters), trained "
-             f"with gan_space" + (f" on **{dataset}**" if dataset else "") + f". It maps a {grey[config.in_channels]} "
-             f"picture of any size to a {grey[config.channels]} picture "
+             f"with gan_space" + (f" on **{dataset}**" if dataset else "") + f". It maps a {picture(config.in_channels)} "
+             f"picture of any size to a {picture(config.channels)} picture "
              + (f"{scale} times larger" if scale > 1 else "of the same size") +
              ". The weights are safetensors: loading them runs no pickled code.", ""]
     baseline = quality.get("baseline", task.baseline_name)
@@ -92,9 +99,9 @@ def translator_model_card(repo_id: str, generator, record: dict, *, has_picture:
               "```", ""]
     lines += task.card_lines(config)  # how to feed this task's model
     lines += ["## Model", "", "| | |", "|---|---|", f"| architecture | {class_name} ({family_of(generator).name}) |",
-              f"| task | {what} |", f"| input | {grey[config.in_channels]}, any size |",
-              f"| output | {grey[config.channels]}, {scale}x the input's size |" if scale > 1 else
-              f"| output | {grey[config.channels]}, the input's size |",
+              f"| task | {what} |", f"| input | {picture(config.in_channels)}, any size |",
+              f"| output | {picture(config.channels)}, {scale}x the input's size |" if scale > 1 else
+              f"| output | {picture(config.channels)}, the input's size |",
               f"| parameters | {num_parameters:,} |",
               f"| weights | {'exponential moving average of the trained weights' if record.get('weights') != 'raw' and train_config.get('ema_decay') else 'the trained weights'} |"]
     if include_discriminator:

@@ -49,8 +49,9 @@ def translator_config(folder: Path) -> dict | None:
 
 
 def task_choices() -> list[tuple[str, str]]:
-    """The image-to-image tasks of the registry (gan_space.tasks), as the page names them."""
-    return [(get_task(name).label, name) for name in task_names(pairs=True)]
+    """The image-to-image tasks of the registry (gan_space.tasks) that this tab can feed (pictures;
+    a task that takes sequences of frames trains from the CLI), as the page names them."""
+    return [(get_task(name).label, name) for name in task_names(pairs=True) if not get_task(name).takes_sequences]
 
 
 def _describe(config: dict) -> str:
@@ -159,8 +160,9 @@ class TranslateProgress:
 
 def task_settings(task: str, scale, degradations, adversarial_weight, feature_weight, pixel_loss, arch,
                   pixel_warmup=None) -> dict:
-    if task not in task_names(pairs=True):
-        raise ValueError(f"task {task!r} is not one of: {', '.join(task_names(pairs=True))}")
+    offered = [name for _, name in task_choices()]
+    if task not in offered:
+        raise ValueError(f"task {task!r} is not one of: {', '.join(offered)}")
     settings = {"task": task}
     if "scale" in get_task(task).settings:
         if scale not in names.SCALES and str(scale) not in {str(choice) for choice in names.SCALES}:  # 4, "4"
