@@ -75,12 +75,6 @@ class ClassifierTestResult:
                 "mean": {c: self.mean(c) for c in CONDITIONS}, "spread": {c: self.spread(c) for c in CONDITIONS}}
 
 
-def real_source_name(source: ExportSource) -> str | None:
-    """The data set the generator's run trained on, when the run recorded it."""
-    config = source.summary.get("train_config") or {}
-    return str(config.get("dataset") or source.summary.get("dataset") or "").strip() or None
-
-
 def classifier_test(source: ExportSource, real: str | None = None, *, few_per_class: int = 10,
                     generated_per_class: int | None = None, seeds: int = 3, steps: int = 300,
                     test_fraction: float = 0.3, token: str | None = None, progress=None) -> ClassifierTestResult:
@@ -99,7 +93,7 @@ def classifier_test(source: ExportSource, real: str | None = None, *, few_per_cl
         raise ValueError(f"steps must be from 1 to 100,000, got {steps}")
     if not 0 < test_fraction < 1:
         raise ValueError(f"the held-out fraction must be between 0 and 1, got {test_fraction}")
-    real = real or real_source_name(source)
+    real = real or source.dataset
     if not real:
         raise ValueError(f"the run of {source.name} does not say which pictures it trained on: name the real labelled "
                          "pictures (--real: a built-in, a folder with one sub-folder per class, a .zip or a Hub id)")
@@ -217,5 +211,5 @@ def accuracy(model: torch.nn.Module, pictures: torch.Tensor, labels: torch.Tenso
     return correct / len(pictures)
 
 
-__all__ = ["CONDITIONS", "ClassifierTestResult", "accuracy", "classifier_test", "real_source_name",
+__all__ = ["CONDITIONS", "ClassifierTestResult", "accuracy", "classifier_test",
            "small_classifier", "train_classifier"]

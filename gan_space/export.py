@@ -45,7 +45,13 @@ class ExportSource:
     generator: object
     name: str  # as the card shows it: a Hub id, or a local folder's last part (local paths stay here)
     class_names: list[str]  # one per class index, as the run named them
-    summary: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)  # the run's training summary, when known
+    train_config: dict = field(default_factory=dict)  # the run's settings, when known
+
+    @property
+    def dataset(self) -> str | None:
+        """The data set the run trained on, as its settings name it."""
+        return str(self.train_config.get("dataset") or "").strip() or None
 
     @property
     def num_classes(self) -> int:
@@ -68,7 +74,7 @@ def load_conditional(model, device: str = "cpu", token: str | None = None) -> Ex
     """The generator `model` names (a run, checkpoint or generator folder, or a Hub id, pulled
     with `token`) and its class names; NotConditionalError for a generator without classes,
     ValueError for one that does not make pictures from noise."""
-    from .checkpoints import generator_folder, load_generator, run_summary
+    from .checkpoints import generator_folder, load_generator
     from .hub import HUB, download, model_location
 
     kind, where = model_location(model)
@@ -88,18 +94,24 @@ def load_conditional(model, device: str = "cpu", token: str | None = None) -> Ex
             "needs a class-conditional generator. Train one on a set with classes (digits, emoji, a folder with one "
             "sub-folder per class) with --conditional, e.g. `python -m gan_space train --dataset digits "
             "--conditional --out runs/digits-by-class`.")
-    summary = run_summary(folder) or _summary_file(folder)
+    summary, train_config = _training_record(folder)
     recorded = [str(name) for name in summary.get("class_names") or []]
     class_names = recorded if len(recorded) == num_classes else [str(i) for i in range(num_classes)]
-    return ExportSource(generator, shown, class_names, summary)
+    return ExportSource(generator, shown, class_names, summary, train_config)
 
 
-def _summary_file(folder: Path) -> dict:
-    """summary.json beside a shipped or pulled generator ({} when none or unreadable)."""
-    try:
-        return json.loads((Path(folder) / "summary.json").read_text())
-    except (OSError, ValueError):
-        return {}
+def _training_record(folder: Path) -> tuple[dict, dict]:
+    """(summary, settings) of the run a generator folder came from: its checkpoint's state.json,
+    else the summary.json beside a shipped or pulled generator; ({}, {}) when neither is readable."""
+    for path, summary_of in ((Path(folder).parent / "state.json", lambda record: record.get("summary") or {}),
+                             (Path(folder) / "summary.json", lambda record: record)):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict):
+            return dict(summary_of(record)), dict(record.get("train_config") or {})
+    return {}, {}
 
 
 def class_folder_names(class_names: list[str]) -> list[str]:
@@ -211,8 +223,8 @@ def dataset_card(source: ExportSource, per_class: int, seed: int, truncation: fl
     trained = []
     if summary.get("step"):
         trained.append(f"{summary['step']} steps")
-    if summary.get("dataset"):
-        trained.append(f"on {Path(str(summary['dataset'])).name or summary['dataset']}")
+    if source.dataset:
+        trained.append(f"on {Path(source.dataset).name or source.dataset}")
     family = type(source.generator).__name__ + (f", trained {' '.join(trained)}" if trained else "")
     colour = "grey" if output.channels == 1 else "RGB"
     rows = "\n".join(f"| {index} | {name} | `{folder}/` | {per_class} |"
