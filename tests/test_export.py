@@ -160,3 +160,15 @@ def test_classify_test_cli(conditional_run, tmp_path, capsys):
     code = cli.main(["classify-test", "--model", str(conditional_run), "--real", "emoji", "--seeds", "1"])
     err = capsys.readouterr().err
     assert code == cli.EXIT_USAGE and "classes" in err and "Traceback" not in err
+
+
+def test_a_generator_on_the_hub_exports_with_the_class_names_its_run_recorded(conditional_run, fake_hub, hub_repo_id,
+                                                                                tmp_path):
+    from gan_space import hub
+
+    hub.push(conditional_run, hub_repo_id, token=fake_hub.token, measure_quality=False)
+    source = load_conditional(hub_repo_id, token=fake_hub.token)
+    assert source.name == hub_repo_id and source.class_names == [str(i) for i in range(10)]
+    assert source.dataset == "digits"
+    result = export_pictures(source, 1, tmp_path / "from-hub")
+    assert f"--model {hub_repo_id}" in result.card and sorted(result.counts) == [str(i) for i in range(10)]
