@@ -8,6 +8,8 @@
     apply     apply an image-to-image model (super-resolution, colourisation, ...) to pictures
     push      upload a generator to the Hugging Face Hub (token from HF_TOKEN); --resumable: the run too
     pull      download a generator from the Hub into a folder (safetensors only)
+    export    N pictures per class from a class-conditional generator: a folder, a .zip, a Hub dataset
+    classify-test  a small classifier trained on real, generated, few real and few real + generated pictures
     doctor    what the app sees: hardware, torch, CUDA, the Space's variables, sign-in scopes, storage
 
 Errors print one line and exit non-zero; no traceback reaches the user.
@@ -129,6 +131,39 @@ def build_parser() -> argparse.ArgumentParser:
                        help="next-frame models: predict N frames, each from the last ones (its own predictions "
                             "fed back), written as NAME.gif; default: the next frame, as NAME.png")
     apply.add_argument("--device", default="cpu")
+
+    export = verbs.add_parser("export", help="write N pictures per class of a class-conditional generator",
+                              description=(
+        "Write --per-class pictures of every class of a class-conditional generator as an image folder (one "
+        "sub-folder per class, named as the run named its classes) or a .zip, with a card (README.md) saying how "
+        "they were made; --repo also pushes them to a Hub dataset repo in the Hub's image-folder layout "
+        "(train/<class>/; the token comes from HF_TOKEN). Picture i of every class comes from latent seed --seed + i."))
+    export.add_argument("--model", required=True, help="a run folder, a generator folder or a Hub repo id")
+    export.add_argument("--per-class", type=int, required=True, help="pictures of each class")
+    export.add_argument("--out", help="a new (or empty) folder, or a .zip file with --zip (default with --repo: a "
+                                      "temporary folder)")
+    export.add_argument("--zip", action="store_true", help="write a .zip file instead of a folder")
+    export.add_argument("--seed", type=int, default=0, help="the first latent seed (default 0)")
+    export.add_argument("--truncation", type=float, default=1.0, help="1 = off; lower = less variety")
+    export.add_argument("--repo", help="push the set to this Hub dataset repo (owner/name)")
+    export.add_argument("--private", action=argparse.BooleanOptionalAction, default=None,
+                        help="make the dataset repo private (default: as it is; public when new)")
+    export.add_argument("--device", default="cpu")
+
+    classify = verbs.add_parser("classify-test", help="is the generator's output useful training data?", description=(
+        "Train a small classifier on (a) the real pictures, (b) generated pictures only (the classification "
+        "accuracy score), (c) --few-per-class real pictures per class, (d) the same plus generated pictures, each "
+        "tested on the same real held-out pictures, over --seeds seeds; prints the four accuracies with their "
+        "spread, whatever they show."))
+    classify.add_argument("--model", required=True, help="a class-conditional run folder, generator folder or Hub id")
+    classify.add_argument("--real", help="the real labelled pictures (default: the set the run trained on)")
+    classify.add_argument("--few-per-class", type=int, default=10, help="real pictures per class in (c) and (d)")
+    classify.add_argument("--generated-per-class", type=int,
+                          help="generated pictures per class (default: as many as real training pictures per class)")
+    classify.add_argument("--seeds", type=int, default=3, help="repetitions for the spread (default 3)")
+    classify.add_argument("--steps", type=int, default=300, help="classifier training steps (default 300)")
+    classify.add_argument("--json", help="also write the numbers to this .json file")
+    classify.add_argument("--device", default="cpu")
 
     pull = verbs.add_parser("pull", help="download a generator from the Hub", description=(
         "Download a gan_space generator from a Hub model repo into a folder: JSON, safetensors, the card and the "
@@ -417,6 +452,56 @@ def _apply(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    import tempfile
+
+    from .export import export_pictures, load_conditional, push_dataset
+    from .hub import resolve_token, validate_repo_id
+
+    if not args.out and not args.repo:
+        raise ValueError("say where the pictures go: --out FOLDER (or FILE.zip with --zip), and/or --repo OWNER/NAME")
+    if args.repo:
+        validate_repo_id(args.repo)  # a malformed id fails before anything is generated
+        if args.zip:
+            raise ValueError("--repo pushes the image-folder layout: leave out --zip (or push the folder separately)")
+    token = resolve_token()
+    source = load_conditional(args.model, args.device, token=token)
+    with tempfile.TemporaryDirectory(prefix="gan_space-export-") as work:
+        out = args.out or Path(work) / "export"
+        result = export_pictures(source, args.per_class, out, as_zip=args.zip, seed=args.seed,
+                                 truncation=args.truncation)
+        if args.out:
+            print(f"wrote {result.total} pictures ({args.per_class} of each of {len(result.counts)} classes, seeds "
+                  f"{result.seeds[0]}-{result.seeds[1]}) to {result.path}")
+        if args.repo:
+            url = push_dataset(result.path, args.repo, token, private=args.private)
+            print(f"pushed {result.total} pictures to the dataset {url}; train on it with "
+                  f"`python -m gan_space train --dataset {args.repo} ...`")
+    return 0
+
+
+def _classify_test(args) -> int:
+    from .classification import classifier_test
+    from .export import load_conditional
+    from .hub import resolve_token
+
+    token = resolve_token()
+    source = load_conditional(args.model, args.device, token=token)
+
+    def progress(done: int, total: int) -> None:
+        print(f"  trained {done}/{total} classifiers", file=sys.stderr)
+
+    result = classifier_test(source, args.real, few_per_class=args.few_per_class,
+                             generated_per_class=args.generated_per_class, seeds=args.seeds, steps=args.steps,
+                             token=token, progress=progress)
+    for line in result.lines():
+        print(line)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.as_dict(), indent=2))
+        print(f"wrote the numbers to {args.json}")
+    return 0
+
+
 def _families(args) -> int:
     from .models import FAMILIES, family_names
 
@@ -442,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"train": _train, "generate": _generate, "info": _info, "push": _push, "pull": _pull, "apply": _apply,
-                "families": _families, "score": _score, "doctor": _doctor}
+                "families": _families, "score": _score, "doctor": _doctor, "export": _export,
+                "classify-test": _classify_test}
     try:
         return handlers[args.verb](args)
     except HubError as error:  # the message says what went wrong and what to do; it never holds a token

@@ -1,6 +1,7 @@
 """Image files (or .zip files of images) in a Hugging Face dataset repository: the only data
 source that uses the network. The files are fetched into huggingface_hub's cache and read
-from there as a folder or a .zip is."""
+from there as a folder or a .zip is; a repo in the Hub's split layout (train/<class>/...,
+test/...) is read from its train/ folder."""
 
 import os
 import re
@@ -11,6 +12,9 @@ from .decode import IMAGE_EXTENSIONS, is_image_name
 from .files import load_image_folder, load_image_zip
 from .pool import ProgressCallback
 
+# The Hub's image-folder layout names splits by top folders (train/<class>/..., test/<class>/...):
+# training reads the train split, whose sub-folders are the classes.
+TRAIN_SPLIT = "train"
 HF_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$", re.ASCII)
 
 
@@ -37,7 +41,15 @@ def load_hf_dataset(repo_id: str, resolution: int, channels: int, token: str | b
     if zips and not any(is_image_name(p.name) for p in Path(folder).rglob("*")):
         return load_image_zip(zips[0], resolution, channels, max_images, cache_dir, progress, workers)
     # The snapshot's files are links into the repo's blob folder, two levels up.
-    dataset = load_image_folder(folder, resolution, channels, max_images, links_within=Path(folder).parents[1],
-                                cache_dir=cache_dir, progress=progress, workers=workers)
+    dataset = load_image_folder(training_split(Path(folder)), resolution, channels, max_images,
+                                links_within=Path(folder).parents[1], cache_dir=cache_dir, progress=progress,
+                                workers=workers)
     dataset.name = repo_id
     return dataset
+
+
+def training_split(folder: Path) -> Path:
+    """The folder to read classes from: a repo's train/ when it has one (the Hub's layout for
+    splits, where train/ and test/ are not classes), else the repo itself."""
+    split = folder / TRAIN_SPLIT
+    return split if split.is_dir() and not split.is_symlink() else folder
