@@ -195,10 +195,10 @@ class TrainConfig:
                                    "asks for)", choices=names.AUGMENTATIONS, may_change_on_resume=True)
     # image-to-image (gan_space.tasks): "generate" trains a GAN from noise; the other tasks map a
     # picture to a picture, the batch's target as `real` and its input as `condition` (gan_space.pairs)
-    task: str = setting("generate", "generate (default): a GAN from noise; super-resolution, colorize (grey -> "
-                                    "colour), edges (sketch -> picture): pairs made from --dataset's pictures; "
-                                    "paired: --dataset holds A/ and B/ with matching file names, or input|target "
-                                    "pictures side by side", choices=task_names, group=PAIRS_GROUP)
+    task: str = setting("generate", "what the run learns: generate (default) samples from noise; the other tasks "
+                                    "(gan_space.tasks) map pictures to pictures, their pairs made from --dataset's "
+                                    "pictures or, for paired, read from it (A/ and B/, or input|target side by side)",
+                        choices=task_names, group=PAIRS_GROUP)
     scale: int = setting(4, "super-resolution: x2 or x4", choices=names.SCALES, group=PAIRS_GROUP)
     blur: float = setting(0.0, "super-resolution: largest Gaussian blur sigma (target pixels) before downscaling; "
                                "0 = off", group=PAIRS_GROUP, may_change_on_resume=True)
