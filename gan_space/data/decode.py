@@ -16,6 +16,7 @@ What it guards against, once for all of them:
 Every refusal is a ValueError whose message says why (loaders skip the file and report it).
 """
 
+import contextlib
 import errno
 import io
 import os
@@ -184,6 +185,17 @@ def open_picture(data: bytes, channels: int = 3):
     Raises ValueError (with a short reason) for anything that is not a readable picture of
     an accepted format, and for a decompression bomb (from its header, before any pixel is
     decoded)."""
+    with _guarded_open(data) as picture:
+        picture.seek(0)  # first frame of an animation
+        picture.load()
+        return _flattened(_to_8bit(_upright(picture)), channels)
+
+
+@contextlib.contextmanager
+def _guarded_open(data: bytes):
+    """The bytes opened as a PIL picture of an accepted format, with the guards every picture
+    that enters passes: a decompression bomb is refused from its header, before any pixel is
+    decoded; whatever PIL raises for a corrupt file becomes a ValueError with a short reason."""
     from PIL import Image
 
     if not data:
@@ -195,9 +207,7 @@ def open_picture(data: bytes, channels: int = 3):
                 # Image.open has read the header only: a bomb is refused before any pixel is decoded.
                 if picture.width * picture.height > MAX_IMAGE_PIXELS:
                     raise ValueError(f"image too large ({picture.width}x{picture.height} pixels)")
-                picture.seek(0)  # first frame of an animation
-                picture.load()
-                return _flattened(_to_8bit(_upright(picture)), channels)
+                yield picture
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ValueError("image too large (decompression bomb)") from None
         except ValueError:
@@ -224,30 +234,15 @@ def open_frames(data: bytes, channels: int = 3, max_frames: int = MAX_FRAMES) ->
     The guards of `open_picture`, and one more: the frames decoded, all together, stay under
     MAX_ANIMATION_PIXELS (a small animation of a million frames is a bomb too). Raises
     ValueError with a short reason."""
-    from PIL import Image
-
-    if not data:
-        raise ValueError("empty file")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as picture:
-                if picture.width * picture.height > MAX_IMAGE_PIXELS:
-                    raise ValueError(f"image too large ({picture.width}x{picture.height} pixels)")
-                count = min(max_frames, getattr(picture, "n_frames", 1),
-                            max(1, MAX_ANIMATION_PIXELS // (picture.width * picture.height)))
-                frames = []
-                for index in range(count):
-                    picture.seek(index)
-                    picture.load()
-                    frames.append(_flattened(_to_8bit(picture.copy()), channels))
-                return frames
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ValueError("image too large (decompression bomb)") from None
-        except ValueError:
-            raise
-        except Exception as error:  # PIL raises many types for corrupt files
-            raise ValueError(f"not a readable image ({type(error).__name__})") from None
+    with _guarded_open(data) as picture:
+        count = min(max_frames, getattr(picture, "n_frames", 1),
+                    max(1, MAX_ANIMATION_PIXELS // (picture.width * picture.height)))
+        frames = []
+        for index in range(count):
+            picture.seek(index)
+            picture.load()
+            frames.append(_flattened(_to_8bit(picture.copy()), channels))
+        return frames
 
 
 def fit_picture(picture, resolution: int, channels: int) -> np.ndarray:
