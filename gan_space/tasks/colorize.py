@@ -5,7 +5,7 @@ from __future__ import annotations  # torch.Tensor in annotations: torch is impo
 
 from typing import TYPE_CHECKING
 
-from . import image_to_image
+from .image_to_image import OBJECTIVE, PAIR_METRICS, PIX2PIX_PRESET, check_pair_settings, load_pictures
 from .registry import Task, register_task
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ def grey_input(pairing, target: torch.Tensor, generator: torch.Generator | None 
 
 
 def check_settings(config, check) -> None:
-    image_to_image.check_pair_settings(config, check)
+    check_pair_settings(config, check)
     check("channels", config.channels == 3, "3: colourisation makes colour pictures (channels=3)")
 
 
@@ -30,7 +30,7 @@ def card_lines(config) -> list[str]:
 TASK = register_task(Task(
     name="colorize", label="Colourise (grey → colour)", help="The pictures are turned grey, and the model learns "
                                                             "their colours.",
-    words="colourisation (grey -> colour)", run_prefix="colorize", preset=dict(image_to_image.PIX2PIX_PRESET),
-    input_channels=lambda channels: 1, make_input=grey_input, load_data=image_to_image.load_pictures,
-    check_settings=check_settings, residual=True, objective=image_to_image.OBJECTIVE,
-    metrics=image_to_image.PAIR_METRICS, hub_tag="image-colorization", card_lines=card_lines))
+    words="colourisation (grey -> colour)", run_prefix="colorize", preset=dict(PIX2PIX_PRESET),
+    input_channels=lambda channels: 1, make_input=grey_input, load_data=load_pictures,
+    check_settings=check_settings, residual=True, objective=OBJECTIVE,
+    metrics=PAIR_METRICS, hub_tag="image-colorization", card_lines=card_lines))

@@ -9,12 +9,12 @@ one and stays sharp. The held-out scores put PSNR and sharpness (gan_space.metri
 next to copying the last frame. The generator is residual on the last frame: it starts as
 that copy and learns the motion."""
 
-from . import image_to_image
+from .image_to_image import OBJECTIVE, PIX2PIX_PRESET, check_pair_settings
 from .registry import Task, register_task
 
 # A small U-Net at 32 px: a few CPU minutes. The L2 loss (mse) so that the L2-only model
 # (adversarial_weight=0, feature_weight=0) is the tutorial's blur, and the preset adds the GAN to it.
-PRESET = dict(image_to_image.PIX2PIX_PRESET, resolution=32, frames=2, pixel_loss="mse", steps=2000, pixel_warmup=300,
+PRESET = dict(PIX2PIX_PRESET, resolution=32, frames=2, pixel_loss="mse", steps=2000, pixel_warmup=300,
               adversarial_weight=0.01, feature_weight=0.1, sample_every=200)
 METRICS = ("psnr", "sharpness", "ssim", "frechet_distance")
 
@@ -33,7 +33,7 @@ def last_frame(condition, target_size: tuple, channels: int):
 
 
 def check_settings(config, check) -> None:
-    image_to_image.check_pair_settings(config, check)
+    check_pair_settings(config, check)
     check("arch", config.arch == "unet", "'unet' for next-frame prediction (its U-Net takes the past frames stacked "
                                          "in channels)")
 
@@ -52,6 +52,6 @@ TASK = register_task(Task(
     words="next-frame prediction (last frames -> next frame)", run_prefix="next-frame", preset=PRESET,
     settings=("frames",), frames=lambda config: config.frames, load_data=load_frames, baseline=last_frame,
     baseline_name="copy the last frame", check_settings=check_settings, residual=True,
-    objective=image_to_image.OBJECTIVE, metrics=METRICS, hub_tag="image-to-video", card_lines=card_lines,
+    objective=OBJECTIVE, metrics=METRICS, hub_tag="image-to-video", card_lines=card_lines,
     takes_sequences=True,
     describe=lambda pairing: f"next frame from the last {pairing.frames}"))

@@ -2,7 +2,7 @@
 names, or pictures with the input and the target side by side (the pix2pix datasets'
 layout); gan_space.data reads them, `direction` says which side is the input."""
 
-from . import image_to_image
+from .image_to_image import OBJECTIVE, PAIR_METRICS, PIX2PIX_PRESET, check_pair_settings
 from .registry import Task, register_task
 
 
@@ -17,7 +17,7 @@ TASK = register_task(Task(
     name="paired", label="Your pairs (input → target)",
     help="Upload one .zip holding A/ (inputs) and B/ (targets) with matching file names, or pictures with the input "
          "on the left and the target on the right (the pix2pix datasets' layout).",
-    words="picture -> picture translation", run_prefix="pairs", preset=dict(image_to_image.PIX2PIX_PRESET),
-    settings=("direction",), load_data=load_pairs, check_settings=image_to_image.check_pair_settings,
-    objective=image_to_image.OBJECTIVE, metrics=image_to_image.PAIR_METRICS, hub_tag="image-to-image-translation",
+    words="picture -> picture translation", run_prefix="pairs", preset=dict(PIX2PIX_PRESET),
+    settings=("direction",), load_data=load_pairs, check_settings=check_pair_settings,
+    objective=OBJECTIVE, metrics=PAIR_METRICS, hub_tag="image-to-image-translation",
     describe=lambda pairing: "your pairs (input -> target)"))

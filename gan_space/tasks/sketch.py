@@ -5,7 +5,7 @@ from __future__ import annotations  # torch.Tensor in annotations: torch is impo
 
 from typing import TYPE_CHECKING
 
-from . import image_to_image
+from .image_to_image import OBJECTIVE, PAIR_METRICS, PIX2PIX_PRESET, check_pair_settings, load_pictures
 from .registry import Task, register_task
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def card_lines(config) -> list[str]:
 TASK = register_task(Task(
     name="edges", label="Sketch → picture",
     help="A sketch (dark lines on white) is drawn from each picture, and the model learns to paint the picture.",
-    words="sketch -> picture", run_prefix="sketch", preset=dict(image_to_image.PIX2PIX_PRESET),
-    input_channels=lambda channels: 1, make_input=sketch_input, load_data=image_to_image.load_pictures,
-    check_settings=image_to_image.check_pair_settings, objective=image_to_image.OBJECTIVE,
-    metrics=image_to_image.PAIR_METRICS, hub_tag="sketch-to-image", card_lines=card_lines, sketch_option=True))
+    words="sketch -> picture", run_prefix="sketch", preset=dict(PIX2PIX_PRESET),
+    input_channels=lambda channels: 1, make_input=sketch_input, load_data=load_pictures,
+    check_settings=check_pair_settings, objective=OBJECTIVE,
+    metrics=PAIR_METRICS, hub_tag="sketch-to-image", card_lines=card_lines, sketch_option=True))

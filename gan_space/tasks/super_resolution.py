@@ -8,7 +8,7 @@ from __future__ import annotations  # torch.Tensor in annotations: torch is impo
 
 from typing import TYPE_CHECKING
 
-from . import image_to_image
+from .image_to_image import COMMON_PRESET, OBJECTIVE, PAIR_METRICS, check_pair_settings, load_pictures
 from .registry import Task, register_task
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def bicubic_baseline(condition: torch.Tensor, target_size: tuple, channels: int)
 
 
 def check_settings(config, check) -> None:
-    image_to_image.check_pair_settings(config, check)
+    check_pair_settings(config, check)
     check("resolution", config.resolution // config.scale >= 8,
           f"at least {8 * config.scale} for x{config.scale} super-resolution (inputs of 8 pixels or more)")
 
@@ -62,10 +62,10 @@ TASK = register_task(Task(
     help="The pictures are made smaller (antialiased bicubic), and the model learns to give back the original; "
          "optional blur, noise and JPEG make it work on poorer pictures too.",
     words="super-resolution", run_prefix="sr",
-    preset=dict(image_to_image.COMMON_PRESET, arch="rrdb", scale=4, loss="rpgan", adversarial_weight=0.005,
+    preset=dict(COMMON_PRESET, arch="rrdb", scale=4, loss="rpgan", adversarial_weight=0.005,
                 feature_weight=0.1),
     settings=("scale", "blur", "noise", "jpeg"),
-    scale=lambda config: config.scale, make_input=degraded_input, load_data=image_to_image.load_pictures,
+    scale=lambda config: config.scale, make_input=degraded_input, load_data=load_pictures,
     baseline=bicubic_baseline, baseline_name="bicubic", check_settings=check_settings, residual=True,
-    objective=image_to_image.OBJECTIVE, metrics=image_to_image.PAIR_METRICS, hub_tag="super-resolution",
+    objective=OBJECTIVE, metrics=PAIR_METRICS, hub_tag="super-resolution",
     describe=describe))

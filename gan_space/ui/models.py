@@ -157,7 +157,7 @@ class GeneratorEntry:
         return " · ".join(parts)
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         value = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -170,7 +170,7 @@ def _generator_config(folder: Path) -> dict | None:
     safetensors weights beside it), else None. Which family's class loads it is checked
     when it is loaded (gan_space.checkpoints.load_generator, through the registry): listing
     stays free of torch, so the app starts fast."""
-    config = _read_json(folder / "config.json")
+    config = read_json(folder / "config.json")
     try:
         generator_output(config)
     except ValueError:
@@ -251,7 +251,7 @@ def list_models(paths: AppPaths, kind: ModelKind, owner: str | None = None) -> l
     for folder in _subfolders(paths.checkpoints_dir) if kind.shipped else []:
         config = kind.config(folder)
         if config is not None:
-            summary = _read_json(folder / "summary.json")
+            summary = read_json(folder / "summary.json")
             entries.append(GeneratorEntry(f"shipped/{folder.name}", f"{folder.name} (shipped)", folder, "shipped",
                                           config, summary))
     for run in _subfolders(paths.runs_dir):
@@ -260,7 +260,7 @@ def list_models(paths: AppPaths, kind: ModelKind, owner: str | None = None) -> l
         folder = latest_generator_folder(run)
         config = kind.config(folder) if folder is not None else None
         if config is not None:
-            summary = _read_json(folder.parent / "state.json").get("summary", {})
+            summary = read_json(folder.parent / "state.json").get("summary", {})
             entries.append(GeneratorEntry(f"runs/{run.name}", kind.run_label(run.name, config, summary), folder,
                                           "trained", config, summary))
     for pulled in _subfolders(paths.hub_dir):
@@ -269,7 +269,7 @@ def list_models(paths: AppPaths, kind: ModelKind, owner: str | None = None) -> l
         for folder in (pulled / layout for layout in kind.hub_layouts):
             config = kind.config(folder)
             if config is not None:
-                summary = _read_json(folder / "summary.json")
+                summary = read_json(folder / "summary.json")
                 label = kind.hub_label(pulled.name.replace("--", "/", 1), config)
                 entries.append(GeneratorEntry(f"hub/{pulled.name}", label, folder, "hub", config, summary))
                 break

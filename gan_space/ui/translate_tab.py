@@ -21,10 +21,9 @@ from gan_space import names
 from gan_space.hosting.zerogpu import on_gpu
 from gan_space.tasks import get_task, task_names
 
-from . import models
 from .common import AppContext, model_dropdown, push_to_hub, session_hash, user_error
 from .jobs import ScorePoint, TranslationJob
-from .models import GeneratorEntry, ModelKind
+from .models import WEIGHTS_NAME, GeneratorEntry, ModelKind, find_model, list_models, read_json
 from .runs import PREVIEW, RUN_NAME, STATUS, RunHandlers
 from .train_tab import UPLOAD, build_new_trainer, build_resumed_trainer, training_settings, unique_run_name
 
@@ -42,8 +41,8 @@ APPLY_CONCURRENCY_ID = "translate-apply"
 
 def translator_config(folder: Path) -> dict | None:
     """config.json of an image-to-image generator folder with safetensors weights, else None."""
-    config = models._read_json(folder / "config.json")
-    if {"in_channels", "channels", "scale", "task"} <= set(config) and (folder / models.WEIGHTS_NAME).is_file():
+    config = read_json(folder / "config.json")
+    if {"in_channels", "channels", "scale", "task"} <= set(config) and (folder / WEIGHTS_NAME).is_file():
         return config
     return None
 
@@ -68,11 +67,11 @@ TRANSLATORS = ModelKind(
 
 def list_translators(context: AppContext, owner: str | None = None) -> list[GeneratorEntry]:
     """Image-to-image models: runs trained here (their newest checkpoint) and Hub pulls."""
-    return models.list_models(context.paths, TRANSLATORS, owner)
+    return list_models(context.paths, TRANSLATORS, owner)
 
 
 def find_translator(context: AppContext, key: str | None, owner: str | None) -> GeneratorEntry:
-    return models.find_model(context.paths, TRANSLATORS, key, owner)
+    return find_model(context.paths, TRANSLATORS, key, owner)
 
 
 # ---------------------------------------------------------------------------
