@@ -273,6 +273,21 @@ def run_summary(path: str | Path) -> dict:
     return {}
 
 
+def generator_record(path: str | Path) -> tuple[dict, dict]:
+    """(summary, settings) of the run a generator came from: its checkpoint's state.json, else the
+    summary.json beside a shipped or pulled generator; ({}, {}) when neither is readable."""
+    folder = generator_folder(path)
+    for record_path, summary_of in ((folder.parent / "state.json", lambda record: record.get("summary") or {}),
+                                    (folder / "summary.json", lambda record: record)):
+        try:
+            record = json.loads(record_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict):
+            return dict(summary_of(record)), dict(record.get("train_config") or {})
+    return {}, {}
+
+
 # ---------------------------------------------------------------------------
 # What else a run keeps: its held-out pairs, the pictures it trained on
 

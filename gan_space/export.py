@@ -74,7 +74,7 @@ def load_conditional(model, device: str = "cpu", token: str | None = None) -> Ex
     """The generator `model` names (a run, checkpoint or generator folder, or a Hub id, pulled
     with `token`) and its class names; NotConditionalError for a generator without classes,
     ValueError for one that does not make pictures from noise."""
-    from .checkpoints import generator_folder, load_generator
+    from .checkpoints import generator_folder, generator_record, load_generator
     from .hub import HUB, download, model_location
 
     kind, where = model_location(model)
@@ -94,24 +94,10 @@ def load_conditional(model, device: str = "cpu", token: str | None = None) -> Ex
             "needs a class-conditional generator. Train one on a set with classes (digits, emoji, a folder with one "
             "sub-folder per class) with --conditional, e.g. `python -m gan_space train --dataset digits "
             "--conditional --out runs/digits-by-class`.")
-    summary, train_config = _training_record(folder)
+    summary, train_config = generator_record(folder)
     recorded = [str(name) for name in summary.get("class_names") or []]
     class_names = recorded if len(recorded) == num_classes else [str(i) for i in range(num_classes)]
     return ExportSource(generator, shown, class_names, summary, train_config)
-
-
-def _training_record(folder: Path) -> tuple[dict, dict]:
-    """(summary, settings) of the run a generator folder came from: its checkpoint's state.json,
-    else the summary.json beside a shipped or pulled generator; ({}, {}) when neither is readable."""
-    for path, summary_of in ((Path(folder).parent / "state.json", lambda record: record.get("summary") or {}),
-                             (Path(folder) / "summary.json", lambda record: record)):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(record, dict):
-            return dict(summary_of(record)), dict(record.get("train_config") or {})
-    return {}, {}
 
 
 def class_folder_names(class_names: list[str]) -> list[str]:
