@@ -14,7 +14,6 @@ existing file is never overwritten.
 """
 
 import io
-import json
 import os
 import re
 import shutil
