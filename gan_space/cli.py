@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Print what the app sees: hardware (CPU model, cores, memory), torch and CUDA/MPS, the Hugging Face "
         "Space's variables, the sign-in scopes the Space asks for, where runs are kept and the disk space there. "
         "A token or secret shows only as set or not set."))
-    doctor.add_argument("--runs", default=os.environ.get("GAN_SPACE_RUNS", "runs"),
-                        help="the runs folder the app uses (default: GAN_SPACE_RUNS, else runs/)")
+    doctor.add_argument("--runs", help="the runs folder to report on (default: the one the app uses: GAN_SPACE_RUNS, "
+                                       "else a mounted storage bucket's gan_space-runs/, else runs/)")
 
     generate = verbs.add_parser("generate", help="sample a generator", description=(
         "Sample a generator. A .png output is a grid; a .npy output holds the raw samples: points as float32 "
@@ -516,9 +516,10 @@ def _families(args) -> int:
 
 def _doctor(args) -> int:
     from .hosting.environment import doctor_report
+    from .hub import default_runs_dir
 
     print("gan_space doctor: what the app sees")
-    for line in doctor_report(args.runs):
+    for line in doctor_report(args.runs or default_runs_dir(".")):
         print(f"  {line}")
     return 0
 
