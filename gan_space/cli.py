@@ -25,6 +25,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import names
 from .hub import HubError
 from .tasks import task_names
 
@@ -130,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--rollout", type=int, metavar="N",
                        help="next-frame models: predict N frames, each from the last ones (its own predictions "
                             "fed back), written as NAME.gif; default: the next frame, as NAME.png")
+    apply.add_argument("--direction", choices=names.DIRECTIONS, default="AtoB",
+                       help="unpaired models that learnt both directions (cyclegan): BtoA turns B pictures into A's "
+                            "style (default AtoB)")
     apply.add_argument("--device", default="cpu")
 
     export = verbs.add_parser("export", help="write N pictures per class of a class-conditional generator",
@@ -435,7 +439,9 @@ def _apply(args) -> int:
 
     from .tasks import get_task
 
-    model = load_translator(args.model, args.device, token=resolve_token())
+    from .translation import in_direction
+
+    model = in_direction(load_translator(args.model, args.device, token=resolve_token()), args.direction)
     if get_task(model.config.task).takes_sequences:  # the last frames of each clip -> the next (--rollout: several)
         from .translation import apply_sequences
 

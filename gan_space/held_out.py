@@ -67,11 +67,12 @@ class Scores:
     baseline: str  # "bicubic" or "input"
     values: dict  # metric name -> the model's value
     baseline_values: dict  # metric name -> the baseline's value
+    aligned: bool = True  # each held-out target belongs to its input (per-picture metrics were measured)
 
     def __getattr__(self, name: str):
         """A metric's value by its name (`scores.psnr`, `scores.baseline_psnr`); None when this
         model's task does not report it, or it was not measured (too few pictures)."""
-        if name.startswith("__") or name in ("values", "baseline_values"):
+        if name.startswith("__") or name in ("values", "baseline_values", "aligned"):
             raise AttributeError(name)
         if name.startswith("baseline_") and name[len("baseline_"):] in pair_metric_names():
             return self.baseline_values.get(name[len("baseline_"):])
@@ -80,7 +81,7 @@ class Scores:
         raise AttributeError(f"Scores has no {name!r}: the metrics are {', '.join(pair_metric_names())}")
 
     def to_dict(self) -> dict:
-        return {"num_pictures": self.num_pictures, "baseline": self.baseline, **self.values,
+        return {"num_pictures": self.num_pictures, "baseline": self.baseline, "aligned": self.aligned, **self.values,
                 **{f"baseline_{name}": value for name, value in self.baseline_values.items()}}
 
     def line(self) -> str:
@@ -112,9 +113,11 @@ def held_out_scores(generator, held_out: HeldOut, task: str, frechet: bool = Tru
         metric = pair_metric(name)
         if len(target) < metric.min_pictures or (name == "frechet_distance" and not frechet):
             continue
+        if metric.per_picture and not held_out.aligned:  # unpaired: no output has a true counterpart
+            continue
         values[name], baseline_values[name] = metric.measure(out, ref), metric.measure(base, ref)
     return Scores(num_pictures=len(target), baseline=the_task.baseline_name, values=values,
-                  baseline_values=baseline_values)
+                  baseline_values=baseline_values, aligned=held_out.aligned)
 
 
 __all__ = ["triplets", "triplet_picture", "preview_picture", "before_after_picture", "Scores", "held_out_scores"]

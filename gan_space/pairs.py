@@ -237,22 +237,88 @@ def split_held_out(dataset: Dataset, in_memory_limit_bytes: int = 2 * 2**30) -> 
     return train, held
 
 
+def _spread(count: int, size: int) -> torch.Tensor:
+    """`count` evenly spread indices of range(size) (each at most once: fewer when size is small)."""
+    return torch.linspace(0, size - 1, count + 2)[1:-1].round().long().unique()
+
+
+def _cycled(pool: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """`count` indices from `pool`: its pictures in random order, again and again (each one as often
+    as any other, up to one)."""
+    rounds = -(-count // len(pool))
+    return torch.cat([pool[torch.randperm(len(pool), generator=generator)] for _ in range(rounds)])[:count]
+
+
+def unpaired_rows(domain_a: Dataset, domain_b: Dataset, alignment: tuple | None = None, seed: int = 0) -> Dataset:
+    """Two picture sets that need not belong together (unpaired translation) as rows of one
+    Dataset: an A picture and a B picture stacked in channels, A first.
+
+    The rows that `split_held_out` will hold out (`held_out_rows`) get pictures kept out of
+    training on both sides; every other row pairs a training A picture with a training B picture
+    drawn at random, independently of it (the smaller side is repeated, in a new random order
+    each round), so no row's two pictures belong together. `alignment` (rows of A, rows of B that
+    show the same thing, e.g. one emoji in two styles: gan_space.data.aligned_rows) is used for
+    measuring only: the held-out rows then hold true counterparts (the scores can compare a
+    translation with its counterpart, `Dataset.aligned`), and the sets are narrowed to what both
+    have. Without one, the held-out B pictures are only a sample of B."""
+    for side, dataset in (("A (--dataset)", domain_a), ("B (--dataset-b)", domain_b)):
+        if len(dataset) < 2:
+            raise DatasetError(f"domain {side} holds {len(dataset)} usable picture(s) ({dataset.name}): unpaired "
+                               f"translation needs at least 2 in each domain (one is held out to measure the results)")
+    if domain_a.data_shape != domain_b.data_shape:
+        raise DatasetError(f"the two domains' pictures differ in shape ({domain_a.data_shape} vs "
+                           f"{domain_b.data_shape}): load both at the same resolution and channels")
+    a, b = domain_a.samples, domain_b.samples
+    if alignment is not None:
+        rows_a, rows_b = alignment
+        a, b = a[rows_a], b[rows_b]
+    total = len(a) if alignment is not None else max(len(a), len(b))
+    held = held_out_rows(total)
+    if alignment is not None:  # the held-out rows are counterparts: the same places in both
+        held_a = held_b = held
+    else:  # a few pictures of each side, repeated over the held-out rows when a side is small
+        held_a = _spread(min(len(held), held_out_count(len(a))), len(a))
+        held_b = _spread(min(len(held), held_out_count(len(b))), len(b))
+    generator = torch.Generator().manual_seed(seed)
+    training = torch.ones(total, dtype=torch.bool)
+    training[held] = False
+    train_a = _cycled(_without(len(a), held_a), int(training.sum()), generator)
+    train_b = _cycled(_without(len(b), held_b), int(training.sum()), generator)
+    index_a, index_b = torch.empty(total, dtype=torch.long), torch.empty(total, dtype=torch.long)
+    index_a[training], index_b[training] = train_a, train_b
+    index_a[held] = held_a.repeat(-(-len(held) // len(held_a)))[:len(held)]
+    index_b[held] = held_b.repeat(-(-len(held) // len(held_b)))[:len(held)]
+    rows = torch.cat([a[index_a], b[index_b]], 1)
+    skipped = [f"A: {line}" for line in domain_a.skipped] + [f"B: {line}" for line in domain_b.skipped]
+    return Dataset(name=f"{domain_a.name} -> {domain_b.name}", kind="images", samples=rows.contiguous(),
+                   skipped=skipped, aligned=alignment is not None)
+
+
+def _without(size: int, excluded: torch.Tensor) -> torch.Tensor:
+    keep = torch.ones(size, dtype=torch.bool)
+    keep[excluded] = False
+    return keep.nonzero().flatten()
+
+
 @dataclass
 class HeldOut:
-    """Held-out pairs as 8-bit pictures: condition (N, Cin, h, w) and target (N, C, H, W)."""
+    """Held-out pairs as 8-bit pictures: condition (N, Cin, h, w) and target (N, C, H, W).
+    `aligned`: each target belongs to its input (False for unpaired domains: the targets are
+    only pictures of the other domain, measured as a distribution)."""
 
     condition: torch.Tensor
     target: torch.Tensor
+    aligned: bool = True
 
     @classmethod
-    def make(cls, pairing: Pairing, rows: torch.Tensor) -> "HeldOut":
+    def make(cls, pairing: Pairing, rows: torch.Tensor, aligned: bool = True) -> "HeldOut":
         """From stored rows: the inputs made with a fixed seed (no flips), the same everywhere."""
         normalised = to_float(rows)
         given, target = pairing.split_rows(normalised)
         if given is None:
             generator = torch.Generator().manual_seed(HELD_OUT_SEED)
             given = replace(pairing, flip=False).make_condition(target, generator)
-        return cls(condition=quantise_uint8(given), target=quantise_uint8(target))
+        return cls(condition=quantise_uint8(given), target=quantise_uint8(target), aligned=aligned)
 
     def __len__(self) -> int:
         return self.target.shape[0]
@@ -265,7 +331,8 @@ class HeldOut:
 
         path = Path(path)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        save_file({"condition": self.condition.contiguous(), "target": self.target.contiguous()}, tmp)
+        save_file({"condition": self.condition.contiguous(), "target": self.target.contiguous(),
+                   "aligned": torch.tensor(self.aligned)}, tmp)
         os.replace(tmp, path)
 
     @classmethod
@@ -273,9 +340,10 @@ class HeldOut:
         from safetensors.torch import load_file
 
         tensors = load_file(Path(path))
-        return cls(condition=tensors["condition"], target=tensors["target"])
+        aligned = bool(tensors["aligned"]) if "aligned" in tensors else True  # (older runs: always aligned)
+        return cls(condition=tensors["condition"], target=tensors["target"], aligned=aligned)
 
 
-__all__ = ["Pairing", "HeldOut",
+__all__ = ["Pairing", "HeldOut", "unpaired_rows",
            "split_held_out", "held_out_rows", "luma", "downscale", "upscale_bicubic", "gaussian_blur",
            "jpeg_compress", "sketch", "match_channels", "HELD_OUT_FILE"]

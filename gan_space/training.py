@@ -206,6 +206,8 @@ class TrainConfig:
                            group=PAIRS_GROUP, may_change_on_resume=True)
     jpeg: int = setting(0, "super-resolution: lowest JPEG quality of the input (1-95, drawn up to 95); 0 = off",
                         group=PAIRS_GROUP, may_change_on_resume=True)
+    dataset_b: str = setting("", "unpaired: domain B, the style to translate --dataset's pictures into (a built-in, "
+                                 "a folder, a .zip or a Hugging Face dataset id)", group=PAIRS_GROUP)
     direction: str = setting("AtoB", "paired: which side is the input", choices=names.DIRECTIONS, group=PAIRS_GROUP)
     frames: int = setting(2, "next-frame: how many past frames the model is given (stacked in channels)",
                           choices=names.FRAMES, group=PAIRS_GROUP)
@@ -279,8 +281,10 @@ class TrainConfig:
         family = get_family(self.arch)
         check("task", self.task in task_names(), f"one of {', '.join(task_names())}")
         task = get_task(self.task)
-        kind = "pairs" if task.makes_pairs else dataset_kind(self.dataset)
+        kind = task.data_kind if task.makes_pairs else dataset_kind(self.dataset)
         check("arch", kind in family.data_kinds, f"one of {', '.join(family_names(kind))} for {kind} data")
+        check("dataset_b", isinstance(self.dataset_b, str) and (not self.dataset_b or kind == "unpaired"),
+              "'' (empty): a second source (domain B) is for task='unpaired'")
         if kind == "images":
             problem = family.resolution_error(self.resolution)
             check("resolution", problem is None, problem)
@@ -440,10 +444,10 @@ class Trainer:
         if task.makes_pairs:
             self.pairing = task.pairing(config)
             self.data, held_out_rows = split_held_out(self.data, config.in_memory_limit_mb * 2**20)
-            self.held_out = HeldOut.make(self.pairing, held_out_rows)
+            self.held_out = HeldOut.make(self.pairing, held_out_rows, aligned=self.data.aligned)
         if config.conditional and not self.data.num_classes:
             raise ConfigError(f"conditional=True needs labelled data, but {self.data.name} has no classes")
-        if ("pairs" if self.pairing else self.data.kind) not in family.data_kinds:
+        if (task.data_kind if self.pairing else self.data.kind) not in family.data_kinds:
             raise ConfigError(f"arch={config.arch!r} takes {' or '.join(family.data_kinds)}; {self.data.name} holds "
                               f"{self.data.kind}: use arch={family_names(self.data.kind)[0]!r}")
         self.num_classes = self.data.num_classes if config.conditional else 0
@@ -488,7 +492,7 @@ class Trainer:
     def data_spec(self) -> DataSpec:
         d = self.data
         if self.pairing is not None:  # the generator maps the input's shape to the target's
-            return DataSpec(kind="pairs", data_shape=tuple(self.held_out.target.shape[1:]),
+            return DataSpec(kind=get_task(self.config.task).data_kind, data_shape=tuple(self.held_out.target.shape[1:]),
                             condition_shape=tuple(self.held_out.condition.shape[1:]),
                             residual=get_task(self.config.task).residual, frames=self.pairing.frames)
         return DataSpec(kind=d.kind, data_shape=tuple(d.data_shape), num_classes=self.num_classes,

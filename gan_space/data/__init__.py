@@ -19,7 +19,7 @@ and nothing of gan_space outside the package):
 """
 
 from .builtin import (BUILTIN_DATASETS, BUILTIN_IMAGE_SETS, BUILTIN_POINT_SETS, EMOJI_SPRITE, MIXTURE_SETS,
-                      load_digits, load_emoji, load_mixture, mixture_modes, points_dataset)
+                      aligned_rows, load_digits, load_emoji, load_mixture, mixture_modes, points_dataset)
 from .cache import CACHE_META, CACHE_VERSION
 from .dataset import DEFAULT_MAX_IMAGES, Dataset, DatasetError
 from .decode import (IMAGE_EXTENSIONS, IMAGE_FORMATS, MAX_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_ZIP_MEMBER_BYTES,
@@ -33,7 +33,7 @@ from .sources import (BUILTIN, HUB, LOCAL, MAX_RESOLUTION, UNKNOWN, dataset_kind
                       load_dataset)
 
 __all__ = ["BUILTIN_DATASETS", "BUILTIN_IMAGE_SETS", "BUILTIN_POINT_SETS", "EMOJI_SPRITE", "MIXTURE_SETS",
-           "load_digits", "load_emoji", "load_mixture", "mixture_modes", "points_dataset", "CACHE_META",
+           "aligned_rows", "load_digits", "load_emoji", "load_mixture", "mixture_modes", "points_dataset", "CACHE_META",
            "CACHE_VERSION", "DEFAULT_MAX_IMAGES", "Dataset", "DatasetError", "IMAGE_EXTENSIONS", "IMAGE_FORMATS",
            "MAX_FILE_BYTES", "MAX_IMAGE_PIXELS", "MAX_ZIP_MEMBER_BYTES", "MAX_ZIP_TOTAL_BYTES", "decode_image",
            "fit_picture", "open_picture", "read_file", "load_image_folder", "load_image_zip", "HF_REPO_ID",

@@ -28,6 +28,10 @@ class Dataset:
     offset: list[float] | None = None
     scale: float = 1.0
     cache_file: str | None = None  # the file `samples` maps, when they were decoded into a cache
+    # Rows holding two pictures side by side in channels (image-to-image): whether a row's two
+    # pictures belong together. False for two unpaired domains (gan_space.tasks.unpaired), whose
+    # held-out pictures can then only be compared as distributions, not picture by picture.
+    aligned: bool = True
 
     def __len__(self) -> int:
         return self.samples.shape[0]

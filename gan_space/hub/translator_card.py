@@ -116,6 +116,8 @@ def translator_model_card(repo_id: str, generator, record: dict, *, has_picture:
         metrics = [pair_metric(name) for name in task.metrics]
 
         def cell(metric, value):
+            if value is None and metric.per_picture and not quality.get("aligned", True):
+                return "n/a (no picture of B belongs to its input)"
             if value is None:
                 return f"n/a (under {metric.min_pictures} pictures)"
             return metric.format.format(value)

@@ -11,4 +11,4 @@ PSNR = register_metric(PairMetric(name="psnr", label="PSNR", measure=mean_psnr, 
 SSIM = register_metric(PairMetric(name="ssim", label="SSIM", measure=mean_ssim))
 FRECHET = register_metric(PairMetric(name="frechet_distance", label="Fréchet distance", measure=frechet_distance,
                                      higher_is_better=False, min_pictures=MIN_FRECHET_PICTURES, format="{:.3g}",
-                                     in_summary=False))
+                                     in_summary=False, per_picture=False))

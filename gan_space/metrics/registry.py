@@ -63,6 +63,9 @@ class PairMetric:
     # A score line lists these metrics for the model, then for the baseline; the others follow one
     # by one, each with the baseline's value beside it.
     in_summary: bool = True
+    # It compares each output with its own target (PSNR, SSIM): it says nothing where the targets
+    # are unrelated pictures of another domain (unpaired translation without a known alignment).
+    per_picture: bool = True
 
 
 METRICS = Registry("a metric", setting="metric")  # SampleMetric and PairMetric entries

@@ -57,10 +57,12 @@ def check_pair_settings(config, check) -> None:
               f"(feature_weight) is the perceptual term that needs no download")
 
 
-def load_pictures(config, cache_dir=None, progress=None, token=None):
-    """The targets: any picture set load_dataset reads (files are decoded once into the run's cache)."""
+def load_pictures(config, cache_dir=None, progress=None, token=None, source: str | None = None):
+    """The targets (or `source`'s pictures): any picture set load_dataset reads (files are decoded
+    once into the run's cache)."""
     from ..data import BUILTIN_DATASETS, load_dataset
 
-    files = {} if config.dataset in BUILTIN_DATASETS else dict(cache_dir=cache_dir, progress=progress)
-    return load_dataset(config.dataset, config.resolution, config.channels, max_images=config.max_images,
+    source = config.dataset if source is None else source
+    files = {} if source in BUILTIN_DATASETS else dict(cache_dir=cache_dir, progress=progress)
+    return load_dataset(source, config.resolution, config.channels, max_images=config.max_images,
                         seed=config.seed, token=token, **files)

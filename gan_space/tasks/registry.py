@@ -83,6 +83,9 @@ class Task:
     # the input is the last frames of a clip: apply reads sequences (animations, numbered frames) and can
     # feed its predictions back (a rollout)
     takes_sequences: bool = False
+    # What the networks are given (a family declares the kinds it takes): "pairs" (an input and its
+    # target) or "unpaired" (pictures of two domains that do not belong together, gan_space.tasks.unpaired)
+    data_kind: str = "pairs"
 
     @property
     def pairs_from_data(self) -> bool:
