@@ -24,7 +24,11 @@ SCALES = (2, 4)  # super-resolution factors
 FRAMES = (1, 2, 3, 4)  # next-frame prediction: how many past frames the model sees
 # The built-in data sets (gan_space.data makes them): pictures, and 2-D points (the mixtures of
 # Gaussians have modes to count: gan_space.metrics.mixtures)
-BUILTIN_IMAGE_SETS = ("digits", "emoji")
+BUILTIN_IMAGE_SETS = ("digits", "emoji", "emoji-flat")
+# The built-in emoji sets: the same emoji drawn in different styles (Noto; Fluent Emoji Flat), their
+# pictures aligned by code point (gan_space.data.builtin.aligned_rows): unpaired translation's
+# built-in pair of styles, the alignment for measuring only
+EMOJI_STYLES = ("emoji", "emoji-flat")
 MIXTURE_SETS = ("ring8", "grid25")
 BUILTIN_POINT_SETS = MIXTURE_SETS + ("moons", "spiral")
 BUILTIN_DATASETS = BUILTIN_IMAGE_SETS + BUILTIN_POINT_SETS

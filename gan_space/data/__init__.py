@@ -7,7 +7,7 @@ and nothing of gan_space outside the package):
 - dataset.py: `Dataset` (what every loader returns) and `DatasetError`;
 - decode.py: the one safe decoder: allowed formats, size, pixel and archive limits, reading
   files and .zip members, decoding a picture (every picture that enters goes through it);
-- builtin.py: digits, emoji and the 2-D point sets;
+- builtin.py: digits, the emoji in two styles (aligned by code point) and the 2-D point sets;
 - pool.py: decoding a source's files into rows, in this process or a pool of processes;
 - cache.py: the run's data cache (decoded pictures in a memory-mapped file);
 - files.py: folders and .zip files of images;
@@ -18,8 +18,9 @@ and nothing of gan_space outside the package):
 - sources.py: `load_dataset`, the one entry point from a source's name.
 """
 
-from .builtin import (BUILTIN_DATASETS, BUILTIN_IMAGE_SETS, BUILTIN_POINT_SETS, EMOJI_SPRITE, MIXTURE_SETS,
-                      aligned_rows, load_digits, load_emoji, load_mixture, mixture_modes, points_dataset)
+from .builtin import (BUILTIN_DATASETS, BUILTIN_IMAGE_SETS, BUILTIN_POINT_SETS, EMOJI_SPRITE, EMOJI_SPRITES,
+                      EMOJI_STYLES, MIXTURE_SETS, aligned_rows, builtin_codes, load_digits, load_emoji, load_mixture,
+                      mixture_modes, points_dataset)
 from .cache import CACHE_META, CACHE_VERSION
 from .dataset import DEFAULT_MAX_IMAGES, Dataset, DatasetError
 from .decode import (IMAGE_EXTENSIONS, IMAGE_FORMATS, MAX_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_ZIP_MEMBER_BYTES,
@@ -32,8 +33,9 @@ from .sequences import MOVING_EMOJI_CLIPS, load_sequences, moving_emoji, open_se
 from .sources import (BUILTIN, HUB, LOCAL, MAX_RESOLUTION, UNKNOWN, dataset_kind, dataset_location, is_hub_id,
                       load_dataset)
 
-__all__ = ["BUILTIN_DATASETS", "BUILTIN_IMAGE_SETS", "BUILTIN_POINT_SETS", "EMOJI_SPRITE", "MIXTURE_SETS",
-           "aligned_rows", "load_digits", "load_emoji", "load_mixture", "mixture_modes", "points_dataset", "CACHE_META",
+__all__ = ["BUILTIN_DATASETS", "BUILTIN_IMAGE_SETS", "BUILTIN_POINT_SETS", "EMOJI_SPRITE", "EMOJI_SPRITES",
+           "EMOJI_STYLES", "MIXTURE_SETS", "aligned_rows", "builtin_codes", "load_digits", "load_emoji",
+           "load_mixture", "mixture_modes", "points_dataset", "CACHE_META",
            "CACHE_VERSION", "DEFAULT_MAX_IMAGES", "Dataset", "DatasetError", "IMAGE_EXTENSIONS", "IMAGE_FORMATS",
            "MAX_FILE_BYTES", "MAX_IMAGE_PIXELS", "MAX_ZIP_MEMBER_BYTES", "MAX_ZIP_TOTAL_BYTES", "decode_image",
            "fit_picture", "open_picture", "read_file", "load_image_folder", "load_image_zip", "HF_REPO_ID",

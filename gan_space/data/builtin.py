@@ -1,7 +1,8 @@
 """The data sets that ship with the library and need no network: scikit-learn's digits,
-Noto Emoji pictures, and 2-D point sets (the PacGAN paper's mixtures of Gaussians, moons,
-a spiral)."""
+emoji pictures in two styles (Noto; Fluent Emoji Flat) aligned by code point, and 2-D point
+sets (the PacGAN paper's mixtures of Gaussians, moons, a spiral)."""
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..names import BUILTIN_DATASETS, BUILTIN_IMAGE_SETS, BUILTIN_POINT_SETS, MIXTURE_SETS  # noqa: F401
+from ..names import (BUILTIN_DATASETS, BUILTIN_IMAGE_SETS, BUILTIN_POINT_SETS, EMOJI_STYLES,  # noqa: F401
+                     MIXTURE_SETS, implemented)
 from .dataset import Dataset, DatasetError
 from .decode import open_picture
 
@@ -82,17 +84,32 @@ def load_digits(resolution: int = 8, channels: int = 1) -> Dataset:
                    class_names=[str(i) for i in range(10)])
 
 
-# Apache-2.0: see gan_space/builtin/NOTICE-noto-emoji.txt
-EMOJI_SPRITE = Path(__file__).parent.parent / "builtin" / "noto-emoji-64.webp"
+BUILTIN_FOLDER = Path(__file__).parent.parent / "builtin"
+# Each built-in emoji set: one sprite sheet of 64x64 cells and its json (count, size, columns,
+# categories, labels, codes). Source, licence and changes: the NOTICE files beside them.
+EMOJI_SPRITES = implemented("emoji style", EMOJI_STYLES, {
+    "emoji": BUILTIN_FOLDER / "noto-emoji-64.webp",  # Noto Emoji, Apache-2.0
+    "emoji-flat": BUILTIN_FOLDER / "fluent-emoji-flat-64.webp",  # Fluent Emoji Flat, MIT
+})
+EMOJI_SPRITE = EMOJI_SPRITES["emoji"]
 
 
-def load_emoji(resolution: int = 64, channels: int = 3) -> Dataset:
-    """3,781 Noto Emoji pictures (64x64 on white, skin-tone variants included), with their
-    Unicode category (9) as the class. Shipped as one lossless WebP sprite sheet (7.4 MB,
-    smaller than the same pixels as a compressed array) and resized with antialiasing."""
-    meta = json.loads(EMOJI_SPRITE.with_suffix(".json").read_text())
+@functools.lru_cache(maxsize=None)
+def _emoji_meta(name: str) -> dict:
+    return json.loads(EMOJI_SPRITES[name].with_suffix(".json").read_text())
+
+
+def load_emoji(resolution: int = 64, channels: int = 3, style: str = "emoji") -> Dataset:
+    """A built-in emoji set, with each picture's Unicode category (9) as the class: "emoji",
+    3,781 Noto Emoji pictures (64x64 on white, skin-tone variants included), or "emoji-flat",
+    the 3,139 of them that Microsoft's Fluent Emoji draws, in its flat style (no country flags).
+    Each is shipped as one lossless WebP sprite sheet (smaller than the same pixels as a
+    compressed array) and resized with antialiasing."""
+    if style not in EMOJI_SPRITES:
+        raise DatasetError(f"{style!r} is not a built-in emoji set; choose one of {', '.join(EMOJI_STYLES)}")
+    meta = _emoji_meta(style)
     size, columns, count = meta["size"], meta["columns"], meta["count"]
-    sheet = open_picture(EMOJI_SPRITE.read_bytes(), channels=3)  # (the one decoder, though this file is ours)
+    sheet = open_picture(EMOJI_SPRITES[style].read_bytes(), channels=3)  # (the one decoder, though this file is ours)
     pixels = torch.from_numpy(np.asarray(sheet).copy())  # (rows*64, columns*64, 3)
     rows = pixels.shape[0] // size
     cells = pixels.reshape(rows, size, columns, size, 3).permute(0, 2, 4, 1, 3).reshape(rows * columns, 3, size, size)
@@ -104,11 +121,29 @@ def load_emoji(resolution: int = 64, channels: int = 3) -> Dataset:
                                                  antialias=True, align_corners=False)
     images = images.float().round().clamp(0, 255).to(torch.uint8)
     labels = torch.tensor([int(c) for c in meta["labels"]], dtype=torch.long)
-    return Dataset(name="emoji", kind="images", samples=images.contiguous(), labels=labels,
+    return Dataset(name=style, kind="images", samples=images.contiguous(), labels=labels,
                    num_classes=len(meta["categories"]), class_names=list(meta["categories"]))
 
 
-def aligned_rows(name_a: str, name_b: str):
-    """(rows of A, rows of B) showing the same thing in two built-in sets, or None when no
-    alignment is known (placeholder until the second emoji style lands)."""
-    return None
+def builtin_codes(name: str) -> tuple[str, ...] | None:
+    """The emoji code point sequence of each picture of a built-in emoji set, in its rows' order
+    (emoji-data's fully qualified form: "1F44D-1F3FD", "2764-FE0F-200D-1F525"); None for any
+    other data (the other built-ins, a user's pictures), whose pictures have no known identity."""
+    name = str(name).strip()
+    return tuple(_emoji_meta(name)["codes"]) if name in EMOJI_SPRITES else None
+
+
+def aligned_rows(name_a: str, name_b: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The rows of set A and of set B that show the same emoji (the same full code sequence,
+    skin tone included), as two LongTensors of equal length in A's order, for data loaded by
+    these names (any resolution or channels: the rows stay). None when either set's pictures
+    have no known identity (see builtin_codes). For measuring translations only: the sets stay
+    unpaired for training."""
+    codes_a, codes_b = builtin_codes(name_a), builtin_codes(name_b)
+    if codes_a is None or codes_b is None:
+        return None
+    row_in_b = {code: row for row, code in enumerate(codes_b)}
+    pairs = [(row, row_in_b[code]) for row, code in enumerate(codes_a) if code in row_in_b]
+    rows_a = torch.tensor([a for a, _ in pairs], dtype=torch.long)
+    rows_b = torch.tensor([b for _, b in pairs], dtype=torch.long)
+    return rows_a, rows_b

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .builtin import BUILTIN_DATASETS, BUILTIN_POINT_SETS, load_digits, load_emoji, load_mixture
+from .builtin import BUILTIN_DATASETS, BUILTIN_POINT_SETS, EMOJI_SPRITES, load_digits, load_emoji, load_mixture
 from .dataset import DEFAULT_MAX_IMAGES, Dataset, DatasetError
 from .files import load_image_folder, load_image_zip
 from .hub_datasets import HF_REPO_ID, load_hf_dataset
@@ -35,8 +35,8 @@ def load_dataset(source: str, resolution: int = 32, channels: int = 1, token: st
     _check_settings(resolution, channels, max_images, workers)
     if source == "digits":
         return load_digits(resolution, channels)
-    if source == "emoji":
-        return load_emoji(resolution, channels)
+    if source in EMOJI_SPRITES:
+        return load_emoji(resolution, channels, source)
     if source in BUILTIN_POINT_SETS:
         return load_mixture(source, seed=seed)
     where = dataset_location(source)
