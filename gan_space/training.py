@@ -222,6 +222,18 @@ class TrainConfig:
                                             "gan_space.objectives.translation)", group=PAIRS_GROUP, may_change_on_resume=True)
     pixel_warmup: int = setting(0, "steps of the pixel loss alone before the adversarial terms start (ESRGAN: a PSNR "
                                    "model first, then the GAN from it)", group=PAIRS_GROUP, may_change_on_resume=True)
+    # unpaired translation (gan_space.models.cut, gan_space.models.cyclegan; their update steps in
+    # gan_space.objectives.unpaired)
+    cycle_weight: float = setting(10.0, "unpaired, cyclegan: weight of the cycle loss (A -> B -> A and B -> A -> B give "
+                                        "their pictures back)", group=PAIRS_GROUP, may_change_on_resume=True)
+    identity_weight: float = setting(0.5, "unpaired: the identity loss (a B picture translated into B stays as it is; "
+                                          "it stops colour inversions), as a fraction of cycle_weight (cyclegan); for "
+                                          "cut, 0 leaves out its identity patch term (FastCUT)", group=PAIRS_GROUP,
+                                     may_change_on_resume=True)
+    nce_weight: float = setting(1.0, "unpaired, cut: weight of the contrastive loss on patches (PatchNCE) that keeps "
+                                     "each picture's content", group=PAIRS_GROUP, may_change_on_resume=True)
+    history_size: int = setting(50, "unpaired, cyclegan: generated pictures kept to show the discriminators beside new "
+                                    "ones (0: none)", group=PAIRS_GROUP)
     # machinery
     device: str = setting("auto", f"{', '.join(names.DEVICE_KINDS)} or cuda:N", may_change_on_resume=True)
     precision: str = setting("auto", "number format of the arithmetic (auto: the fastest that trains as well as fp32 "
@@ -343,6 +355,10 @@ class TrainConfig:
             check(name, _number(getattr(self, name)) and 0 <= getattr(self, name) <= 1000, "from 0 (off) to 1000")
         check("pixel_warmup", isinstance(self.pixel_warmup, int) and not isinstance(self.pixel_warmup, bool)
               and 0 <= self.pixel_warmup <= 10_000_000, "a number of steps from 0 (adversarial from the start)")
+        for name in ("cycle_weight", "identity_weight", "nce_weight"):
+            check(name, _number(getattr(self, name)) and 0 <= getattr(self, name) <= 1000, "from 0 (off) to 1000")
+        check("history_size", isinstance(self.history_size, int) and not isinstance(self.history_size, bool)
+              and 0 <= self.history_size <= 1000, "a number of pictures from 0 (no history buffer) to 1000")
         task.check_settings(self, check)
 
 

@@ -13,11 +13,14 @@ from .unet import PatchDiscriminator, UNetGenerator
 from .rrdb import RelativisticDiscriminator, RRDBGenerator
 from .resnet import ResidualDiscriminator, ResidualGenerator
 from .fastgan import FastGANDiscriminator, FastGANGenerator
+from .cut import CUTDiscriminator, CUTGenerator
+from .cyclegan import CycleGANDiscriminator, CycleGANGenerator
 
 __all__ = [
     "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator", "SUPPORTED_RESOLUTIONS",
     "ResidualGenerator", "ResidualDiscriminator", "FastGANGenerator", "FastGANDiscriminator",
     "UNetGenerator", "PatchDiscriminator", "RRDBGenerator", "RelativisticDiscriminator",
+    "CUTGenerator", "CUTDiscriminator", "CycleGANGenerator", "CycleGANDiscriminator",
     "FAMILIES", "DataSpec", "NetworkFamily", "register_family", "get_family", "family_names", "family_of",
     "generator_classes", "discriminator_classes", "image_resolutions", "picture_recipes",
 ]
