@@ -42,40 +42,18 @@ def translate(generator, condition: torch.Tensor) -> torch.Tensor:
         generator.train(was_training)
 
 
-class ReverseTranslator(torch.nn.Module):
-    """The B -> A direction of a model that learnt both (CycleGAN: `reverse`), as a translator of
-    its own: apply, tiles and the UI use it as they use any model."""
-
-    is_translator = True
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    @property
-    def config(self):
-        return self.model.config
-
-    @property
-    def multiple(self) -> int:
-        return getattr(self.model, "multiple", 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.reverse(x)
-
-
 def in_direction(generator, direction: str = "AtoB"):
-    """The model that translates in `direction`: "AtoB" the model itself, "BtoA" its reverse
-    (only models that learnt both directions have one: unpaired translation with CycleGAN)."""
-    if direction == "AtoB":
-        return generator
-    if direction != "BtoA":
+    """The model that translates in `direction`: "AtoB" the model itself, "BtoA" the reverse of a
+    model that learnt both (unpaired translation with CycleGAN: `translator("BtoA")`)."""
+    if direction not in ("AtoB", "BtoA"):
         raise ValueError(f"direction must be AtoB or BtoA, got {direction!r}")
-    if not callable(getattr(generator, "reverse", None)):
+    if callable(getattr(generator, "translator", None)):  # unpaired translators know their directions
+        return generator.translator(direction)
+    if direction == "BtoA":
         raise ValueError(f"this {generator.config.get('task', 'image-to-image')} model ({type(generator).__name__}) "
-                         f"translates A -> B only: B -> A needs a model that learnt both directions (an unpaired "
-                         f"model trained with --arch cyclegan)")
-    return ReverseTranslator(generator)
+                         f"maps its input one way only: B -> A needs an unpaired model that learnt both directions "
+                         f"(--task unpaired --arch cyclegan)")
+    return generator
 
 
 def prepare_input(generator, picture, make_sketch: bool = False) -> torch.Tensor:
@@ -320,5 +298,5 @@ def _file_stem(name: str, source: Path) -> str:
     return str(Path(name).with_suffix("")).replace("/", "-")
 
 
-__all__ = ["is_translator", "translate", "in_direction", "ReverseTranslator", "apply", "apply_tiled", "apply_pictures", "comparison",
+__all__ = ["is_translator", "translate", "in_direction", "apply", "apply_tiled", "apply_pictures", "comparison",
            "prepare_input", "bicubic", "rollout", "apply_sequences", "frame_tensor"]

@@ -1,6 +1,8 @@
 """Unpaired translation (task "unpaired"): two domains as rows, held-out pictures kept out of
 training on both sides, the alignment used for measuring only, and the run end to end."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -75,3 +77,133 @@ def test_domains_of_different_shapes_are_refused():
     grey = Dataset(name="g", kind="images", samples=torch.zeros(5, 1, 4, 4, dtype=torch.uint8))
     with pytest.raises(DatasetError, match="differ in shape"):
         unpaired_rows(_domain("a", 5), grey)
+
+
+# ---------------------------------------------------------------------------
+# End to end: two folders, the CLI, apply in both directions, the Hub
+
+
+@pytest.fixture(scope="module")
+def domains(tmp_path_factory):
+    """Domain A: Noto emoji; domain B: other emoji in the flat style (24 files each, in folders)."""
+    from PIL import Image
+
+    from gan_space.data import load_emoji
+
+    root = tmp_path_factory.mktemp("domains")
+    for name, style, start in (("a", "emoji", 0), ("b", "emoji-flat", 500)):
+        folder = root / name
+        folder.mkdir()
+        for i, picture in enumerate(load_emoji(16, 3, style=style).samples[start:start + 24]):
+            Image.fromarray(picture.permute(1, 2, 0).numpy()).save(folder / f"{name}-{i:02d}.png")
+    return root
+
+
+def _train(domains, out, arch, *extra):
+    from gan_space import cli
+
+    return cli.main(["train", "--task", "unpaired", "--dataset", str(domains / "a"), "--dataset-b", str(domains / "b"),
+                     "--arch", arch, "--resolution", "16", "--width", "8", "--batch-size", "4", "--steps", "6",
+                     "--precision", "fp32", "--out", str(out), *extra])
+
+
+@pytest.fixture(scope="module")
+def cyclegan_run(domains, tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "cyclegan"
+    assert _train(domains, run, "cyclegan") == 0
+    return run
+
+
+def test_cli_trains_cut_by_default_on_two_folders_and_scores_it_as_a_distribution(domains, tmp_path, capsys):
+    import json
+
+    from gan_space.pairs import HELD_OUT_FILE, HeldOut
+
+    from gan_space import cli
+
+    run = tmp_path / "cut"
+    code = cli.main(["train", "--task", "unpaired", "--dataset", str(domains / "a"), "--dataset-b",
+                     str(domains / "b"), "--resolution", "16", "--width", "8", "--batch-size", "4", "--steps", "4",
+                     "--precision", "fp32", "--out", str(run)])
+    out = capsys.readouterr().out
+    assert code == 0
+    settings = json.loads((run / "train_config.json").read_text())
+    assert (settings["task"], settings["arch"], settings["dataset_b"]) == ("unpaired", "cut", str(domains / "b"))
+    assert not HeldOut.load(run / HELD_OUT_FILE).aligned
+    # Folders hold no alignment: only the distribution is compared (no PSNR to unrelated B pictures).
+    assert "held-out (2 pictures)" in out and "PSNR" not in out
+
+
+def test_cyclegan_applies_both_ways_in_tiles_and_cut_refuses_b_to_a(cyclegan_run, domains, tmp_path, capsys):
+    from PIL import Image
+
+    from gan_space import cli
+    from gan_space.hub import load_translator
+    from gan_space.translation import apply_tiled, in_direction
+
+    big = tmp_path / "big.png"
+    Image.new("RGB", (53, 37), (200, 40, 90)).save(big)
+    for direction in ("AtoB", "BtoA"):
+        target = tmp_path / f"{direction}.png"
+        assert cli.main(["apply", "--model", str(cyclegan_run), "--input", str(big), "--out", str(target),
+                         "--direction", direction, "--tile", "16", "--overlap", "4"]) == 0
+        assert Image.open(target).size == (53, 37)
+    model = load_translator(cyclegan_run)
+    picture = torch.rand(1, 3, 40, 24) * 2 - 1
+    forward, backward = apply_tiled(model, picture, tile=16), apply_tiled(in_direction(model, "BtoA"), picture, tile=16)
+    assert forward.shape == backward.shape == picture.shape and not torch.equal(forward, backward)
+
+    cut = tmp_path / "cut"
+    assert _train(domains, cut, "cut", "--steps", "2") == 0
+    capsys.readouterr()
+    code = cli.main(["apply", "--model", str(cut), "--input", str(big), "--out", str(tmp_path / "x.png"),
+                     "--direction", "BtoA"])
+    assert code != 0 and "cyclegan" in capsys.readouterr().err
+
+
+def test_an_empty_domain_or_a_missing_one_is_a_clear_error(domains, tmp_path, capsys):
+    from gan_space import cli
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = cli.main(["train", "--task", "unpaired", "--dataset", str(domains / "a"), "--dataset-b", str(empty),
+                     "--resolution", "16", "--steps", "1", "--out", str(tmp_path / "r")])
+    assert code != 0 and "empty" in capsys.readouterr().err
+    code = cli.main(["train", "--task", "unpaired", "--dataset", str(domains / "a"), "--resolution", "16",
+                     "--steps", "1", "--out", str(tmp_path / "r2")])
+    err = capsys.readouterr().err
+    assert code != 0 and "dataset_b" in err and "domain B" in err
+    code = cli.main(["train", "--dataset", "digits", "--dataset-b", "emoji", "--steps", "1", "--out", str(tmp_path / "r3")])
+    assert code != 0 and "task='unpaired'" in capsys.readouterr().err
+
+
+def test_the_built_in_styles_train_with_aligned_held_out_pictures(tmp_path):
+    from gan_space.held_out import held_out_scores
+    from gan_space.training import TrainConfig, Trainer
+
+    config = TrainConfig.for_dataset("emoji", task="unpaired", dataset_b="emoji-flat", resolution=16, width=8,
+                                     batch_size=4, steps=2, precision="fp32", out_dir=str(tmp_path / "styles"))
+    trainer = Trainer(config)
+    list(trainer.run())
+    assert trainer.held_out.aligned and len(trainer.held_out) == 64
+    scores = held_out_scores(trainer.sampling_generator(), trainer.held_out, "unpaired")
+    assert scores.psnr is not None and scores.frechet_distance is not None and scores.baseline == "untranslated"
+
+
+def test_hub_round_trip_of_a_cyclegan_model_keeps_both_directions(cyclegan_run, fake_hub, hub_repo_id):
+    from huggingface_hub import hf_hub_download
+
+    from gan_space import hub
+    from gan_space.checkpoints import load_generator
+    from gan_space.translation import apply_tiled, in_direction
+
+    hub.push(cyclegan_run, hub_repo_id, token=fake_hub.token)
+    pulled, original = hub.pull(hub_repo_id, token=fake_hub.token), load_generator(cyclegan_run)
+    assert type(pulled) is type(original)
+    picture = torch.rand(1, 3, 20, 28) * 2 - 1
+    for direction in ("AtoB", "BtoA"):
+        assert torch.equal(apply_tiled(in_direction(original, direction), picture),
+                           apply_tiled(in_direction(pulled, direction), picture))
+    card = Path(hf_hub_download(hub_repo_id, "README.md", token=fake_hub.token)).read_text()
+    assert "unpaired translation" in card and "--direction BtoA" in card and "| untranslated |" in card
+    assert "n/a (no picture of B belongs to its input)" in card

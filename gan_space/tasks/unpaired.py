@@ -53,12 +53,9 @@ def check_settings(config, check) -> None:
 
 
 def card_lines(config) -> list[str]:
-    both = "reverse" in (config.get("directions", ()) if isinstance(config, dict) else ())
-    lines = ["Give it a picture of domain A (any size: it is applied in tiles); it returns the picture in domain B's "
-             "style. `python -m gan_space apply --model MODEL --input PICTURE_OR_FOLDER --out OUT`."]
-    if both:
-        lines.append("It holds both directions: `--direction BtoA` turns B pictures into A's style.")
-    return lines + [""]
+    return ["Give it a picture of domain A (any size: it is applied in tiles); it returns the picture in domain B's "
+            "style: `python -m gan_space apply --model MODEL --input PICTURE_OR_FOLDER --out OUT`. A CycleGAN model "
+            "learnt both directions: `--direction BtoA` turns B pictures into A's style.", ""]
 
 
 TASK = register_task(Task(
