@@ -1,5 +1,5 @@
 """The names a user chooses from: losses, augmentations, precisions, devices, pixel
-losses, pair directions, super-resolution scales, the built-in data sets.
+losses, pair directions, super-resolution scales, the built-in data sets (and sounds).
 
 Every face of the library shows these same tables: TrainConfig's validation, the CLI's
 choices (gan_space.cli) and the app's dropdowns (gan_space.ui). The implementations key
@@ -34,6 +34,10 @@ BUILTIN_POINT_SETS = MIXTURE_SETS + ("moons", "spiral")
 BUILTIN_DATASETS = BUILTIN_IMAGE_SETS + BUILTIN_POINT_SETS
 # Built-in sequences for next-frame prediction (gan_space.data.sequences makes them, on the fly)
 BUILTIN_SEQUENCE_SETS = ("moving-emoji",)
+# Built-in sounds (gan_space.data.spoken_digits makes them with eSpeak NG, on first use). Not in
+# BUILTIN_DATASETS: that table is what the trainer and the Train tab offer, and they take
+# pictures and points only until sound training lands (issue 21).
+BUILTIN_SOUND_SETS = ("spoken-digits",)
 
 
 def implemented(what: str, names: tuple, implementations: dict) -> dict:

@@ -6,13 +6,17 @@ cd "$(dirname "$0")/.."
 
 python -m pip install -q -r requirements-dev.txt
 
-# The browser tests drive Debian's Chromium (Playwright's own browser download does
-# not work offline).
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages the tests need, installed when missing: the browser tests drive Debian's
+# Chromium (Playwright's own browser download does not work offline); eSpeak NG speaks the
+# built-in spoken digits (packages.txt lists the app's for a Space).
+MISSING=""
+if ! command -v chromium >/dev/null 2>&1; then MISSING="$MISSING chromium"; fi
+if ! command -v espeak-ng >/dev/null 2>&1; then MISSING="$MISSING espeak-ng"; fi
+if [ -n "$MISSING" ]; then
     SUDO=""
     if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq chromium
+    $SUDO apt-get install -y -qq $MISSING
 fi
 
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_DISABLE_TELEMETRY=1

@@ -28,10 +28,10 @@ LAYERS = [
     ("tasks", ["gan_space.tasks", "gan_space.tasks.*"]),  # what a run learns to make
     ("metrics", ["gan_space.metrics", "gan_space.metrics.*"]),  # what is measured for which data or task
     ("objectives", ["gan_space.objectives", "gan_space.objectives.*"]),  # the update steps
-    ("parts", ["gan_space.data", "gan_space.data.*", "gan_space.datasource", "gan_space.pairs", "gan_space.augment",
-               "gan_space.losses", "gan_space.scores", "gan_space.scores.*", "gan_space.image_metrics",
-               "gan_space.sampling", "gan_space.devices", "gan_space.distributed", "gan_space.ema",
-               "gan_space.randomness", "gan_space.schedule"]),
+    ("parts", ["gan_space.data", "gan_space.data.*", "gan_space.sound", "gan_space.sound.*", "gan_space.datasource",
+               "gan_space.pairs", "gan_space.augment", "gan_space.losses", "gan_space.scores", "gan_space.scores.*",
+               "gan_space.image_metrics", "gan_space.sampling", "gan_space.devices", "gan_space.distributed",
+               "gan_space.ema", "gan_space.randomness", "gan_space.schedule"]),
     ("names", ["gan_space.names", "gan_space.generator_output", "gan_space.registry"]),  # torch-free
 ]
 

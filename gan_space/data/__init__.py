@@ -13,6 +13,9 @@ and nothing of gan_space outside the package):
 - files.py: folders and .zip files of images;
 - hub_datasets.py: Hugging Face datasets;
 - paired.py: a user's own pairs (A/ and B/ folders, or side-by-side pictures);
+- sounds.py: folders and .zip files of sounds, each made into a clip (mono, resampled,
+  trimmed or padded, peak-normalised);
+- spoken_digits.py: the built-in spoken digits, made by eSpeak NG on first use and cached;
 - sequences.py: sequences of frames for next-frame prediction (animations, numbered frames,
   the built-in moving emoji);
 - sources.py: `load_dataset`, the one entry point from a source's name.
@@ -30,6 +33,9 @@ from .hub_datasets import HF_REPO_ID, load_hf_dataset
 from .paired import DIRECTIONS, load_paired
 from .pool import ProgressCallback
 from .sequences import MOVING_EMOJI_CLIPS, load_sequences, moving_emoji, open_sequences, read_sequence
+from .sounds import (DEFAULT_CLIP_SECONDS, DEFAULT_SAMPLE_RATE, SOUND_EXTENSIONS, ClipSettings, decode_sound,
+                     load_sound_folder, load_sound_zip, load_sounds, sounds_dataset)
+from .spoken_digits import BUILTIN_SOUND_LOADERS, DIGIT_WORDS, SPOKEN_DIGITS, load_spoken_digits
 from .sources import (BUILTIN, HUB, LOCAL, MAX_RESOLUTION, UNKNOWN, dataset_kind, dataset_location, is_hub_id,
                       load_dataset)
 
@@ -41,4 +47,7 @@ __all__ = ["BUILTIN_DATASETS", "BUILTIN_IMAGE_SETS", "BUILTIN_POINT_SETS", "EMOJ
            "fit_picture", "open_picture", "read_file", "load_image_folder", "load_image_zip", "HF_REPO_ID",
            "load_hf_dataset", "DIRECTIONS", "load_paired", "MOVING_EMOJI_CLIPS", "load_sequences", "moving_emoji",
            "open_sequences", "read_sequence", "ProgressCallback", "MAX_RESOLUTION", "dataset_kind",
-           "load_dataset", "dataset_location", "is_hub_id", "BUILTIN", "LOCAL", "HUB", "UNKNOWN"]
+           "load_dataset", "dataset_location", "is_hub_id", "BUILTIN", "LOCAL", "HUB", "UNKNOWN",
+           "DEFAULT_CLIP_SECONDS", "DEFAULT_SAMPLE_RATE", "SOUND_EXTENSIONS", "ClipSettings", "decode_sound",
+           "load_sound_folder", "load_sound_zip", "load_sounds", "sounds_dataset", "BUILTIN_SOUND_LOADERS",
+           "DIGIT_WORDS", "SPOKEN_DIGITS", "load_spoken_digits"]

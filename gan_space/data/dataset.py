@@ -16,10 +16,11 @@ class DatasetError(ValueError):
 class Dataset:
     """Samples. Images: uint8 (N, C, H, W), in memory or (`cache_file`) a read-only memory
     map of the decoded cache. Points: float32 (N, D) in data coordinates, with
-    `offset`/`scale` that normalise them for training."""
+    `offset`/`scale` that normalise them for training. Sounds: int16 clips (N, samples) at
+    `sample_rate`, with `scale` 32767 (gan_space.data.sounds)."""
 
     name: str
-    kind: str  # "images" or "points"
+    kind: str  # "images", "points" or "sounds"
     samples: torch.Tensor
     labels: torch.Tensor | None = None
     num_classes: int = 0
@@ -32,6 +33,7 @@ class Dataset:
     # pictures belong together. False for two unpaired domains (gan_space.tasks.unpaired), whose
     # held-out pictures can then only be compared as distributions, not picture by picture.
     aligned: bool = True
+    sample_rate: int = 0  # sounds: samples per second
 
     def __len__(self) -> int:
         return self.samples.shape[0]
@@ -42,12 +44,12 @@ class Dataset:
 
     @property
     def row_bytes(self) -> int:
-        """Bytes of one sample as stored (uint8 images, float32 points)."""
+        """Bytes of one sample as stored (uint8 images, float32 points, int16 sounds)."""
         return self.samples[:1].numel() * self.samples.element_size()
 
     def normalise(self, rows: torch.Tensor) -> torch.Tensor:
         """Rows of `samples` (on any device) in the space the networks work in: images in
-        [-1, 1], points centred and scaled to unit standard deviation."""
+        [-1, 1], points centred and scaled to unit standard deviation, sounds in [-1, 1]."""
         if self.kind == "images":
             return rows.to(torch.float32, copy=True).div_(127.5).sub_(1.0)  # (x / 127.5 - 1, without temporaries)
         return (rows - torch.tensor(self.offset, device=rows.device)) / self.scale
