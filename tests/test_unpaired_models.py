@@ -232,3 +232,12 @@ def test_cut_patch_sampling_draws_from_the_runs_stream():
     again = objective.patch_nce(networks.generator, batch.condition, fake)
     assert torch.equal(first, again)  # the same stream position: the same patches
     assert not torch.equal(objective.randomness.noise.get_state(), start)
+
+
+@pytest.mark.parametrize("bad", [dict(cycle_weight=-1.0), dict(identity_weight=float("nan")), dict(nce_weight=2000.0),
+                                 dict(history_size=2.5), dict(history_size=-1), dict(history_size=True)])
+def test_the_unpaired_settings_are_checked(bad):
+    from gan_space.training import ConfigError
+
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        TrainConfig(**bad)
