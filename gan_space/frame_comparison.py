@@ -149,21 +149,6 @@ def clip_from_file(path: str | Path, resolution: int = DEFAULT_RESOLUTION, chann
     return to_float(torch.from_numpy(read_sequence(read_file(path), resolution, channels, path.name)))
 
 
-def model_settings(generator_folder: str | Path) -> dict:
-    """The settings of the run a next-frame generator came from ({} when not recorded)."""
-    from .checkpoints import generator_record
-
-    return generator_record(generator_folder)[1]
-
-
-def training_kind(settings: dict) -> str:
-    """'L2 only' for a model trained without the adversarial loss, else 'adversarial'."""
-    adversarial = settings.get("adversarial_weight")
-    if adversarial is None:
-        return "unknown loss"
-    return "L2 only" if float(adversarial) == 0 else "adversarial"
-
-
 # ---------------------------------------------------------------------------
 # Pictures
 
@@ -256,5 +241,5 @@ def model_rollout_gif(outcome: Outcome, path: str | Path) -> Path:
 
 
 __all__ = ["COPY_LAST", "HELD_OUT_SEED", "MAX_ROLLOUT", "NextFrameComparison", "Outcome", "clip_from_file",
-           "compare_next_frame", "held_out_clip", "model_rollout_gif", "model_settings", "rollout_gif",
-           "rollout_pictures", "save_gif", "side_by_side_picture", "training_kind"]
+           "compare_next_frame", "held_out_clip", "model_rollout_gif", "rollout_gif", "rollout_pictures", "save_gif",
+           "side_by_side_picture"]
