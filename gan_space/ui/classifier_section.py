@@ -103,7 +103,7 @@ def build_classifier_section(context: AppContext, model: gr.Dropdown) -> None:
             few = gr.Number(label="Few real per class", value=10, precision=0, minimum=1, elem_id="classifier-few")
             generated = gr.Number(label="Generated per class", value=None, precision=0, minimum=0,
                                   elem_id="classifier-generated",
-                                  info="blank: as many as the real training pictures per class")
+                                  info="0: as many as the real training pictures per class")
         with gr.Row():
             seeds = gr.Number(label="Seeds", value=3, precision=0, minimum=1, maximum=MAX_SEEDS,
                               elem_id="classifier-seeds")

@@ -19,6 +19,7 @@ import pandas as pd
 
 from gan_space import names
 from gan_space.hosting.zerogpu import on_gpu
+from gan_space.tasks import get_task
 
 from .common import AppContext, session_hash, user_error
 from .jobs import TranslationJob
@@ -233,9 +234,9 @@ def build_next_frame_section(context: AppContext, demo: gr.Blocks) -> NextFrameS
                                           elem_id="next-frame-run-name")
                     minutes = gr.Number(label="Train for (minutes)", minimum=0, elem_id="next-frame-minutes",
                                         value=context.hosting.defaults.translate_minutes,
-                                        info="blank: the preset's steps (2,000)")
+                                        info="0: by steps")
                     steps = gr.Number(label="Steps", precision=0, elem_id="next-frame-steps",
-                                      info="blank: the preset's; a cap with minutes")
+                                      value=get_task(NEXT_FRAME).preset["steps"], info="with minutes: a cap")
                 with gr.Row():
                     train_button = gr.Button("Train (L2 + adversarial)", variant="primary",
                                              elem_id="next-frame-train")
