@@ -9,6 +9,7 @@ import gradio as gr
 
 from gan_space.hosting.zerogpu import on_gpu
 
+from .classifier_section import build_classifier_section
 from .common import AppContext, model_dropdown, session_hash, user_error
 from .models import GENERATORS, GeneratorEntry, find_generator, list_generators
 from .pictures import grid_picture
@@ -104,6 +105,7 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
                     frames = gr.Slider(4, 60, value=24, step=1, label="Frames")
                 interpolate_button = gr.Button("Interpolate")
             build_steer_panels(context, model, seed, count, truncation, class_label, _steer_inputs)
+            build_classifier_section(context, model)  # a question about the generator chosen here
         with gr.Column(scale=3, min_width=320):
             grid = gr.Image(label="Samples", type="pil", format="png", interactive=False, elem_id="generate-grid",
                             height=420)

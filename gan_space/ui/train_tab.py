@@ -179,7 +179,8 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
     Returns (trainer, run name)."""
     from gan_space.training import Trainer, TrainConfig  # torch and diffusers: loaded on first use
 
-    if dataset not in SOURCES:
+    builtin = BUILTIN_DATASETS + names.BUILTIN_SEQUENCE_SETS  # (the moving emoji: the Translate tab's next-frame task)
+    if dataset not in SOURCES + names.BUILTIN_SEQUENCE_SETS:
         raise ValueError(f"dataset {dataset!r} is not one of: {', '.join(SOURCES)}")
     hub_id = hub_dataset_id(hf_dataset) if dataset == HUB_DATASET else None
     runs_dir = context.paths.runs_dir
@@ -187,7 +188,7 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
     if name:
         check_run_name(name)
     else:
-        base = dataset if dataset in BUILTIN_DATASETS else "upload" if dataset == UPLOAD else hub_id.split("/")[1]
+        base = dataset if dataset in builtin else "upload" if dataset == UPLOAD else hub_id.split("/")[1]
         name = unique_run_name(runs_dir, base)
     run_dir = context.paths.run_dir(name)
     if not may_use(run_dir, owner):  # another session's run: nothing about it is told
@@ -200,7 +201,7 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
         run_dir.mkdir(parents=True, exist_ok=True)
         if created:
             mark_owner(run_dir, owner)
-        source = dataset if dataset in BUILTIN_DATASETS else hub_id or copy_uploads(upload, run_dir / "data")
+        source = dataset if dataset in builtin else hub_id or copy_uploads(upload, run_dir / "data")
         config = TrainConfig.for_dataset(source, out_dir=str(run_dir),
                                          **{"log_every": LOG_EVERY, **app_device(context), **settings})
         data = None

@@ -24,6 +24,7 @@ from gan_space.tasks import get_task, task_names
 from .common import AppContext, model_dropdown, push_to_hub, session_hash, user_error
 from .jobs import ScorePoint, TranslationJob
 from .models import WEIGHTS_NAME, GeneratorEntry, ModelKind, find_model, list_models, read_json
+from .next_frame_compare import build_next_frame_section
 from .runs import PREVIEW, RUN_NAME, STATUS, RunHandlers
 from .train_tab import UPLOAD, build_new_trainer, build_resumed_trainer, training_settings, unique_run_name
 
@@ -242,6 +243,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                 score_plot = gr.LinePlot(x="step", y="value", color="curve", title="Held-out PSNR (dB)",
                                          height=220, elem_id="translate-psnr", visible=False)
             scores_md = gr.Markdown(elem_id="translate-scores")
+    build_next_frame_section(context, demo)  # next-frame models: train the pair, compare them side by side
     gr.Markdown("### Apply a model\nUpload a picture of any size (large ones are processed in overlapping tiles, "
                 "blended without seams).")
     with gr.Row():
@@ -360,6 +362,10 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
 
         try:
             entry = find_translator(context, model, context.owner(request))
+            kind = entry.config.get("task")
+            if kind in task_names() and get_task(kind).takes_sequences:
+                raise ValueError(f"{entry.key} predicts the next frame of a clip: compare it under 'Next frame' above, "
+                                 "or continue animations with `python -m gan_space apply --rollout N`")
             path = getattr(picture, "name", picture)
             if not path:
                 raise ValueError("upload a picture first")
