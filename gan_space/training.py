@@ -142,6 +142,10 @@ def setting_choices(setting_field: dataclasses.Field) -> tuple | None:
 
 
 PAIRS_GROUP = "image-to-image"
+# The update steps' logs that progress events report (means over the steps since the last event):
+# the GAN's, the image-to-image terms, and unpaired translation's (PatchNCE, cycle, identity).
+LOGGED_LOSSES = ("d", "g", "r1", "r2", "gp", "recon", "augment_p", "pixel", "adversarial", "nce", "nce_identity",
+                 "cycle", "identity")
 
 
 @dataclass
@@ -642,7 +646,7 @@ class Trainer:
                 self.schedule.elapsed_seconds = self.elapsed_seconds(session_start)
                 logs = self.train_step()
                 window_steps += 1
-                for name in ("d", "g", "d_real", "d_fake", "r1", "r2", "gp", "recon", "augment_p", "pixel", "adversarial"):
+                for name in ("d_real", "d_fake", *LOGGED_LOSSES):
                     if name in logs:
                         _accumulate(sums, name, logs[name])
                 if check_each_step and not (math.isfinite(logs["d_total"].item()) and math.isfinite(logs["g"].item())):
@@ -680,8 +684,7 @@ class Trainer:
                     return
                 event = TrainEvent(
                     step=self.step, total_steps=c.steps, status="running",
-                    losses={k: means[k] for k in ("d", "g", "r1", "r2", "gp", "recon", "augment_p", "pixel", "adversarial")
-                            if k in means},
+                    losses={k: means[k] for k in LOGGED_LOSSES if k in means},
                     d_real=means["d_real"], d_fake=means["d_fake"], images_per_second=images_per_second,
                     elapsed_seconds=self.elapsed_before + now - session_start,
                     eta_seconds=(max(0.0, budget_seconds - self.elapsed_seconds(session_start)) if budget_seconds

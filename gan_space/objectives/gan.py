@@ -45,6 +45,8 @@ class GANObjective:
     WGAN-GP's gradient penalty, with config.augment on everything D sees (augment="ada":
     with the adaptive probability this objective keeps, see `state()`)."""
 
+    uses_discriminator = True  # (an image-to-image step without a GAN term trains none: TranslationObjective)
+
     def __init__(self, config, device: torch.device, precision: str, randomness, dist=None):
         self.loss = config.loss
         self.r1_gamma, self.r1_every = config.r1_gamma, config.r1_every

@@ -174,9 +174,10 @@ def app_device(context: AppContext) -> dict:
 
 
 def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str | None, run_name: str | None,
-                      settings: dict, owner: str | None = None, progress=None):
+                      settings: dict, owner: str | None = None, progress=None, upload_b=None):
     """A Trainer for a new run in runs/<run name>, owned by `owner` (see AppContext.owner).
-    Returns (trainer, run name)."""
+    `upload_b`: uploaded pictures of a second domain (unpaired translation), copied into the
+    run beside the first and named as its `dataset_b`. Returns (trainer, run name)."""
     from gan_space.training import Trainer, TrainConfig  # torch and diffusers: loaded on first use
 
     builtin = BUILTIN_DATASETS + names.BUILTIN_SEQUENCE_SETS  # (the moving emoji: the Translate tab's next-frame task)
@@ -202,6 +203,8 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
         if created:
             mark_owner(run_dir, owner)
         source = dataset if dataset in builtin else hub_id or copy_uploads(upload, run_dir / "data")
+        if upload_b is not None:
+            settings = {**settings, "dataset_b": copy_uploads(upload_b, run_dir / "data-b")}
         config = TrainConfig.for_dataset(source, out_dir=str(run_dir),
                                          **{"log_every": LOG_EVERY, **app_device(context), **settings})
         data = None

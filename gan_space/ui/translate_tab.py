@@ -30,6 +30,11 @@ from .train_tab import UPLOAD, build_new_trainer, build_resumed_trainer, trainin
 
 EMOJI = "emoji (built-in pictures)"
 PICTURE_SOURCES = (EMOJI, UPLOAD)
+# Unpaired translation's second domain: the built-in flat emoji style (aligned with the Noto emoji
+# by code point, for measuring only) or the user's pictures.
+EMOJI_FLAT = "flat emoji (built-in, Fluent style)"
+STYLE_SOURCES = (EMOJI_FLAT, UPLOAD)
+DIRECTION_CHOICES = [("A → B", "AtoB"), ("B → A (CycleGAN models)", "BtoA")]
 DEGRADATIONS = {"blur": ("blur", 2.0), "noise": ("noise", 10.0), "JPEG": ("jpeg", 40)}
 APPLY_MAX_OUTPUT_PIXELS = 16_000_000  # a result of at most 4000x4000: the page shows it and the PNG downloads
 APPLY_MAX_FILE_BYTES = 32 * 2**20
@@ -110,14 +115,25 @@ def score_frame(points: list[ScorePoint], warmup_reference: bool = False) -> pd.
 def score_text(points: list[ScorePoint]) -> str:
     if not points:
         return "Held-out scores appear after the first steps."
+    from gan_space.metrics import pair_metric
+
     point = points[-1]
     s = point.scores
-    text = (f"**Held-out pictures** ({s.num_pictures}, never trained on) at step {point.step}: "
-            f"PSNR **{s.psnr:.2f} dB** ({s.baseline} {s.baseline_psnr:.2f}) · SSIM **{s.ssim:.3f}** "
-            f"({s.baseline} {s.baseline_ssim:.3f})")
-    if s.frechet_distance is not None:
-        text += f" · Fréchet distance **{s.frechet_distance:.3g}** ({s.baseline} {s.baseline_frechet_distance:.3g})"
+
+    def measured(name, value, baseline_value):
+        metric = pair_metric(name)
+        return (f"{metric.label} **{metric.format.format(value)}** ({s.baseline} "
+                f"{metric.format.format(baseline_value)})")
+
+    text = f"**Held-out pictures** ({s.num_pictures}, never trained on) at step {point.step}: "
+    if not s.values:  # unpaired without an alignment measures only a Fréchet distance, which needs a distribution
+        return text + (f"too few to measure how close the translations are to B: the Fréchet distance needs at least "
+                       f"{pair_metric('frechet_distance').min_pictures} (a tenth of the pictures is held out).")
+    text += " · ".join(measured(name, value, s.baseline_values[name]) for name, value in s.values.items())
     text += ". Higher PSNR and SSIM, lower Fréchet distance are better."
+    if not s.aligned:
+        text += (" The held-out B pictures do not belong to their inputs, so only the distance between the two "
+                 "sets says how close the translations are to B's style.")
     reference = next((p for p in points if p.warmup), None)
     if reference is not None and reference is not point:
         r = reference.scores
@@ -146,7 +162,7 @@ class TranslateProgress:
         text = gr.skip()
         if len(snapshot.quality) != self.sent_scores:
             text = score_text(snapshot.quality)
-            if snapshot.quality:
+            if snapshot.quality and snapshot.quality[-1].scores.psnr is not None:  # (unpaired, unaligned: none)
                 self.scores = gr.update(value=score_frame(snapshot.quality, self.job.warmup_reference), visible=True)
             self.sent_scores = len(snapshot.quality)
         updates = dict(losses=self.losses, scores=self.scores, score_text=text)
@@ -202,6 +218,13 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                                 info="3,781 Noto emoji, or yours (pictures, or one .zip)")
             upload = gr.File(label="Pictures or one .zip", file_count="multiple", file_types=["image", ".zip"],
                              visible=False, elem_id="translate-upload", height=180)
+            # Unpaired translation: the style the pictures above are turned into (domain B).
+            pictures_b = gr.Radio(list(STYLE_SOURCES), value=EMOJI_FLAT, label="Style B (what A is turned into)",
+                                  elem_id="translate-pictures-b", visible=False,
+                                  info="3,139 flat Fluent emoji (the same emoji as Noto's, never paired in "
+                                       "training), or your pictures of the other style")
+            upload_b = gr.File(label="Style B: pictures or one .zip", file_count="multiple",
+                               file_types=["image", ".zip"], visible=False, elem_id="translate-upload-b", height=180)
             run_name = gr.Textbox(label="Run name", placeholder="blank: a new name like sr-emoji-3f9a1c2e",
                                   info="the folder in runs/; Resume continues the run named here")
             # On a Space the hardware may propose a time budget (gan_space.hosting.environment.DEFAULTS).
@@ -223,7 +246,8 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                                            info="of the targets while training (16-256, a multiple of 8)")
                 with gr.Row():
                     # Filled from the registry's picture -> picture families on load (it imports torch).
-                    arch = gr.Dropdown([], label="Architecture")
+                    # (A value from the API is checked by TrainConfig, which names the choices.)
+                    arch = gr.Dropdown([], label="Architecture", allow_custom_value=True)
                     pixel_loss = gr.Dropdown(list(names.PIXEL_LOSSES), label="Pixel loss")
                 with gr.Row():
                     adversarial_weight = gr.Number(label="Adversarial weight", step=0.005, elem_id="translate-adversarial")
@@ -255,6 +279,8 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
             picture = gr.File(label="Picture", file_types=["image"], elem_id="translate-picture")
             make_sketch = gr.Checkbox(label="Sketch models: draw a sketch of the picture first (a photo, not a "
                                             "drawing)", value=False)
+            direction = gr.Radio(DIRECTION_CHOICES, value="AtoB", label="Unpaired models: direction",
+                                 elem_id="translate-direction")
             apply_button = gr.Button("Apply", variant="primary", elem_id="translate-apply")
         with gr.Column(scale=3, min_width=320):
             with gr.Row():
@@ -275,11 +301,17 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
         push_button = gr.Button("Push", elem_id="translate-push")
         push_status = gr.Markdown(elem_id="translate-push-status")
 
-    def switch_task(task_value):
+    def switch_task(task_value, source_b):
         chosen = get_task(task_value)
         scaled, degraded = "scale" in chosen.settings, "blur" in chosen.settings
+        unpaired = chosen.data_kind == "unpaired"
         return (chosen.help, gr.update(visible=scaled), gr.update(visible=degraded),
-                gr.update(value=UPLOAD) if chosen.pairs_from_data else gr.skip())
+                gr.update(value=UPLOAD) if chosen.pairs_from_data and not unpaired else gr.skip(),
+                gr.update(visible=unpaired), gr.update(visible=unpaired and source_b == UPLOAD),
+                gr.update(label="Held-out pictures: A | translated | " + ("B (its counterpart, where known)"
+                                                                          if unpaired else "target")
+                          if unpaired else "Held-out pictures: input | output | target"),
+                *[gr.update(visible=not unpaired)] * 4)
 
     def switch_pictures(source):
         return gr.update(visible=source == UPLOAD)
@@ -288,17 +320,22 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
         from gan_space.models import family_names, get_family
         from gan_space.training import TrainConfig
 
-        values = TrainConfig.for_dataset("emoji", task=task_value).to_dict()
+        values = TrainConfig.for_dataset("emoji", task=task_value, dataset_b="emoji-flat" if get_task(
+            task_value).data_kind == "unpaired" else "").to_dict()
         # "unet: pix2pix (2017)": the family's name and the start of its description.
-        families = [(f"{name}: {get_family(name).description.split(':')[0]}", name) for name in family_names("pairs")]
+        families = [(f"{name}: {get_family(name).description.split(':')[0]}", name)
+                    for name in family_names(get_task(task_value).data_kind)]
         return (values["steps"], values["batch_size"], values["resolution"],
                 gr.update(choices=families, value=values["arch"]), values["pixel_loss"],
                 values["adversarial_weight"], values["feature_weight"], values["pixel_warmup"])
 
     advanced = [steps, batch_size, resolution, arch, pixel_loss, adversarial_weight, feature_weight, pixel_warmup]
-    task.change(switch_task, task, [task_help, scale, degradations, pictures], queue=False, api_visibility="private")
+    task.change(switch_task, [task, pictures_b],
+                [task_help, scale, degradations, pictures, pictures_b, upload_b, grid, pixel_loss, adversarial_weight,
+                 feature_weight, pixel_warmup], queue=False, api_visibility="private")
     task.change(preset, task, advanced, api_visibility="private")
     pictures.change(switch_pictures, pictures, upload, queue=False, api_visibility="private")
+    pictures_b.change(switch_pictures, pictures_b, upload_b, queue=False, api_visibility="private")
     demo.load(preset, task, advanced, api_visibility="private")
 
     outputs = [grid, loss_plot, score_plot, status, run_name, scores_md]
@@ -308,26 +345,38 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
     def translate_train(task="super-resolution", pictures=EMOJI, upload=None, run_name=None, scale=4,
                         degradations=None, minutes=None, steps=None, batch_size=None, resolution=None, arch=None,
                         pixel_loss=None, adversarial_weight=None, feature_weight=None, seed=None, live_preview=True,
-                        pixel_warmup=None, request: gr.Request = None):
+                        pixel_warmup=None, pictures_b=EMOJI_FLAT, upload_b=None, request: gr.Request = None):
         """Train an image-to-image model and stream its progress: (held-out input | output | target grid, loss
-        curves, held-out PSNR curves, status, run name, scores). task: super-resolution, colorize, edges or
-        paired; pictures: the built-in emoji or an upload (pictures or one .zip; for paired, A/ and B/ or side by
-        side). Blank settings take the task's preset."""
+        curves, held-out PSNR curves, status, run name, scores). task: super-resolution, colorize, edges, paired
+        or unpaired; pictures: the built-in emoji or an upload (pictures or one .zip; for paired, A/ and B/ or side
+        by side). Unpaired: pictures are domain A, pictures_b the style B they are turned into (the built-in flat
+        emoji or upload_b). Blank settings take the task's preset."""
 
         def build(progress):
             if pictures not in PICTURE_SOURCES:
                 raise ValueError(f"pictures must be one of: {', '.join(PICTURE_SOURCES)}")
-            if task in task_names(pairs=True) and get_task(task).pairs_from_data and pictures != UPLOAD:
+            unpaired = task in task_names(pairs=True) and get_task(task).data_kind == "unpaired"
+            if task in task_names(pairs=True) and get_task(task).pairs_from_data and not unpaired \
+                    and pictures != UPLOAD:
                 raise ValueError("your pairs need an upload: one .zip with A/ and B/ folders (matching file names), "
                                  "or pictures with the input on the left and the target on the right")
+            if unpaired and pictures_b not in STYLE_SOURCES:
+                raise ValueError(f"pictures_b must be one of: {', '.join(STYLE_SOURCES)}")
             dataset = "emoji" if pictures == EMOJI else UPLOAD
             settings = {**training_settings(dataset, steps=steps, batch_size=batch_size, resolution=resolution,
                                             seed=seed, minutes=minutes),
                         **task_settings(task, scale, degradations, adversarial_weight, feature_weight, pixel_loss,
                                         arch, pixel_warmup)}
+            second = None
+            if unpaired:
+                if pictures_b == EMOJI_FLAT:
+                    settings["dataset_b"] = "emoji-flat"
+                else:
+                    second = upload_b or []  # (an empty upload: copy_uploads says what to add)
             name = (run_name or "").strip() or unique_run_name(
                 context.paths.runs_dir, f"{get_task(task).run_prefix}-{'emoji' if dataset == 'emoji' else 'upload'}")
-            return build_new_trainer(context, dataset, upload, None, name, settings, context.owner(request), progress)
+            return build_new_trainer(context, dataset, upload, None, name, settings, context.owner(request), progress,
+                                     upload_b=second)
 
         yield from runs.start(request, "Loading the pictures and building the networks…", build, live_preview)
 
@@ -352,13 +401,13 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
         last = context.sessions.get(session_hash(request)).last_run
         return refresh_models(f"runs/{last}" if last else selected, request)
 
-    def translate_apply(model=None, picture=None, make_sketch=False, request: gr.Request = None):
+    def translate_apply(model=None, picture=None, make_sketch=False, direction="AtoB", request: gr.Request = None):
         """Apply the image-to-image `model` (a key from /translate_models) to an uploaded `picture` of any size:
         returns (before: bicubic for super-resolution, else the input as the model sees it; the result; the
-        result as a PNG file)."""
+        result as a PNG file). direction: AtoB, or BtoA for unpaired models that learnt both (CycleGAN)."""
         from gan_space.data.decode import open_picture, read_file
         from gan_space.sampling import to_pil_images
-        from gan_space.translation import apply, bicubic, prepare_input
+        from gan_space.translation import apply, bicubic, in_direction, prepare_input
 
         try:
             entry = find_translator(context, model, context.owner(request))
@@ -378,7 +427,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
                 side = int(math.sqrt(APPLY_MAX_OUTPUT_PIXELS) / scale)
                 raise ValueError(f"a {image.width}x{image.height} picture is too large for x{scale}: at most about "
                                  f"{side}x{side} pixels here (the command line takes larger ones)")
-            generator = context.generators.get(entry)
+            generator = in_direction(context.generators.get(entry), direction or "AtoB")
             result = on_gpu(apply)(generator, image, make_sketch=bool(make_sketch))
             given = to_pil_images(prepare_input(generator, image, bool(make_sketch)), min_size=1)[0]
             shown = bicubic(given.convert("RGB"), scale) if scale > 1 else given
@@ -404,13 +453,13 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
         train_button, resume_button, stop_button, status,
         train=(translate_train, [task, pictures, upload, run_name, scale, degradations, minutes, steps, batch_size,
                                  resolution, arch, pixel_loss, adversarial_weight, feature_weight, seed, live_preview,
-                                 pixel_warmup], outputs, "translate_train"),
+                                 pixel_warmup, pictures_b, upload_b], outputs, "translate_train"),
         resume=(translate_resume, [run_name, steps, minutes, live_preview], outputs, "translate_resume"))
     for event in (train_event, resume_event):
         event.then(after_run, model, model, queue=False, api_visibility="private")
     demo.load(refresh_models, model, model, queue=False, api_visibility="private")
     refresh_button.click(refresh_models, model, model, queue=False, api_visibility="private")
-    apply_button.click(translate_apply, [model, picture, make_sketch], [before, after, download],
+    apply_button.click(translate_apply, [model, picture, make_sketch, direction], [before, after, download],
                        api_name="translate_apply", concurrency_limit=2, concurrency_id=APPLY_CONCURRENCY_ID)
     push_button.click(translate_push, [model, push_repo, push_private, push_token], push_status,
                       api_name="translate_push", concurrency_limit=1, concurrency_id="hub")
