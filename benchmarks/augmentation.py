@@ -92,7 +92,8 @@ def train_generator(name: str, settings: dict, steps: int, out: Path, dry_run: b
             loads.append(load_average())
     if event is None or event.status != "finished":
         raise RuntimeError(f"the {name} generator did not finish: {event.message if event else 'no step'}")
-    return {"run": config.out_dir, "train_pictures": len(train), "held_out_pictures": len(held_out),
+    run = Path(config.out_dir).resolve()
+    return {"run": str(run.relative_to(ROOT) if run.is_relative_to(ROOT) else run), "train_pictures": len(train), "held_out_pictures": len(held_out),
             "recipe": {k: config.to_dict()[k] for k in ("arch", "resolution", "channels", "width", "latent_dim",
                                                         "batch_size", "loss", "lr_g", "augment", "steps")},
             "seconds": round(time.perf_counter() - start, 1), "cpu_seconds": round(time.process_time() - cpu_start, 1),
@@ -167,7 +168,7 @@ def main(argv=None) -> int:
         print(f"{name}: training a class-conditional generator on the training split, {steps} steps", flush=True)
         trained = train_generator(name, settings, steps, runs, args.dry_run)
         train = trained.pop("train")
-        source = load_conditional(trained["run"])
+        source = load_conditional(ROOT / trained["run"])
         grid = out / f"{name}-grid.png"
         save_grid(source, train, grid)
         tests = []
