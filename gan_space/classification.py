@@ -9,21 +9,27 @@ A small CNN is trained four ways and each is tested on the same real held-out pi
     few real + generated  the same K per class plus the generated pictures (augmentation)
 
 Each is repeated over seeds (the classifier's initialisation and batches, which K real pictures,
-which generated ones) and reported as mean and standard deviation, whatever they show. The
+which generated ones) and reported as mean and standard deviation, whatever they show. Beside
+the accuracy, the balanced accuracy (the mean of the per-class accuracies): on a set whose
+classes are uneven (the emoji categories: 60% are People & Body) always answering the largest
+class already scores its share, which the report names too. The
 held-out pictures are one fixed stratified split of the real set; a generator trained on the
-whole real set has seen them, which favours (b) and (d) a little: say so when reporting.
+whole real set has seen them, which favours (b) and (d): say so when reporting, or train the
+generator on `training_split` (the pictures the test trains on, and only those) for a fair test.
 
 The generated pictures are quantised to uint8 exactly as `export` writes them, so the test
 measures the pictures a user would export.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
+from .data import Dataset, load_dataset
 from .export import ExportSource, generated_pictures
 
 CONDITIONS = ("real", "generated", "few real", "few real + generated")
+TEST_FRACTION = 0.3  # of every class held out for testing
 MAX_SIDE = 32  # larger pictures are shrunk (area average) to this for the classifier: seconds, not minutes
 
 
@@ -37,17 +43,24 @@ class ClassifierTestResult:
     train_count: int
     test_count: int
     accuracies: dict[str, list[float]] = field(default_factory=dict)  # condition -> one accuracy per seed
+    balanced: dict[str, list[float]] = field(default_factory=dict)  # condition -> one balanced accuracy per seed
+    test_class_counts: list[int] = field(default_factory=list)  # held-out pictures of each class
 
     @property
     def chance(self) -> float:
         return 1.0 / len(self.class_names)
 
-    def mean(self, condition: str) -> float:
-        return float(torch.tensor(self.accuracies[condition]).mean())
+    @property
+    def majority(self) -> float:
+        """The accuracy of always answering the held-out set's largest class."""
+        return max(self.test_class_counts) / sum(self.test_class_counts) if self.test_class_counts else self.chance
 
-    def spread(self, condition: str) -> float:
+    def mean(self, condition: str, balanced: bool = False) -> float:
+        return float(torch.tensor((self.balanced if balanced else self.accuracies)[condition]).mean())
+
+    def spread(self, condition: str, balanced: bool = False) -> float:
         """Standard deviation over seeds (0 for one seed)."""
-        values = torch.tensor(self.accuracies[condition], dtype=torch.float64)
+        values = torch.tensor((self.balanced if balanced else self.accuracies)[condition], dtype=torch.float64)
         return float(values.std()) if len(values) > 1 else 0.0
 
     def lines(self) -> list[str]:
@@ -58,52 +71,51 @@ class ClassifierTestResult:
                   "few real + generated": f"(d) {k} real per class + generated"}
         seeds = len(next(iter(self.accuracies.values())))
         lines = [f"classifier test of {self.model} on {self.real}: {classes} classes, {self.train_count} real training "
-                 f"pictures, tested on {self.test_count} real held-out pictures (chance {self.chance:.1%})"]
+                 f"pictures, tested on {self.test_count} real held-out pictures (chance {self.chance:.1%}, always the "
+                 f"largest class {self.majority:.1%})"]
         for condition in CONDITIONS:
             lines.append(f"  {labels[condition]:<36} {self.mean(condition):6.1%} ± {self.spread(condition):.1%}   "
+                         f"balanced {self.mean(condition, True):6.1%} ± {self.spread(condition, True):.1%}   "
                          f"({sizes[condition]})")
         lines.append(f"  mean ± standard deviation over {seeds} seed(s): the classifier's initialisation and batches, "
                      "the few real pictures and the generated ones; the held-out pictures stay the same (a generator "
-                     "trained on the whole real set has seen them)")
+                     "that trained on them has seen them: train it on classification.training_split for a fair test)")
         return lines
 
     def as_dict(self) -> dict:
         return {"model": self.model, "real": self.real, "classes": self.class_names, "chance": self.chance,
                 "few_per_class": self.few_per_class, "generated_per_class": self.generated_per_class,
                 "train_count": self.train_count, "test_count": self.test_count,
-                "accuracies": self.accuracies,
-                "mean": {c: self.mean(c) for c in CONDITIONS}, "spread": {c: self.spread(c) for c in CONDITIONS}}
+                "majority": self.majority, "test_class_counts": self.test_class_counts,
+                "accuracies": self.accuracies, "balanced_accuracies": self.balanced,
+                "mean": {c: self.mean(c) for c in CONDITIONS}, "spread": {c: self.spread(c) for c in CONDITIONS},
+                "balanced_mean": {c: self.mean(c, True) for c in CONDITIONS},
+                "balanced_spread": {c: self.spread(c, True) for c in CONDITIONS}}
 
 
 def classifier_test(source: ExportSource, real: str | None = None, *, few_per_class: int = 10,
                     generated_per_class: int | None = None, seeds: int = 3, steps: int = 300,
-                    test_fraction: float = 0.3, token: str | None = None, progress=None) -> ClassifierTestResult:
+                    test_fraction: float = TEST_FRACTION, token: str | None = None, progress=None) -> ClassifierTestResult:
     """Train the small classifier on (a) the real set, (b) generated pictures only, (c)
     `few_per_class` real pictures per class, (d) those plus the generated ones, over `seeds`
     seeds, each tested on the same real held-out pictures. `real` names the real set (default:
     the one the run trained on); its classes must be the generator's. `generated_per_class`
     defaults to the real training pictures per class (so (a) and (b) train on as many).
     progress(done, total) is called after each training."""
-    from .data import load_dataset
     from .generator_output import generator_output
 
     if not 1 <= seeds <= 20:
         raise ValueError(f"seeds must be from 1 to 20, got {seeds}")
     if not 1 <= steps <= 100_000:
         raise ValueError(f"steps must be from 1 to 100,000, got {steps}")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"the held-out fraction must be between 0 and 1, got {test_fraction}")
     real = real or source.dataset
     if not real:
         raise ValueError(f"the run of {source.name} does not say which pictures it trained on: name the real labelled "
                          "pictures (--real: a built-in, a folder with one sub-folder per class, a .zip or a Hub id)")
     output = generator_output(source.generator.config)
     data = load_dataset(real, output.resolution, output.channels, token=token)
-    if data.kind != "images" or data.labels is None:
-        raise ValueError(f"{real} has no classes: the classifier test needs labelled real pictures (a built-in with "
-                         "classes, or a folder with one sub-folder per class)")
+    train_index, test_index = split_indices(data, real, test_fraction)
     labels = _generator_labels(data.labels, data.class_names, source.class_names, real, source.name)
-    train_index, test_index = _stratified_split(labels, len(source.class_names), test_fraction)
     train_counts = torch.bincount(labels[train_index], minlength=len(source.class_names))
     if int(train_counts.min()) < few_per_class or few_per_class < 1:
         raise ValueError(f"few per class must be from 1 to {int(train_counts.min())} (the real training pictures of "
@@ -111,7 +123,9 @@ def classifier_test(source: ExportSource, real: str | None = None, *, few_per_cl
     generated_per_class = generated_per_class or max(1, round(len(train_index) / len(source.class_names)))
     pictures = _classifier_input(data.samples)
     result = ClassifierTestResult(source.name, real, list(source.class_names), few_per_class, generated_per_class,
-                                  len(train_index), len(test_index), {condition: [] for condition in CONDITIONS})
+                                  len(train_index), len(test_index), {condition: [] for condition in CONDITIONS},
+                                  {condition: [] for condition in CONDITIONS},
+                                  torch.bincount(labels[test_index], minlength=len(source.class_names)).tolist())
     test = (pictures[test_index], labels[test_index])
     done, total = 0, seeds * len(CONDITIONS)
     for seed in range(seeds):
@@ -128,7 +142,9 @@ def classifier_test(source: ExportSource, real: str | None = None, *, few_per_cl
                 "few real + generated": (torch.cat([pictures[few], fake]), torch.cat([labels[few], fake_labels]))}
         for condition in CONDITIONS:
             model = train_classifier(*sets[condition], len(source.class_names), seed=seed, steps=steps)
-            result.accuracies[condition].append(accuracy(model, *test))
+            predicted = predict(model, test[0])
+            result.accuracies[condition].append(float((predicted == test[1]).float().mean()))
+            result.balanced[condition].append(balanced_accuracy(predicted, test[1], len(source.class_names)))
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -149,6 +165,36 @@ def _generator_labels(labels: torch.Tensor, real_names: list[str], generator_nam
         return labels.clone().long()
     raise ValueError(f"the classes of {real} ({', '.join(map(str, real_names[:5]))}, ...) are not those of {model} "
                      f"({', '.join(map(str, generator_names[:5]))}, ...): give the real pictures it imitates (--real)")
+
+
+def split_indices(data: Dataset, real: str, test_fraction: float = TEST_FRACTION) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classifier test's split of the labelled real set `data` (named `real` in errors): the
+    indices of its training pictures and of its held-out ones. It depends only on the set's own
+    labels (not on the generator tested), so every generator is tested on the same pictures."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"the held-out fraction must be between 0 and 1, got {test_fraction}")
+    if data.kind != "images" or data.labels is None:
+        raise ValueError(f"{real} has no classes: the classifier test needs labelled real pictures (a built-in with "
+                         "classes, or a folder with one sub-folder per class)")
+    return _stratified_split(data.labels, data.num_classes, test_fraction)
+
+
+def training_split(real: str, resolution: int, channels: int, *, test_fraction: float = TEST_FRACTION,
+                   token: str | None = None) -> tuple[Dataset, Dataset]:
+    """The real set `real` (a built-in, a folder, a .zip or a Hub id) at `resolution` and
+    `channels`, split exactly as `classifier_test` splits it: (training pictures, held-out
+    pictures), each a labelled Dataset with the set's classes. Train a generator on the first
+    (`Trainer(TrainConfig.for_dataset(real, conditional=True, ...), dataset=train)`) and the
+    classifier test's held-out pictures are ones it never saw."""
+    data = load_dataset(real, resolution, channels, token=token)
+    train_index, test_index = split_indices(data, real, test_fraction)
+
+    def part(index: torch.Tensor, what: str) -> Dataset:
+        # The run records the setting's name of the set (`--dataset`), so classify-test finds it again.
+        return replace(data, name=f"{data.name} ({what} of the classifier test)",
+                       samples=data.samples[index].contiguous(), labels=data.labels[index].clone(), cache_file=None)
+
+    return part(train_index, "training split"), part(test_index, "held-out split")
 
 
 def _stratified_split(labels: torch.Tensor, num_classes: int, test_fraction: float):
@@ -205,11 +251,21 @@ def train_classifier(pictures: torch.Tensor, labels: torch.Tensor, num_classes: 
 
 
 @torch.no_grad()
+def predict(model: torch.nn.Module, pictures: torch.Tensor) -> torch.Tensor:
+    """The class the model gives each picture."""
+    return torch.cat([model(pictures[i:i + 512]).argmax(1) for i in range(0, len(pictures), 512)])
+
+
 def accuracy(model: torch.nn.Module, pictures: torch.Tensor, labels: torch.Tensor) -> float:
-    correct = sum(int((model(pictures[i:i + 512]).argmax(1) == labels[i:i + 512]).sum())
-                  for i in range(0, len(pictures), 512))
-    return correct / len(pictures)
+    return float((predict(model, pictures) == labels).float().mean())
 
 
-__all__ = ["CONDITIONS", "ClassifierTestResult", "accuracy", "classifier_test",
-           "small_classifier", "train_classifier"]
+def balanced_accuracy(predicted: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float:
+    """The mean over the classes present in `labels` of the share of their pictures predicted right."""
+    right = torch.bincount(labels[predicted == labels], minlength=num_classes).double()
+    present = torch.bincount(labels, minlength=num_classes).double()
+    return float((right[present > 0] / present[present > 0]).mean())
+
+
+__all__ = ["CONDITIONS", "TEST_FRACTION", "ClassifierTestResult", "accuracy", "balanced_accuracy", "classifier_test",
+           "predict", "small_classifier", "split_indices", "train_classifier", "training_split"]
