@@ -99,6 +99,7 @@ def test_unpaired_styles_in_the_browser_watch_a_turn_into_b_then_apply(page, app
     first, last = (page.request.get(source).body() for source in (sources[0], sources[-1]))
     assert first != last  # the held-out translations changed as it trained
     expect(page.locator("#translate-scores")).to_contain_text("untranslated", timeout=60_000)
+    expect(page.locator("#translate-losses")).to_contain_text("PatchNCE (G)")  # CUT's content term, not a pixel loss
     page.screenshot(path=str(SCREENSHOTS / "unpaired-finished.png"), full_page=True)
 
     expect(page.locator("#translate-model input")).to_have_value(re.compile("browser-unpaired"))

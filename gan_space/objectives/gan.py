@@ -46,6 +46,9 @@ class GANObjective:
     with the adaptive probability this objective keeps, see `state()`)."""
 
     uses_discriminator = True  # (an image-to-image step without a GAN term trains none: TranslationObjective)
+    # The log of the term that keeps an output true to its input (image-to-image), and its name on
+    # a plot: the pixel loss, PatchNCE or the cycle; None for a GAN from noise.
+    content_loss: tuple[str, str] | None = None
 
     def __init__(self, config, device: torch.device, precision: str, randomness, dist=None):
         self.loss = config.loss

@@ -36,6 +36,7 @@ def _mse(difference: torch.Tensor) -> torch.Tensor:
 
 PIXEL_LOSS_FUNCTIONS = implemented("pixel loss", PIXEL_LOSSES,
                                    {"l1": _l1, "charbonnier": _charbonnier, "mse": _mse})
+PIXEL_LOSS_LABELS = implemented("pixel loss label", PIXEL_LOSSES, {"l1": "L1", "charbonnier": "Charbonnier", "mse": "L2"})
 
 
 def pixel_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -62,6 +63,7 @@ class TranslationObjective(GANObjective):
     def __init__(self, config, device, precision, randomness, dist=None):
         super().__init__(config, device, precision, randomness, dist)
         self.pixel_kind = config.pixel_loss
+        self.content_loss = ("pixel", f"pixel {PIXEL_LOSS_LABELS[config.pixel_loss]} (G)")
         self.pixel_weight = config.pixel_weight
         self.adversarial_weight = config.adversarial_weight
         self.feature_weight = config.feature_weight

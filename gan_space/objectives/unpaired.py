@@ -139,6 +139,8 @@ class CUTObjective(GANObjective):
     PatchNCE is averaged over the generator's `nce_layers`; on each layer NCE_PATCHES
     places are drawn (the same places for the input's and the output's features)."""
 
+    content_loss = ("nce", "PatchNCE (G)")
+
     def __init__(self, config, device, precision, randomness, dist=None):
         super().__init__(config, device, precision, randomness, dist)
         self.nce_weight = config.nce_weight
@@ -220,6 +222,8 @@ class CycleGANObjective(GANObjective):
         the adversarial losses of G(A) and F(B)
         + cycle_weight * (|F(G(A)) - A| + |G(F(B)) - B|)
         + cycle_weight * identity_weight * (|G(B) - B| + |F(A) - A|)   (same channels only)."""
+
+    content_loss = ("cycle", "cycle (G)")
 
     def __init__(self, config, device, precision, randomness, dist=None):
         super().__init__(config, device, precision, randomness, dist)

@@ -345,7 +345,8 @@ class TranslationJob(RunJob):
                                  and trainer.step < config.pixel_warmup)
 
     def _curve_point(self, event) -> tuple:
-        return (event.step, event.losses.get("pixel", math.nan), event.losses.get("adversarial", math.nan),
+        content = self.trainer.objective.content_loss[0]  # the pixel loss, PatchNCE or the cycle
+        return (event.step, event.losses.get(content, math.nan), event.losses.get("adversarial", math.nan),
                 event.losses.get("d", math.nan))
 
     def _milestone(self, event) -> bool:

@@ -84,12 +84,13 @@ def find_translator(context: AppContext, key: str | None, owner: str | None) -> 
 # Progress -> what the page shows (the job is gan_space.ui.jobs.TranslationJob)
 
 
-def loss_frame(points: list[tuple], adversarial: bool) -> pd.DataFrame:
-    """The loss curves; `adversarial`: the run trains D (an L1-only run has no adversarial loss and no D).
+def loss_frame(points: list[tuple], adversarial: bool, content: str) -> pd.DataFrame:
+    """The loss curves; `adversarial`: the run trains D (an L1-only run has no adversarial loss and no D);
+    `content`: the name of the term that keeps outputs true to their inputs (the update step's).
     Its curves are in the table from the first one on, empty during the warm-up: a plot keeps the
     legend of its first table, so a curve added later would never be named."""
     points = points[:: max(1, math.ceil(len(points) / 400))]
-    series = {"pixel L1 (G)": [p[1] for p in points]}
+    series = {content: [p[1] for p in points]}
     if adversarial:
         series["adversarial (G)"] = [p[2] for p in points]
         series["D loss"] = [p[3] if math.isfinite(p[2]) else math.nan for p in points]  # (no D in the warm-up)
@@ -157,7 +158,8 @@ class TranslateProgress:
 
     def __call__(self, snapshot) -> dict:
         if len(snapshot.curve) != self.sent_losses and snapshot.curve:
-            self.losses = loss_frame(snapshot.curve, self.job.trainer.objective.uses_discriminator)
+            objective = self.job.trainer.objective
+            self.losses = loss_frame(snapshot.curve, objective.uses_discriminator, objective.content_loss[1])
             self.sent_losses = len(snapshot.curve)
         text = gr.skip()
         if len(snapshot.quality) != self.sent_scores:
