@@ -263,6 +263,9 @@ class TrainConfig:
         task = overrides.get("task")
         if task in task_names(pairs=True):  # image-to-image: the task's preset (another task: an error below)
             preset = dict(get_task(task).preset)
+            arch = overrides.get("arch") or preset.get("arch")
+            if arch in family_names():  # with the family's own settings for it (an unknown name: an error below)
+                preset.update(get_family(arch).task_recipe or {})
         values = {"dataset": dataset, "out_dir": f"runs/{Path(str(dataset)).stem or 'run'}", **preset}
         if overrides.get("minutes") and overrides.get("steps") is None:
             values["steps"] = MAX_STEPS  # by the clock: the budget ends the run, not a step count

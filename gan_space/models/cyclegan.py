@@ -111,4 +111,6 @@ FAMILY = register_family(NetworkFamily(
     first_layer=no_latent_space, data_kinds=("unpaired",), min_resolution=16, max_resolution=256,
     settings=("width", "spectral_norm", "cycle_weight", "identity_weight", "history_size"), channels_last=True,
     mixed_precision=True, tags=("cyclegan", "unpaired-image-to-image", "image-to-image"),
-    objective=CycleGANObjective))
+    objective=CycleGANObjective,
+    # The paper's identity loss (half the cycle's weight): without it CycleGAN may invert colours.
+    task_recipe=dict(identity_weight=0.5)))

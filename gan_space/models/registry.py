@@ -58,6 +58,10 @@ class NetworkFamily:
     # when a user picks this family; None: the picture presets by resolution
     # (gan_space.training.PICTURE_PRESETS) apply to it too.
     picture_recipe: dict | None = None
+    # Image-to-image: the family's own settings over its task's preset (gan_space.tasks), from its
+    # paper, used when a user picks this family for the task (CycleGAN's identity loss); None: the
+    # task's preset as it is.
+    task_recipe: dict | None = None
 
     def resolution_error(self, resolution) -> str | None:
         """None when this family builds images of this size, else what is allowed."""
