@@ -35,10 +35,14 @@ def generator_mel_settings(generator) -> MelSettings:
 
 
 def pictures_to_clips(pictures: torch.Tensor, settings: MelSettings, iterations: int | None = None) -> np.ndarray:
-    """Spectrogram pictures in [-1, 1] (N, 1, H, W) -> float32 clips (N, samples) by Griffin-Lim
-    (the same picture always gives the same clip)."""
-    return picture_to_sound(pictures.detach().float().cpu().numpy(), settings, iterations=iterations).reshape(
-        len(pictures), settings.samples)
+    """Spectrogram pictures in [-1, 1] (N, 1, H, W) -> float32 clips (N, samples) by Griffin-Lim.
+    One picture at a time: Griffin-Lim's starting phases are drawn for the whole array it is
+    given, so a picture inverted alone always gives the same clip, in whatever batch it came."""
+    array = pictures.detach().float().cpu().numpy()
+    clips = np.empty((len(array), settings.samples), np.float32)
+    for index, picture in enumerate(array):
+        clips[index] = picture_to_sound(picture, settings, iterations=iterations)
+    return clips
 
 
 def generate_sounds(generator, num: int = 16, seed: int = 0, truncation: float = 1.0, labels=None,
