@@ -10,6 +10,7 @@ A run folder looks like this:
       checkpoints/step-0006000/
         generator/                      the generator to sample from (EMA weights when EMA is on):
                                         config.json + diffusion_pytorch_model.safetensors
+                                        (+ sound.json when its pictures are spectrograms of sounds)
         generator_raw/                  the trained (non-averaged) generator
         discriminator/
         training_state.safetensors      optimiser moments and random-number states
@@ -31,12 +32,16 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import BUILTIN_IMAGE_SETS, CACHE_META, CACHE_VERSION, load_dataset
+from .data import BUILTIN_IMAGE_SETS, CACHE_META, CACHE_VERSION, load_dataset, mel_settings_of_record
+from .names import BUILTIN_SOUND_SETS
 from .models import discriminator_classes, generator_classes
 from .pairs import HELD_OUT_FILE, HeldOut
 
 KEEP_CHECKPOINTS = 2
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+# Beside config.json in a generator folder whose pictures are spectrograms: how to make them sound
+# (gan_space.data.sound_pictures.sound_record), so the folder alone says it makes sounds.
+SOUND_NAME = "sound.json"
 
 
 class ModelLoadError(ValueError):
@@ -97,11 +102,13 @@ def _remove_leftovers(root: Path) -> None:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
-def save_checkpoint(out_dir: str | Path, step: int, models: dict, tensors: dict, state: dict) -> Path:
+def save_checkpoint(out_dir: str | Path, step: int, models: dict, tensors: dict, state: dict,
+                    sound: dict | None = None) -> Path:
     """Write checkpoint `step-<step>` of the run in `out_dir`, atomically: each of `models`
     (name -> diffusers model) as a folder of config.json + safetensors, `tensors` (name ->
     tensor) as training_state.safetensors, and `state` (JSON; the step is added) as
-    state.json, written last. Returns the checkpoint folder."""
+    state.json, written last. `sound`: the sound record of a run on sounds, written as
+    sound.json into each generator's folder. Returns the checkpoint folder."""
     out_dir = Path(out_dir)
     root = out_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
@@ -111,6 +118,8 @@ def save_checkpoint(out_dir: str | Path, step: int, models: dict, tensors: dict,
     try:
         for folder, model in models.items():
             model.save_pretrained(tmp / folder)
+            if sound and folder.startswith("generator"):
+                (tmp / folder / SOUND_NAME).write_text(json.dumps(sound, indent=2))
         save_file({key: value.detach().cpu().contiguous() for key, value in tensors.items()},
                   tmp / "training_state.safetensors")
         with open(tmp / "state.json", "w") as handle:
@@ -254,7 +263,33 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu"):
     if missing:
         more = ", ..." if len(missing) > 3 else ""
         raise ModelLoadError(f"{mismatch} (no weights for {', '.join(missing[:3])}{more})")
+    generator.sound_record = read_sound_record(folder)  # None: it makes pictures
     return generator.to(device).eval()
+
+
+def read_sound_record(folder: str | Path) -> dict | None:
+    """The sound record (sound.json) of a generator folder; None when it has none (a picture
+    generator). ModelLoadError for one that is not readable."""
+    path = Path(folder) / SOUND_NAME
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        mel_settings_of_record(record)  # (checked here, so a damaged record fails on loading)
+    except (OSError, ValueError, TypeError) as error:
+        raise ModelLoadError(f"{path} is not a readable sound record ({str(error)[:200]})") from None
+    return record
+
+
+def sound_settings(model_or_folder):
+    """The spectrogram transform (gan_space.sound.MelSettings) that turns a generator's pictures
+    into sound: from a generator loaded by load_generator, or a run, checkpoint or generator
+    folder. None for a generator of pictures."""
+    if isinstance(model_or_folder, (str, os.PathLike)):
+        record = read_sound_record(generator_folder(model_or_folder))
+    else:
+        record = getattr(model_or_folder, "sound_record", None)
+    return mel_settings_of_record(record)
 
 
 def load_discriminator(path: str | Path, device: str | torch.device = "cpu"):
@@ -327,7 +362,7 @@ def run_pictures(run_dir: str | os.PathLike, resolution: int, channels: int) -> 
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no cache, or one of another size: try the source
     local = Path(os.path.expanduser(dataset)) if dataset else None
-    if dataset in BUILTIN_IMAGE_SETS or (local is not None and local.exists()):
+    if dataset in BUILTIN_IMAGE_SETS + BUILTIN_SOUND_SETS or (local is not None and local.exists()):
         data = load_dataset(dataset, resolution, channels, max_images=int(config.get("max_images") or 50_000),
                             seed=int(config.get("seed") or 0))
         if data.kind == "images":

@@ -1,7 +1,7 @@
 """`python -m gan_space VERB ...`: the library's jobs from a terminal.
 
     train     train a GAN on a built-in set, a folder, a .zip or a Hugging Face dataset
-    generate  sample a trained generator into a PNG grid or a .npy array
+    generate  sample a trained generator into a PNG grid or a .npy array (a sound generator: WAV files)
     info      what a model is and how it was trained
     score     Fréchet distance and KID of a generator's samples against real pictures
     families  the network families and what they take
@@ -65,10 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = verbs.add_parser("generate", help="sample a generator", description=(
         "Sample a generator. A .png output is a grid; a .npy output holds the raw samples: points as float32 "
-        "(N, 2) in data coordinates, images as uint8 (N, H, W, C)."))
+        "(N, 2) in data coordinates, images as uint8 (N, H, W, C). A sound generator (trained on sounds) also "
+        "writes sound: --out FILE.wav for one clip, --out FOLDER for --num WAV files and their spectrograms.png."))
     generate.add_argument("--model", required=True, help="a run folder, a generator folder or a Hub repo id")
-    generate.add_argument("--num", type=int, default=16)
-    generate.add_argument("--out", required=True, help="output file: .png or .npy")
+    generate.add_argument("--num", type=int, help="how many (default 16; 1 for a .wav file)")
+    generate.add_argument("--out", required=True, help="output file: .png or .npy; for a sound generator also .wav "
+                                                       "(one clip) or a folder (WAV files)")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--truncation", type=float, default=1.0, help="1 = off; lower = less variety")
     generate.add_argument("--class", dest="class_label", type=int, help="class to sample (conditional models)")
@@ -320,14 +322,20 @@ def _generate(args) -> int:
     from .sampling import generate, preview_image, to_uint8
 
     out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".npy"):
-        raise ValueError(f"--out must end in .png (a grid) or .npy (raw samples), got {out.name}")
+    suffix = out.suffix.lower()
+    if args.num is None:
+        args.num = 1 if suffix == ".wav" else 16
     if not 1 <= args.num <= 100_000:
         raise ValueError(f"--num must be from 1 to 100,000, got {args.num}")
     generator = _load_model(args.model, args.device)
     if getattr(generator, "is_translator", False):
         raise ValueError(f"{args.model} is an image-to-image model ({generator.config.task}): it needs pictures, not "
                          f"noise. Use `python -m gan_space apply --model {args.model} --input PICTURE --out RESULT.png`")
+    if getattr(generator, "sound_record", None) and suffix not in (".png", ".npy"):
+        return _generate_sounds(args, generator, out)
+    if suffix not in (".png", ".npy"):
+        sounds = " (.wav files are for generators trained on sounds)" if suffix == ".wav" else ""
+        raise ValueError(f"--out must end in .png (a grid) or .npy (raw samples), got {out.name}{sounds}")
     samples = generate(generator, args.num, seed=args.seed, truncation=args.truncation, labels=args.class_label)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npy":
@@ -335,6 +343,33 @@ def _generate(args) -> int:
     else:
         preview_image(samples).save(out)
     print(f"wrote {args.num} samples to {out}")
+    return 0
+
+
+def _generate_sounds(args, generator, out: Path) -> int:
+    """A sound generator's clips: one .wav file, or a folder of them with their spectrograms."""
+    from .sound.wav import write_wav
+    from .sound_pipeline import SPECTROGRAM_GRID_NAME, generate_sounds_and_pictures, write_sounds
+
+    if out.suffix.lower() == ".wav":
+        if args.num != 1:
+            raise ValueError(f"a .wav file holds one clip: for --num {args.num} give a folder as --out")
+        clips, rate, _ = generate_sounds_and_pictures(generator, 1, seed=args.seed, truncation=args.truncation,
+                                                      labels=args.class_label)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_wav(out, clips[0], rate)
+        print(f"wrote a {len(clips[0]) / rate:g} s clip at {rate} Hz to {out}")
+        return 0
+    if out.suffix:
+        raise ValueError(f"--out for a sound generator is a .wav file (one clip), a folder (WAV files), or a .png "
+                         f"or .npy file of its spectrograms; got {out.name}")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a folder")
+    clips, rate, pictures = generate_sounds_and_pictures(generator, args.num, seed=args.seed,
+                                                         truncation=args.truncation, labels=args.class_label)
+    written = write_sounds(clips, rate, out, pictures=pictures)
+    print(f"wrote {len(written)} clips of {clips.shape[1] / rate:g} s at {rate} Hz to {out}/ "
+          f"({written[0].name} ...) and their spectrograms to {out / SPECTROGRAM_GRID_NAME}")
     return 0
 
 
@@ -377,6 +412,7 @@ def _score(args) -> int:
     if output.kind != "images":
         raise ValueError(f"{args.model} makes {output.describe()}: score is for image generators (2-D mixtures have "
                          "their own measures in gan_space.metrics)")
+    sound = getattr(generator, "sound_record", None)
     if args.dataset:
         data = load_dataset(args.dataset, output.resolution, output.channels)
         if data.kind != "images":
@@ -400,7 +436,37 @@ def _score(args) -> int:
     print(f"  real held-out pictures: FD {score['real_frechet_distance']:.3f}   KID {score['real_kid']:.5f}   "
           f"({score['num_held_out']} pictures, none of them in the reference)")
     print(f"  features: {score['network']}")
+    if sound:
+        _score_sounds(generator, args, pictures)
     return 0
+
+
+def _score_sounds(generator, args, pictures) -> None:
+    """A sound generator: what the registry's sound metrics add (the spoken digits' classifier)."""
+    from .metrics.sounds import spoken_digit_judge, spoken_digit_scores
+    from .sampling import generate
+
+    dataset = args.dataset or _run_dataset(args.model)
+    print(f"  (of spectrograms: {args.model} makes sounds)")
+    if dataset != "spoken-digits":
+        return
+    samples = spoken_digit_scores(generate(generator, args.num, seed=args.seed))
+    real = spoken_digit_scores(pictures[:args.num])
+    print(f"  spoken-digit classifier ({spoken_digit_judge().held_out_accuracy:.1%} right on held-out speakers):")
+    print(f"    samples: {samples['classes_covered']}/10 digits covered, Inception-style score "
+          f"{samples['inception_score']:.2f}")
+    print(f"    real clips: {real['classes_covered']}/10 digits covered, Inception-style score "
+          f"{real['inception_score']:.2f}")
+
+
+def _run_dataset(model: str) -> str | None:
+    """The dataset a local run or generator folder trained on (None when not known here)."""
+    from .checkpoints import generator_record
+
+    try:
+        return generator_record(Path(os.path.expanduser(model)))[1].get("dataset")
+    except (ValueError, OSError):
+        return None
 
 
 def _push(args) -> int:

@@ -31,13 +31,13 @@ BUILTIN_IMAGE_SETS = ("digits", "emoji", "emoji-flat")
 EMOJI_STYLES = ("emoji", "emoji-flat")
 MIXTURE_SETS = ("ring8", "grid25")
 BUILTIN_POINT_SETS = MIXTURE_SETS + ("moons", "spiral")
-BUILTIN_DATASETS = BUILTIN_IMAGE_SETS + BUILTIN_POINT_SETS
+# Built-in sounds (gan_space.data.spoken_digits makes them with eSpeak NG, on first use); they
+# train as spectrogram pictures (gan_space.data.sound_pictures)
+BUILTIN_SOUND_SETS = ("spoken-digits",)
+# What the trainer and the Train tab offer
+BUILTIN_DATASETS = BUILTIN_IMAGE_SETS + BUILTIN_POINT_SETS + BUILTIN_SOUND_SETS
 # Built-in sequences for next-frame prediction (gan_space.data.sequences makes them, on the fly)
 BUILTIN_SEQUENCE_SETS = ("moving-emoji",)
-# Built-in sounds (gan_space.data.spoken_digits makes them with eSpeak NG, on first use). Not in
-# BUILTIN_DATASETS: that table is what the trainer and the Train tab offer, and they take
-# pictures and points only until sound training lands (issue 21).
-BUILTIN_SOUND_SETS = ("spoken-digits",)
 
 
 def implemented(what: str, names: tuple, implementations: dict) -> dict:

@@ -28,7 +28,8 @@ import torch
 
 from . import checkpoints, devices, distributed, names
 from .augment import AUGMENTATIONS
-from .data import BUILTIN_DATASETS, BUILTIN_POINT_SETS, Dataset, dataset_kind, load_dataset
+from .data import (BUILTIN_DATASETS, BUILTIN_POINT_SETS, MEL_SETTINGS, Dataset, dataset_kind, is_sound_source,
+                   load_dataset)
 from .datasource import make_source
 from .devices import resolve_precision, select_device
 from .held_out import preview_picture
@@ -101,6 +102,19 @@ PICTURE_PRESETS = {
               lr_d=2e-4, r1_gamma=2.0, r2_gamma=2.0, sample_every=250, checkpoint_every=1000),
 }
 PRESETS["images"] = PICTURE_PRESETS[32]  # a folder of pictures trains at 32 px unless told otherwise
+
+
+# Sounds train as one-channel log-mel spectrogram pictures (SpecGAN; gan_space.data.sound_pictures)
+# with the picture recipe of their size. SOUND_RESOLUTION is the default size: see the README's
+# "Sounds" for the measured cost of a step at 64 and 128 px on this project's CPU.
+SOUND_RESOLUTION = 64
+
+
+def sound_preset(resolution=None, arch=None) -> dict:
+    """The preset for sounds: the picture recipe at the mel picture size (default
+    SOUND_RESOLUTION), in one channel."""
+    size = resolution if resolution in MEL_SETTINGS else SOUND_RESOLUTION
+    return dict(picture_preset(size, arch), resolution=resolution or size, channels=1)
 
 
 def picture_preset(resolution=None, arch=None) -> dict:
@@ -258,8 +272,12 @@ class TrainConfig:
     def for_dataset(cls, dataset: str = "digits", **overrides) -> "TrainConfig":
         """The preset for this kind of data, with `overrides` applied on top."""
         kind = dataset_kind(dataset)
-        preset = (PRESETS["points" if kind == "points" else "digits"] if kind == "points" or dataset == "digits"
-                  else picture_preset(overrides.get("resolution"), overrides.get("arch")))
+        if kind == "points" or dataset == "digits":
+            preset = PRESETS["points" if kind == "points" else "digits"]
+        elif is_sound_source(dataset):
+            preset = sound_preset(overrides.get("resolution"), overrides.get("arch"))
+        else:
+            preset = picture_preset(overrides.get("resolution"), overrides.get("arch"))
         task = overrides.get("task")
         if task in task_names(pairs=True):  # image-to-image: the task's preset (another task: an error below)
             preset = dict(get_task(task).preset)
@@ -307,6 +325,10 @@ class TrainConfig:
         if kind == "images":
             problem = family.resolution_error(self.resolution)
             check("resolution", problem is None, problem)
+        if kind == "images" and is_sound_source(self.dataset):  # spectrogram pictures (gan_space.data.sound_pictures)
+            check("resolution", self.resolution in MEL_SETTINGS,
+                  f"{' or '.join(map(str, MEL_SETTINGS))} for sounds (the spectrogram picture sizes)")
+            check("channels", self.channels == 1, "1 for sounds (a spectrogram picture has one channel)")
         check("channels", self.channels in names.CHANNELS, "1 (grayscale) or 3 (RGB)")
         check("max_images", isinstance(self.max_images, int) and 1 <= self.max_images <= 1_000_000,
               "an integer from 1 to 1,000,000")
@@ -596,6 +618,8 @@ class Trainer:
                 "dataset": self.data.summary(),
                 "data_kind": self.data.kind,
                 "class_names": self.data.class_names if self.num_classes else [],
+                # Pictures of sounds: how to make them sound again (also sound.json beside each generator)
+                **({"sound": self.data.sound} if self.data.sound else {}),
                 "device": str(self.device),
                 "precision": self.precision,
                 "last_losses": metrics,
@@ -604,7 +628,7 @@ class Trainer:
         with networks.sampling_weights() as sampler:
             models = {"generator": sampler, "generator_raw": networks.generator,
                       "discriminator": networks.discriminator}
-            return checkpoints.save_checkpoint(self.out_dir, self.step, models, tensors, state)
+            return checkpoints.save_checkpoint(self.out_dir, self.step, models, tensors, state, sound=self.data.sound)
 
     def _restore(self) -> tuple[int, float]:
         """Networks, EMA, optimisers and random streams from the newest checkpoint."""
@@ -769,4 +793,4 @@ def describe_run(out_dir: str | Path) -> dict:
 
 
 __all__ = ["TrainConfig", "TrainEvent", "Trainer", "ConfigError", "RunFolderError", "train", "describe_run",
-           "PRESETS", "PICTURE_PRESETS", "picture_preset"]
+           "PRESETS", "PICTURE_PRESETS", "picture_preset", "SOUND_RESOLUTION", "sound_preset"]

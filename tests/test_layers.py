@@ -19,8 +19,9 @@ LAYERS = [
     ("hosting", ["gan_space.hosting", "gan_space.hosting.*"]),  # where the app runs: a Space's hardware, ZeroGPU slices
     ("public API", ["gan_space"]),  # gan_space/__init__.py: names imported on first use
     ("pipelines", ["gan_space.pipeline", "gan_space.lab", "gan_space.directions", "gan_space.export",
-                   "gan_space.classification", "gan_space.frame_comparison"]),
-    # export and classification: a generator's pictures as data; frame_comparison: next-frame models side by side
+                   "gan_space.classification", "gan_space.frame_comparison", "gan_space.sound_pipeline"]),
+    # export and classification: a generator's pictures as data; frame_comparison: next-frame models side by
+    # side; sound_pipeline: a sound generator's pictures as sound
     ("hub", ["gan_space.hub", "gan_space.hub.*"]),  # push, pull, cards; a local folder or a Hub id
     ("jobs", ["gan_space.training", "gan_space.diagnostics", "gan_space.held_out", "gan_space.translation",
               "gan_space.networks"]),

@@ -16,6 +16,8 @@ and nothing of gan_space outside the package):
 - sounds.py: folders and .zip files of sounds, each made into a clip (mono, resampled,
   trimmed or padded, peak-normalised);
 - spoken_digits.py: the built-in spoken digits, made by eSpeak NG on first use and cached;
+- sound_pictures.py: sounds as spectrogram pictures to train on, with the record that turns
+  a picture back into sound;
 - sequences.py: sequences of frames for next-frame prediction (animations, numbered frames,
   the built-in moving emoji);
 - sources.py: `load_dataset`, the one entry point from a source's name.
@@ -36,6 +38,8 @@ from .sequences import MOVING_EMOJI_CLIPS, load_sequences, moving_emoji, open_se
 from .sounds import (DEFAULT_CLIP_SECONDS, DEFAULT_SAMPLE_RATE, SOUND_EXTENSIONS, ClipSettings, decode_sound,
                      load_sound_folder, load_sound_zip, load_sounds, sounds_dataset)
 from .spoken_digits import BUILTIN_SOUND_LOADERS, DIGIT_WORDS, SPOKEN_DIGITS, load_spoken_digits
+from .sound_pictures import (MEL_SETTINGS, is_sound_source, load_sound_clips, load_sound_pictures, mel_settings_for,
+                             mel_settings_of_record, sound_record)
 from .sources import (BUILTIN, HUB, LOCAL, MAX_RESOLUTION, UNKNOWN, dataset_kind, dataset_location, is_hub_id,
                       load_dataset)
 
@@ -50,4 +54,5 @@ __all__ = ["BUILTIN_DATASETS", "BUILTIN_IMAGE_SETS", "BUILTIN_POINT_SETS", "EMOJ
            "load_dataset", "dataset_location", "is_hub_id", "BUILTIN", "LOCAL", "HUB", "UNKNOWN",
            "DEFAULT_CLIP_SECONDS", "DEFAULT_SAMPLE_RATE", "SOUND_EXTENSIONS", "ClipSettings", "decode_sound",
            "load_sound_folder", "load_sound_zip", "load_sounds", "sounds_dataset", "BUILTIN_SOUND_LOADERS",
-           "DIGIT_WORDS", "SPOKEN_DIGITS", "load_spoken_digits"]
+           "DIGIT_WORDS", "SPOKEN_DIGITS", "load_spoken_digits", "MEL_SETTINGS", "is_sound_source", "load_sound_clips",
+           "load_sound_pictures", "mel_settings_for", "mel_settings_of_record", "sound_record"]

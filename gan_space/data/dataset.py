@@ -17,7 +17,8 @@ class Dataset:
     """Samples. Images: uint8 (N, C, H, W), in memory or (`cache_file`) a read-only memory
     map of the decoded cache. Points: float32 (N, D) in data coordinates, with
     `offset`/`scale` that normalise them for training. Sounds: int16 clips (N, samples) at
-    `sample_rate`, with `scale` 32767 (gan_space.data.sounds)."""
+    `sample_rate`, with `scale` 32767 (gan_space.data.sounds). Sounds to train on are
+    images (their spectrograms) with a `sound` record (gan_space.data.sound_pictures)."""
 
     name: str
     kind: str  # "images", "points" or "sounds"
@@ -34,6 +35,9 @@ class Dataset:
     # held-out pictures can then only be compared as distributions, not picture by picture.
     aligned: bool = True
     sample_rate: int = 0  # sounds: samples per second
+    # Pictures made from sounds (gan_space.data.sound_pictures): how to turn a picture back into
+    # sound (JSON: the transform and its sample rate), which the trainer keeps with the model.
+    sound: dict | None = None
 
     def __len__(self) -> int:
         return self.samples.shape[0]

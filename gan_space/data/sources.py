@@ -12,6 +12,7 @@ from .dataset import DEFAULT_MAX_IMAGES, Dataset, DatasetError
 from .files import load_image_folder, load_image_zip
 from .hub_datasets import HF_REPO_ID, load_hf_dataset
 from .pool import ProgressCallback
+from .sound_pictures import is_sound_source, load_sound_pictures
 
 MAX_RESOLUTION = 1024  # pixels a side; the networks train at 128 at most
 
@@ -20,6 +21,10 @@ def load_dataset(source: str, resolution: int = 32, channels: int = 1, token: st
                  max_images: int = DEFAULT_MAX_IMAGES, seed: int = 0, cache_dir: str | os.PathLike | None = None,
                  progress: ProgressCallback | None = None, workers: int | None = None) -> Dataset:
     """A built-in name, a folder, a .zip file, or a Hugging Face dataset id.
+
+    Sounds (the built-in spoken digits, a folder or .zip of sound files: is_sound_source) come
+    as their spectrogram pictures (gan_space.data.sound_pictures): kind "images", one channel,
+    `resolution` 128 or 64, with a `sound` record; `max_images` caps the sounds.
 
     Files are decoded by `workers` processes (default: one per core) and, while they are,
     progress(done, total) is called (from 0 to the number of files). Without `cache_dir` the
@@ -39,6 +44,8 @@ def load_dataset(source: str, resolution: int = 32, channels: int = 1, token: st
         return load_emoji(resolution, channels, source)
     if source in BUILTIN_POINT_SETS:
         return load_mixture(source, seed=seed)
+    if is_sound_source(source):  # (clips are decoded in memory: their pictures are small, no cache needed)
+        return load_sound_pictures(source, resolution, channels, max_sounds=max_images, progress=progress)
     where = dataset_location(source)
     path = Path(os.path.expanduser(source)) if where == LOCAL else None
     files = dict(cache_dir=cache_dir, progress=progress, workers=workers)
@@ -94,5 +101,5 @@ def _check_settings(resolution, channels, max_images, workers) -> None:
 
 
 def dataset_kind(source: str) -> str:
-    """'points' or 'images', without loading anything."""
+    """'points' or 'images' (sounds train as pictures: see is_sound_source), without loading anything."""
     return "points" if str(source).strip() in BUILTIN_POINT_SETS else "images"

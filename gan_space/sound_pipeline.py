@@ -1,0 +1,99 @@
+"""Sounds from a sound generator: a generator trained on spectrogram pictures (SpecGAN; its
+folder's sound.json, gan_space.checkpoints.sound_settings) makes pictures, and Griffin-Lim
+(gan_space.sound) turns them into clips.
+
+    from gan_space.checkpoints import load_generator
+    from gan_space.sound_pipeline import generate_sounds, write_sounds
+
+    generator = load_generator("runs/spoken-digits")
+    clips, sample_rate = generate_sounds(generator, num=16, seed=0)
+    write_sounds(clips, sample_rate, "sounds/")
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoints import sound_settings
+from .sampling import generate, image_grid, interpolate
+from .sound.spectrogram import MelSettings, picture_to_sound
+from .sound.wav import write_wav
+
+SPECTROGRAM_GRID_NAME = "spectrograms.png"
+MAX_SOUNDS = 10_000  # clips one call makes at most (each 1 s clip is 64 kB as float32)
+
+
+def generator_mel_settings(generator) -> MelSettings:
+    """The generator's spectrogram transform, or ValueError when it makes pictures, not sounds."""
+    settings = sound_settings(generator)
+    if settings is None:
+        raise ValueError(f"this {type(generator).__name__} makes pictures, not sounds: its folder has no sound.json "
+                         "(only a generator trained on sounds makes sounds)")
+    return settings
+
+
+def pictures_to_clips(pictures: torch.Tensor, settings: MelSettings, iterations: int | None = None) -> np.ndarray:
+    """Spectrogram pictures in [-1, 1] (N, 1, H, W) -> float32 clips (N, samples) by Griffin-Lim.
+    One picture at a time: Griffin-Lim's starting phases are drawn for the whole array it is
+    given, so a picture inverted alone always gives the same clip, in whatever batch it came."""
+    array = pictures.detach().float().cpu().numpy()
+    clips = np.empty((len(array), settings.samples), np.float32)
+    for index, picture in enumerate(array):
+        clips[index] = picture_to_sound(picture, settings, iterations=iterations)
+    return clips
+
+
+def generate_sounds(generator, num: int = 16, seed: int = 0, truncation: float = 1.0, labels=None,
+                    iterations: int | None = None) -> tuple[np.ndarray, int]:
+    """(float32 clips (num, samples) in [-1, 1], sample rate): sample i from latent seed seed + i
+    (as gan_space.sampling.generate), its spectrogram turned into sound by Griffin-Lim
+    (`iterations`, default the transform's own)."""
+    return generate_sounds_and_pictures(generator, num, seed, truncation, labels, iterations)[:2]
+
+
+def generate_sounds_and_pictures(generator, num: int = 16, seed: int = 0, truncation: float = 1.0, labels=None,
+                                 iterations: int | None = None) -> tuple[np.ndarray, int, torch.Tensor]:
+    """As generate_sounds, with the spectrogram pictures the clips came from ((num, 1, H, W) in [-1, 1])."""
+    if not 1 <= num <= MAX_SOUNDS:
+        raise ValueError(f"num must be from 1 to {MAX_SOUNDS:,}, got {num}")
+    settings = generator_mel_settings(generator)
+    pictures = generate(generator, num, seed=seed, truncation=truncation, labels=labels)
+    return pictures_to_clips(pictures, settings, iterations), settings.sample_rate, pictures
+
+
+def sound_morph(generator, seed_a: int, seed_b: int, steps: int = 8, method: str = "slerp", truncation: float = 1.0,
+                label: int | None = None, iterations: int | None = None) -> tuple[list[np.ndarray], int]:
+    """A sound morph: ([`steps` float32 clips along the latent path from seed_a's sample to
+    seed_b's], sample rate). Its ends are exactly the samples of those seeds."""
+    settings = generator_mel_settings(generator)
+    pictures = interpolate(generator, seed_a, seed_b, frames=steps, method=method, truncation=truncation, label=label)
+    return list(pictures_to_clips(pictures, settings, iterations)), settings.sample_rate
+
+
+def spectrogram_grid(pictures: torch.Tensor, columns: int | None = None):
+    """A PIL grid of spectrogram pictures (high frequencies at the top), each cell at least 128
+    px, grey lines between them."""
+    return image_grid(pictures, min_cell=128, columns=columns, padding=2)
+
+
+def write_sounds(clips, sample_rate: int, folder: str | os.PathLike, prefix: str = "sound",
+                 pictures: torch.Tensor | None = None) -> list[Path]:
+    """Each clip as FOLDER/PREFIX-000.wav, ... (16-bit PCM), and with `pictures`, their grid as
+    FOLDER/spectrograms.png. Returns the WAV files written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    width = max(3, len(str(len(clips) - 1)))
+    paths = []
+    for index, clip in enumerate(clips):
+        path = folder / f"{prefix}-{index:0{width}d}.wav"
+        write_wav(path, clip, sample_rate)
+        paths.append(path)
+    if pictures is not None:
+        spectrogram_grid(pictures).save(folder / SPECTROGRAM_GRID_NAME)
+    return paths
+
+
+__all__ = ["SPECTROGRAM_GRID_NAME", "generator_mel_settings", "pictures_to_clips", "generate_sounds",
+           "generate_sounds_and_pictures", "sound_morph", "spectrogram_grid", "write_sounds"]
