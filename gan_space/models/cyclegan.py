@@ -112,5 +112,11 @@ FAMILY = register_family(NetworkFamily(
     settings=("width", "spectral_norm", "cycle_weight", "identity_weight", "history_size"), channels_last=True,
     mixed_precision=True, tags=("cyclegan", "unpaired-image-to-image", "image-to-image"),
     objective=CycleGANObjective,
-    # The paper's identity loss (half the cycle's weight): without it CycleGAN may invert colours.
-    task_recipe=dict(identity_weight=0.5)))
+    # Lighter L1 terms than the paper's (cycle 10, identity 0.5 of it): the generators start as the
+    # identity (a residual start), where an L1 term's gradient is as large for the smallest change
+    # as for a large one and the adversarial gradient is small, so the paper's weights hold them
+    # there: on the emoji styles at 64 px the outputs still equalled the inputs (to 5e-6) after
+    # 3,211 steps. With cycle 1 and no identity term, 513 steps on one thread took the Fréchet
+    # distance to B from 52.2 to 45.2 and the distance to the true counterparts from 0.158 to 0.150.
+    # (The residual start already keeps colours: --identity-weight adds the paper's term back.)
+    task_recipe=dict(cycle_weight=1.0, identity_weight=0.0)))
