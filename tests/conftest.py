@@ -18,7 +18,7 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 # The app on a loopback port, gradio clients and browser pages (app_fixtures), and the loopback
 # Hub (hub_fixtures), registered once for every module: their session fixtures start once per
 # test run. Tests name the fixtures; they never import them (an import makes a per-module copy).
-pytest_plugins = ["app_fixtures", "hub_fixtures"]
+pytest_plugins = ["app_fixtures", "hub_fixtures", "sound_fixtures"]
 
 
 def pytest_collection_modifyitems(items):

@@ -258,16 +258,6 @@ def test_max_sounds_keeps_the_first_and_reports_the_rest(tmp_path):
 # The built-in spoken digits
 
 
-@pytest.fixture(scope="module")
-def digits_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("spoken-digits-cache")
-
-
-@pytest.fixture(scope="module")
-def two_speakers(digits_cache):
-    return load_spoken_digits(speakers=2, cache_dir=digits_cache)
-
-
 def test_spoken_digits_are_one_second_at_16k_labelled_and_not_silent(two_speakers):
     dataset = two_speakers
     assert "spoken-digits" in BUILTIN_SOUND_SETS and "spoken-digits" in BUILTIN_DATASETS  # (the trainer takes it)

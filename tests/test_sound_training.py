@@ -11,8 +11,7 @@ import torch
 
 from gan_space import cli
 from gan_space.checkpoints import SOUND_NAME, generator_folder, generator_record, load_generator, sound_settings
-from gan_space.data import (DatasetError, is_sound_source, load_dataset, load_sound_pictures, mel_settings_for,
-                            spoken_digits)
+from gan_space.data import DatasetError, is_sound_source, load_dataset, mel_settings_for, spoken_digits
 from gan_space.data.sound_pictures import clips_to_pictures
 from gan_space.data.spoken_digits import DIGIT_WORDS, load_spoken_digits
 from gan_space.metrics import sample_metrics
@@ -25,16 +24,6 @@ from gan_space.training import ConfigError, TrainConfig
 RATE = 16_000
 TINY = ["--steps", "4", "--batch-size", "4", "--width", "8", "--sample-every", "2", "--checkpoint-every", "4",
         "--log-every", "2", "--device", "cpu", "--num-preview", "4", "--augment", "none"]
-
-
-@pytest.fixture(scope="module")
-def digits_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("spoken-digits-cache")
-
-
-@pytest.fixture(scope="module")
-def two_speakers(digits_cache):
-    return load_spoken_digits(speakers=2, cache_dir=digits_cache)
 
 
 @pytest.fixture(scope="module")
