@@ -1,21 +1,34 @@
-"""Image files (or .zip files of images) in a Hugging Face dataset repository: the only data
-source that uses the network. The files are fetched into huggingface_hub's cache and read
-from there as a folder or a .zip is; a repo in the Hub's split layout (train/<class>/...,
-test/...) is read from its train/ folder."""
+"""Image files (or .zip files of images) or sound files in a Hugging Face dataset repository:
+the only data source that uses the network. The files are fetched into huggingface_hub's cache
+and read from there as a folder or a .zip is; a repo in the Hub's split layout
+(train/<class>/..., test/...) is read from its train/ folder.
 
+A repo whose files are mostly sounds (WAV, FLAC, OGG, MP3) is read as sounds are from a folder
+(gan_space.data.sounds: the same safe reader, each file bounded), and comes as their spectrogram
+pictures (gan_space.data.sound_pictures). Its classes are its sub-folders, or, in the Hub's
+audiofolder layout, the `label` column of a metadata.csv beside the files (`file_name`: each
+file's path from there; only the files it lists are read)."""
+
+import csv
+import io
 import os
 import re
 from pathlib import Path
 
 from .dataset import DEFAULT_MAX_IMAGES, Dataset, DatasetError
-from .decode import IMAGE_EXTENSIONS, is_image_name
-from .files import load_image_folder, load_image_zip
-from .pool import ProgressCallback
+from .decode import IMAGE_EXTENSIONS, is_image_name, name_parts
+from .files import folder_entries, load_image_folder, load_image_zip
+from .pool import Entry, ProgressCallback
+from .sound_pictures import clip_settings, clips_as_pictures, is_mostly_sounds, is_sound_source, picture_settings
+from .sounds import SOUND_EXTENSIONS, decode_sound_entries, load_sound_zip
 
 # The Hub's image-folder layout names splits by top folders (train/<class>/..., test/<class>/...):
 # training reads the train split, whose sub-folders are the classes.
 TRAIN_SPLIT = "train"
 HF_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$", re.ASCII)
+# The Hub's audiofolder layout: metadata.csv beside the files, one row a file.
+METADATA_NAME, FILE_COLUMN, LABEL_COLUMN = "metadata.csv", "file_name", "label"
+MAX_METADATA_BYTES = 16 * 2**20  # a row a file: far more than any set of sounds this reads
 
 
 def load_hf_dataset(repo_id: str, resolution: int, channels: int, token: str | bool | None = None,
@@ -28,16 +41,24 @@ def load_hf_dataset(repo_id: str, resolution: int, channels: int, token: str | b
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
+    # Names only (fnmatch is case-sensitive here: .WAV as well as .wav); never a script or a pickle.
+    extensions = sorted(IMAGE_EXTENSIONS | SOUND_EXTENSIONS | {".zip"})
+    patterns = [f"*{ext}" for ext in extensions] + [f"*{ext.upper()}" for ext in extensions]
     try:
         folder = snapshot_download(repo_id, repo_type="dataset", token=token,
-                                   allow_patterns=[f"*{ext}" for ext in IMAGE_EXTENSIONS] + ["*.zip"])
+                                   allow_patterns=patterns + [METADATA_NAME, f"*/{METADATA_NAME}"])
     except RepositoryNotFoundError:
         raise DatasetError(f"no dataset {repo_id!r} on the Hugging Face Hub (or it is private: pass a token)") from None
     except (HfHubHTTPError, OSError) as error:
         raise DatasetError(f"could not reach the Hugging Face Hub to fetch dataset {repo_id!r}: "
                            f"{type(error).__name__}. Check the network, or use a built-in dataset, "
                            f"a folder or a .zip of images.") from None
+    split = training_split(Path(folder))
     zips = sorted(Path(folder).rglob("*.zip"))
+    loose = [p.name for p in split.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS | SOUND_EXTENSIONS]
+    if is_mostly_sounds(loose) or (zips and not loose and is_sound_source(str(zips[0]))):
+        return load_hub_sounds(repo_id, Path(folder), split, zips[0] if zips and not loose else None, resolution,
+                               channels, max_images, progress)
     if zips and not any(is_image_name(p.name) for p in Path(folder).rglob("*")):
         return load_image_zip(zips[0], resolution, channels, max_images, cache_dir, progress, workers)
     # The snapshot's files are links into the repo's blob folder, two levels up.
@@ -53,3 +74,65 @@ def training_split(folder: Path) -> Path:
     splits, where train/ and test/ are not classes), else the repo itself."""
     split = folder / TRAIN_SPLIT
     return split if split.is_dir() and not split.is_symlink() else folder
+
+
+def load_hub_sounds(repo_id: str, snapshot: Path, split: Path, archive: Path | None, resolution: int, channels: int,
+                    max_sounds: int, progress: ProgressCallback | None = None) -> Dataset:
+    """The sounds of a downloaded dataset repo (its split folder, or the .zip `archive` it holds
+    instead of loose files) as spectrogram pictures. DatasetError names the repo: pictures of a
+    size sounds cannot have, no usable sound (with the first reasons), a bad metadata.csv."""
+    try:
+        settings = picture_settings(resolution, channels)
+    except DatasetError as error:
+        raise DatasetError(f"{repo_id} holds sounds: {error}") from None
+    clips = clip_settings(settings)
+    try:
+        if archive is not None:
+            data = load_sound_zip(archive, clips, max_sounds, progress)
+        else:
+            # The snapshot's files are links into the repo's blob folder, two levels up.
+            entries = folder_entries(split, links_within=snapshot.parents[1])
+            data = decode_sound_entries(repo_id, _labelled_entries(repo_id, split, entries), clips, max_sounds,
+                                        progress)
+    except DatasetError as error:
+        raise DatasetError(f"the Hugging Face dataset {repo_id}: {error}") from None
+    data.name = repo_id
+    return clips_as_pictures(data, settings)
+
+
+def _labelled_entries(repo_id: str, split: Path, entries: list[Entry]) -> list[Entry]:
+    """The entries as classes are read from them (a first folder is the class): as they are, or,
+    when the split has a metadata.csv, the files it lists, each under its `label` (when the
+    file has that column; else in its own folder). Files it does not list are left out, as the
+    Hub's audiofolder does."""
+    metadata = split / METADATA_NAME
+    if not metadata.is_file():
+        return [entry for entry in entries if entry.name != METADATA_NAME]
+    if metadata.stat().st_size > MAX_METADATA_BYTES:
+        raise DatasetError(f"{repo_id}'s {METADATA_NAME} is over {MAX_METADATA_BYTES // 2**20} MiB: it is not a "
+                           "list of sound files")
+    try:
+        rows = list(csv.DictReader(io.StringIO(metadata.read_text(encoding="utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DatasetError(f"{repo_id}'s {METADATA_NAME} is not a readable CSV file ({error})") from None
+    if not rows or FILE_COLUMN not in rows[0]:
+        raise DatasetError(f"{repo_id}'s {METADATA_NAME} has no {FILE_COLUMN!r} column (the Hub's audiofolder "
+                           f"layout: {FILE_COLUMN},{LABEL_COLUMN} then one row a file)")
+    by_name = {entry.name: entry for entry in entries}
+    listed = []
+    for row in rows:
+        name = "/".join(name_parts(str(row.get(FILE_COLUMN) or "")))
+        entry = by_name.get(name)
+        if entry is None:  # (a path out of the folder, '../x', matches no entry either)
+            listed.append(Entry(name or "(empty file_name)", _missing(name), None))
+            continue
+        label = str(row.get(LABEL_COLUMN) or "").strip().replace("/", "_") if LABEL_COLUMN in row else ""
+        # The label as the first folder: what decode_sound_entries reads classes from.
+        listed.append(Entry(f"{label}/{name}" if label else name, entry.read, entry.stamp))
+    return listed
+
+
+def _missing(name: str):
+    def read():
+        raise ValueError(f"listed in {METADATA_NAME} but not in the dataset")
+    return read

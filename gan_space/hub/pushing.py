@@ -64,7 +64,7 @@ def push(model_dir: str | Path, repo_id: str, token: str | None, private: bool |
         staging.mkdir()
         description = stage_repo_files(source, staging, repo_id, ema=ema,
                                        include_discriminator=include_discriminator, license=license,
-                                       measure_quality=measure_quality)
+                                       measure_quality=measure_quality, endpoint=endpoint)
         if resumable:
             state = stage_run_state(source, staging)
             with open(staging / "README.md", "a") as card:
