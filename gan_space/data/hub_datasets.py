@@ -34,39 +34,45 @@ MAX_METADATA_BYTES = 16 * 2**20  # a row a file: far more than any set of sounds
 def load_hf_dataset(repo_id: str, resolution: int, channels: int, token: str | bool | None = None,
                     max_images: int = DEFAULT_MAX_IMAGES, cache_dir: str | os.PathLike | None = None,
                     progress: ProgressCallback | None = None, workers: int | None = None) -> Dataset:
-    """Image files (or .zip files of images) in a Hugging Face dataset repository.
+    """Image files (or .zip files of images), or sound files, in a Hugging Face dataset repository.
     This is the only data source that uses the network. token=None: huggingface_hub's own
-    (HF_TOKEN, a stored login); False: none. The files are decoded (into `cache_dir`, when
-    given) as a folder or a .zip is."""
+    (HF_TOKEN, a stored login); False: none. Pictures are decoded (into `cache_dir`, when given)
+    as a folder or a .zip is; sounds (most of the files: load_hub_sounds) as their spectrogram
+    pictures, in memory, at `resolution` 64 or 128 in one channel."""
+    # Names only (fnmatch is case-sensitive here: .WAV as well as .wav); never a script or a pickle.
+    extensions = sorted(IMAGE_EXTENSIONS | SOUND_EXTENSIONS | {".zip"})
+    folder = _fetch(repo_id, token, [f"*{ext}" for ext in extensions] + [f"*{ext.upper()}" for ext in extensions])
+    split = training_split(folder)
+    zips = sorted(folder.rglob("*.zip"))
+    loose = [p.name for p in split.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS | SOUND_EXTENSIONS]
+    if is_mostly_sounds(loose) or (zips and not loose and is_sound_source(str(zips[0]))):
+        # The audiofolder layout's metadata.csv, of the same commit (a picture repo's is never fetched).
+        _fetch(repo_id, token, [METADATA_NAME, f"*/{METADATA_NAME}"], revision=folder.name)
+        return load_hub_sounds(repo_id, folder, split, zips[0] if zips and not loose else None, resolution,
+                               channels, max_images, progress)
+    if zips and not any(is_image_name(p.name) for p in folder.rglob("*")):
+        return load_image_zip(zips[0], resolution, channels, max_images, cache_dir, progress, workers)
+    # The snapshot's files are links into the repo's blob folder, two levels up.
+    dataset = load_image_folder(split, resolution, channels, max_images, links_within=folder.parents[1],
+                                cache_dir=cache_dir, progress=progress, workers=workers)
+    dataset.name = repo_id
+    return dataset
+
+
+def _fetch(repo_id: str, token: str | bool | None, patterns: list[str], revision: str | None = None) -> Path:
+    """The snapshot folder of the repo's files matching `patterns` (huggingface_hub's cache)."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-    # Names only (fnmatch is case-sensitive here: .WAV as well as .wav); never a script or a pickle.
-    extensions = sorted(IMAGE_EXTENSIONS | SOUND_EXTENSIONS | {".zip"})
-    patterns = [f"*{ext}" for ext in extensions] + [f"*{ext.upper()}" for ext in extensions]
     try:
-        folder = snapshot_download(repo_id, repo_type="dataset", token=token,
-                                   allow_patterns=patterns + [METADATA_NAME, f"*/{METADATA_NAME}"])
+        return Path(snapshot_download(repo_id, repo_type="dataset", token=token, revision=revision,
+                                      allow_patterns=patterns))
     except RepositoryNotFoundError:
         raise DatasetError(f"no dataset {repo_id!r} on the Hugging Face Hub (or it is private: pass a token)") from None
     except (HfHubHTTPError, OSError) as error:
         raise DatasetError(f"could not reach the Hugging Face Hub to fetch dataset {repo_id!r}: "
                            f"{type(error).__name__}. Check the network, or use a built-in dataset, "
                            f"a folder or a .zip of images.") from None
-    split = training_split(Path(folder))
-    zips = sorted(Path(folder).rglob("*.zip"))
-    loose = [p.name for p in split.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS | SOUND_EXTENSIONS]
-    if is_mostly_sounds(loose) or (zips and not loose and is_sound_source(str(zips[0]))):
-        return load_hub_sounds(repo_id, Path(folder), split, zips[0] if zips and not loose else None, resolution,
-                               channels, max_images, progress)
-    if zips and not any(is_image_name(p.name) for p in Path(folder).rglob("*")):
-        return load_image_zip(zips[0], resolution, channels, max_images, cache_dir, progress, workers)
-    # The snapshot's files are links into the repo's blob folder, two levels up.
-    dataset = load_image_folder(training_split(Path(folder)), resolution, channels, max_images,
-                                links_within=Path(folder).parents[1], cache_dir=cache_dir, progress=progress,
-                                workers=workers)
-    dataset.name = repo_id
-    return dataset
 
 
 def training_split(folder: Path) -> Path:
@@ -86,16 +92,15 @@ def load_hub_sounds(repo_id: str, snapshot: Path, split: Path, archive: Path | N
     except DatasetError as error:
         raise DatasetError(f"{repo_id} holds sounds: {error}") from None
     clips = clip_settings(settings)
-    try:
-        if archive is not None:
+    if archive is not None:
+        try:
             data = load_sound_zip(archive, clips, max_sounds, progress)
-        else:
-            # The snapshot's files are links into the repo's blob folder, two levels up.
-            entries = folder_entries(split, links_within=snapshot.parents[1])
-            data = decode_sound_entries(repo_id, _labelled_entries(repo_id, split, entries), clips, max_sounds,
-                                        progress)
-    except DatasetError as error:
-        raise DatasetError(f"the Hugging Face dataset {repo_id}: {error}") from None
+        except DatasetError as error:  # (it names the archive)
+            raise DatasetError(f"the Hugging Face dataset {repo_id}: {error}") from None
+    else:
+        # The snapshot's files are links into the repo's blob folder, two levels up.
+        entries = folder_entries(split, links_within=snapshot.parents[1])
+        data = decode_sound_entries(repo_id, _labelled_entries(repo_id, split, entries), clips, max_sounds, progress)
     data.name = repo_id
     return clips_as_pictures(data, settings)
 
