@@ -7,6 +7,7 @@ from folders or from an audiofolder metadata.csv) and one of broken files says s
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from gan_space.sound import FAST_64, wav_bytes
 RATE = 16_000
 TINY = ["--steps", "3", "--batch-size", "4", "--width", "8", "--sample-every", "3", "--checkpoint-every", "3",
         "--log-every", "3", "--device", "cpu", "--num-preview", "4", "--augment", "none"]
+SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
 PITCHES = {"low": (200.0, 240.0, 280.0, 320.0, 360.0), "high": (1500.0, 1700.0, 1900.0, 2100.0, 2300.0)}
 
 
@@ -121,7 +123,7 @@ def test_a_hub_copy_whose_sound_record_asks_for_too_much_is_refused(fake_hub, hu
 def test_a_picture_generator_card_has_no_sounds(tmp_path):
     staging = tmp_path / "staging"
     staging.mkdir()
-    stage_repo_files("checkpoints/digits", staging, "alice/digits", measure_quality=False)
+    stage_repo_files(SHIPPED / "digits", staging, "alice/digits", measure_quality=False)
     card = (staging / "README.md").read_text()
     assert "<audio" not in card and "pipeline_tag: unconditional-image-generation" in card
     assert not (staging / SOUND_NAME).exists() and not (staging / "samples").exists()
