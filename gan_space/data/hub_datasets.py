@@ -19,7 +19,8 @@ from .dataset import DEFAULT_MAX_IMAGES, Dataset, DatasetError
 from .decode import IMAGE_EXTENSIONS, is_image_name, name_parts
 from .files import folder_entries, load_image_folder, load_image_zip
 from .pool import Entry, ProgressCallback
-from .sound_pictures import clip_settings, clips_as_pictures, is_mostly_sounds, is_sound_source, picture_settings
+from .sound_pictures import (MEL_SETTINGS, clip_settings, clips_as_pictures, is_mostly_sounds, is_sound_source,
+                             picture_settings)
 from .sounds import SOUND_EXTENSIONS, decode_sound_entries, load_sound_zip
 
 # The Hub's image-folder layout names splits by top folders (train/<class>/..., test/<class>/...):
@@ -90,7 +91,10 @@ def load_hub_sounds(repo_id: str, snapshot: Path, split: Path, archive: Path | N
     try:
         settings = picture_settings(resolution, channels)
     except DatasetError as error:
-        raise DatasetError(f"{repo_id} holds sounds: {error}") from None
+        # (Whether a Hub id holds sounds is known only once its files are listed: say every setting at once.)
+        raise DatasetError(f"{repo_id} holds sounds, which train as one-channel spectrogram pictures of "
+                           f"{' or '.join(map(str, MEL_SETTINGS))} pixels: set resolution to one of them and channels "
+                           f"to 1 (--resolution 64 --channels 1). Here: {error}") from None
     clips = clip_settings(settings)
     if archive is not None:
         try:
