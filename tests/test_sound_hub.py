@@ -91,12 +91,13 @@ def test_a_sound_run_pushed_to_the_hub_carries_its_sounds_and_comes_back_making_
     for (name, a), (_, b) in zip(original.state_dict().items(), pulled.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
     out = tmp_path / "sounds"
-    assert cli.main(["generate", "--model", hub_repo_id, "--num", "2", "--out", str(out)]) == 0
-    assert sorted(path.name for path in out.glob("*.wav")) == ["sound-000.wav", "sound-001.wav"]
-    # The card's sound of seed 0 is what `generate` makes from seed 0.
-    made, rate = read_wav((out / "sound-000.wav").read_bytes())
-    carded, _ = read_wav(files["samples/sound-0.wav"])
-    assert rate == RATE and np.abs(made - carded).max() < 1e-3
+    assert cli.main(["generate", "--model", hub_repo_id, "--num", "16", "--out", str(out)]) == 0
+    assert sorted(path.name for path in out.glob("*.wav")) == [f"sound-{k:03d}.wav" for k in range(16)]
+    # The card's sounds are what the command on the card makes (sample K from seed K).
+    for seed, name in enumerate(samples):
+        made, rate = read_wav((out / f"sound-{seed:03d}.wav").read_bytes())
+        carded, _ = read_wav(files[name])
+        assert rate == RATE and np.abs(made - carded).max() < 1e-3, name
 
 
 def test_a_resumable_sound_push_pulls_back_as_a_run_whose_generators_make_sounds(fake_hub, hub_repo_id, sound_run,

@@ -11,8 +11,9 @@ and a card that plays the samples (HTML <audio> players, as Hub cards embed soun
 sound score its data has (gan_space.metrics: the spoken-digit classifier, the Fréchet distance
 of spectrograms) and says how to make sound from Python and from a terminal.
 
-The samples are what `python -m gan_space generate --model REPO --seed 0` makes: sample K comes
-from latent seed K, its picture turned into sound by Griffin-Lim with the transform's settings.
+The samples are the first of what `python -m gan_space generate --model REPO --num 16` makes:
+sample K comes from latent seed K, its picture turned into sound by Griffin-Lim with the
+transform's settings (a batch of another size may differ in the last bits of the pictures).
 """
 
 import json
