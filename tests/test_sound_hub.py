@@ -2,11 +2,13 @@
 (tests/hub_server.py): a pushed sound run carries sound.json, WAV samples and a card that plays
 them and gives its sound score; pulled back it has the same weights and makes the same sounds;
 a picture generator's card stays silent; a dataset repo of sound files trains by its id (classes
-from folders or from an audiofolder metadata.csv) and one of broken files says so."""
+from folders or from an audiofolder metadata.csv; a .zip of them too) and one of broken files says
+so."""
 
 import io
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from gan_space import cli, hub
 from gan_space.checkpoints import SOUND_NAME, generator_folder, load_generator, sound_settings
 from gan_space.data import DatasetError, load_dataset
 from gan_space.hub.staging import stage_repo_files
-from gan_space.sound import FAST_64, wav_bytes
+from gan_space.sound import FAST_64, SPEECH_128, wav_bytes
 
 RATE = 16_000
 TINY = ["--steps", "3", "--batch-size", "4", "--width", "8", "--sample-every", "3", "--checkpoint-every", "3",
@@ -157,6 +159,17 @@ def test_an_audiofolder_metadata_csv_gives_the_classes_and_only_its_files_are_re
     assert data.labels.tolist() == [0, 0, 0, 1, 1, 1]
     assert any("gone.wav" in line and "not in the dataset" in line for line in data.skipped)
     assert not any("unlisted" in line for line in data.skipped)
+
+
+def test_a_zip_of_sounds_on_the_hub_loads_as_sounds(fake_hub, hub_repo_id):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name, data in tone_files().items():
+            zipped.writestr(name, data)
+    fake_hub.add_files(hub_repo_id, {"tones.zip": archive.getvalue()}, repo_type="dataset")
+    data = load_dataset(hub_repo_id, resolution=128, channels=1)
+    assert data.name == hub_repo_id and tuple(data.samples.shape) == (10, 1, 128, 128)
+    assert data.class_names == ["high", "low"] and data.sound["mel"] == SPEECH_128.to_dict()
 
 
 def test_a_hub_dataset_of_broken_sounds_says_what_is_wrong(fake_hub, hub_repo_id):
