@@ -52,7 +52,35 @@ def mel_settings_of_record(record: dict | None) -> MelSettings | None:
         return None
     if not isinstance(record, dict) or record.get("kind") != SOUND_RECORD_KIND or not isinstance(record.get("mel"), dict):
         raise ValueError(f"not a sound record of a spectrogram model: {str(record)[:200]}")
-    return MelSettings.from_dict(record["mel"])
+    return checked_mel_settings(MelSettings.from_dict(record["mel"]))
+
+
+# What a stored transform may ask for. A record comes with a model, perhaps from the Hub: numbers
+# past these would make librosa build filter banks or clips of any size when the model is heard.
+MEL_LIMITS = {"sample_rate": (4_000, 48_000), "n_fft": (16, 8_192), "hop_length": (1, 8_192), "n_mels": (8, 512),
+              "frames": (8, 1_024), "griffin_lim_iterations": (1, 1_000)}
+MAX_RECORD_SECONDS = 30.0
+
+
+def checked_mel_settings(settings: MelSettings) -> MelSettings:
+    """The settings, or ValueError naming the one out of range (MEL_LIMITS, frequencies within
+    the sample rate's band, a clip of at most MAX_RECORD_SECONDS)."""
+    for name, (low, high) in MEL_LIMITS.items():
+        value = getattr(settings, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(f"mel setting {name}={value!r} is out of range: a whole number from {low} to {high}")
+    numbers = [settings.fmin, settings.fmax, settings.db_floor, settings.db_ceiling]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in numbers):
+        raise ValueError(f"mel settings fmin, fmax, db_floor and db_ceiling must be numbers, got {numbers}")
+    if not 0 <= settings.fmin < settings.fmax <= settings.sample_rate / 2:
+        raise ValueError(f"mel settings need 0 <= fmin < fmax <= sample_rate / 2, got fmin={settings.fmin}, "
+                         f"fmax={settings.fmax}, sample_rate={settings.sample_rate}")
+    if not settings.db_floor < settings.db_ceiling:
+        raise ValueError(f"mel settings need db_floor < db_ceiling, got {settings.db_floor} and {settings.db_ceiling}")
+    if settings.samples > MAX_RECORD_SECONDS * settings.sample_rate:
+        raise ValueError(f"mel settings make clips of {settings.samples / settings.sample_rate:.1f} s: at most "
+                         f"{MAX_RECORD_SECONDS:g} s")
+    return settings
 
 
 def is_sound_source(source: str) -> bool:
@@ -73,6 +101,12 @@ def is_sound_source(source: str) -> bool:
             return False
     except (OSError, RuntimeError, ValueError, zipfile.BadZipFile):
         return False
+    return is_mostly_sounds(names)
+
+
+def is_mostly_sounds(names: list[str]) -> bool:
+    """Whether these file names are more sound files than pictures (a Hub dataset's file list:
+    gan_space.data.hub_datasets)."""
     sounds = sum(1 for name in names if is_sound_name(name))
     pictures = sum(1 for name in names if Path(name).suffix.lower() in IMAGE_EXTENSIONS)
     return sounds > pictures
@@ -102,7 +136,7 @@ def clips_to_pictures(clips: np.ndarray, settings: MelSettings) -> torch.Tensor:
 def load_sound_clips(source: str, settings: MelSettings, max_sounds: int = DEFAULT_MAX_SOUNDS,
                      progress: ProgressCallback | None = None) -> Dataset:
     """The clips of a sound source (kind "sounds") at the transform's rate and length."""
-    clip = ClipSettings(sample_rate=settings.sample_rate, seconds=settings.samples / settings.sample_rate)
+    clip = clip_settings(settings)
     if source in BUILTIN_SOUND_SETS:
         data = BUILTIN_SOUND_LOADERS[source](settings=clip, progress=progress)
         if len(data) > max_sounds:  # the first speakers, whole (each says every digit)
@@ -116,14 +150,31 @@ def load_sound_pictures(source: str, resolution: int = 128, channels: int = 1, m
     """A sound source as mel pictures: kind "images", uint8 (N, 1, resolution, resolution), the
     labels of the source (digits; sub-folders), and `sound` (sound_record) for the trainer to
     keep with the model."""
+    settings = picture_settings(resolution, channels)
+    return clips_as_pictures(load_sound_clips(source, settings, max_sounds, progress), settings)
+
+
+def picture_settings(resolution: int, channels: int) -> MelSettings:
+    """The transform for sounds trained as pictures of this size, or DatasetError for a size or
+    a number of channels a spectrogram picture cannot have."""
     if channels != 1:
         raise DatasetError(f"a spectrogram picture has one channel: set channels to 1 for sounds, not {channels!r}")
-    settings = mel_settings_for(resolution)
-    clips = load_sound_clips(source, settings, max_sounds, progress)
+    return mel_settings_for(resolution)
+
+
+def clips_as_pictures(clips: Dataset, settings: MelSettings) -> Dataset:
+    """A Dataset of clips (kind "sounds", at the transform's rate and length) -> its mel pictures,
+    with the clips' labels, skipped files and the sound record."""
     return Dataset(name=clips.name, kind="images", samples=clips_to_pictures(clips.samples.numpy(), settings),
                    labels=clips.labels, num_classes=clips.num_classes, class_names=list(clips.class_names),
                    skipped=list(clips.skipped), sound=sound_record(settings))
 
 
-__all__ = ["MEL_SETTINGS", "SOUND_RECORD_KIND", "mel_settings_for", "sound_record", "mel_settings_of_record",
-           "is_sound_source", "clips_to_pictures", "load_sound_clips", "load_sound_pictures"]
+def clip_settings(settings: MelSettings) -> ClipSettings:
+    """The clips a transform's pictures hold: its sample rate, its length."""
+    return ClipSettings(sample_rate=settings.sample_rate, seconds=settings.samples / settings.sample_rate)
+
+
+__all__ = ["MEL_SETTINGS", "SOUND_RECORD_KIND", "MEL_LIMITS", "mel_settings_for", "sound_record", "mel_settings_of_record",
+           "checked_mel_settings", "is_sound_source", "is_mostly_sounds", "clips_to_pictures", "load_sound_clips",
+           "load_sound_pictures", "picture_settings", "clips_as_pictures", "clip_settings"]

@@ -10,6 +10,8 @@ one call):
                                          image-to-image model, held-out pictures before and after
     summary.json                         training summary, settings and quality metrics (the format
                                          of the generators shipped in checkpoints/)
+    sound.json, samples/sound-K.wav      a sound generator only: how its spectrograms become sound, and
+                                         the sounds its card plays (sample_grid.png: its spectrograms)
     README.md                            the model card: YAML metadata, samples, how to load it
     run/                                 a resumable push only (`push(..., resumable=True)`): the run's
                                          training state, safetensors and JSON; `pull_run` makes it a run
@@ -24,7 +26,8 @@ There is no model_index.json: it would describe a `generator/` sub-folder layout
 `GANPipeline.from_pretrained` loads the root layout (and the sub-folder layout its own
 `save_pretrained` writes).
 
-Safety: only JSON, safetensors, the card and the sample grid are ever downloaded. `pull` reads
+Safety: only JSON, safetensors, the card and the sample grid are ever downloaded (a sound
+generator's sound.json is JSON, checked when it loads). `pull` reads
 the repository's file list first and refuses a repo whose weights are pickles before a byte
 of them is fetched; the download itself is restricted to an explicit list of file names.
 
@@ -53,6 +56,7 @@ The modules, each importing only those above it in this list:
     record           the training record (summary.json) with local paths removed
     card             the model card of a generator that samples from noise, and its quality metrics
     translator_card  the card, picture and scores of an image-to-image model
+    sound_card       the card, sounds and spectrograms of a sound generator
     staging          everything a push uploads, written into a local folder (no network)
     pulling          download, pull, pulled_generators
     pushing          push (resumable: with the run's training state)
@@ -70,12 +74,14 @@ from .resumable import (DEFAULT_SAVE_MINUTES, RunSaver, bucket_mount, default_ru
                         run_repo_id)
 from .record import RECORD_KEYS, hub_dataset_id, public_dataset_name
 from .repos import FIRST_REQUEST_TIMEOUT_SECONDS, REPO_ID_PATTERN, SAMPLE_GRID_NAME, SUMMARY_NAME, validate_repo_id
+from .sound_card import NUM_CARD_SOUNDS, SOUND_PIPELINE_TAG, SOUND_TAGS, sound_model_card, sound_sample_names
 from .staging import resumable_repo_files, stage_repo_files
 from .tokens import resolve_token
 from .translator_card import stage_translator, translator_model_card
 
 __all__ = [
     "DEFAULT_SAVE_MINUTES", "FIRST_REQUEST_TIMEOUT_SECONDS", "HUB", "LOCAL", "NUM_GRID_IMAGES", "NUM_GRID_POINTS", "PICKLE_SUFFIXES",
+    "NUM_CARD_SOUNDS", "SOUND_PIPELINE_TAG", "SOUND_TAGS", "sound_model_card", "sound_sample_names",
     "RECORD_KEYS", "REPO_ID_PATTERN", "SAMPLE_GRID_NAME", "SUMMARY_NAME",
     "HubAuthError", "HubError", "HubRepoNotFoundError", "HubRevisionNotFoundError", "HubUnreachableError",
     "InvalidRepoIdError", "NotAGeneratorError", "NotResumableError", "PickleOnlyError", "RunSaver",

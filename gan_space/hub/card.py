@@ -104,18 +104,44 @@ def model_card(repo_id: str, generator, record: dict, *, license: str = "apache-
               f"| output | {output} |", f"| latent size | {config['latent_dim']} |",
               f"| classes | {config.get('num_classes') or 'none (unconditional)'} |",
               f"| parameters | {num_parameters:,} |"]
-    weights = record.get("weights", "ema")
-    ema_decay = train_config.get("ema_decay")
-    if weights == "raw":
-        lines.append("| weights | the trained weights (not averaged) |")
-    elif ema_decay:
-        lines.append(f"| weights | exponential moving average of the trained weights (decay {ema_decay}) |")
-    else:
-        lines.append("| weights | the trained weights |")
+    lines.append(_weights_row(record, train_config))
     if include_discriminator:
         lines.append("| discriminator | included in `discriminator/`, for fine-tuning |")
     lines.append("")
 
+    lines += _training_lines(train_config, summary, dataset)
+
+    if quality:
+        lines += ["## Quality", ""]
+        lines += _quality_lines(quality)
+        lines.append("")
+
+    lines += ["## Limitations", "",
+              "A small GAN trained from scratch" + (f" on {dataset}" if dataset else "") + ": it imitates that "
+              "data" + (" at its resolution" if makes_images else "") + " and nothing more. GANs can drop modes "
+              "(parts of the data they never generate); look at the samples before relying on it.", "",
+              "## Files", "", "- `config.json`, `diffusion_pytorch_model.safetensors`: the generator",
+              f"- `{SAMPLE_GRID_NAME}`: the samples above",
+              f"- `{SUMMARY_NAME}`: training summary, settings and quality metrics, as JSON"]
+    if include_discriminator:
+        lines.append("- `discriminator/`: the discriminator, same format")
+    lines.append("")
+    return f"---\n{metadata.to_yaml()}\n---\n\n" + "\n".join(lines)
+
+
+def _weights_row(record: dict, train_config: dict) -> str:
+    """The model table's row saying which weights these are."""
+    ema_decay = train_config.get("ema_decay")
+    if record.get("weights", "ema") == "raw":
+        return "| weights | the trained weights (not averaged) |"
+    if ema_decay:
+        return f"| weights | exponential moving average of the trained weights (decay {ema_decay}) |"
+    return "| weights | the trained weights |"
+
+
+def _training_lines(train_config: dict, summary: dict, dataset: str | None) -> list[str]:
+    """The card's "Training" section: the data, the steps and time, the last losses, the settings."""
+    lines = []
     if train_config or summary:
         lines += ["## Training", ""]
         if summary:
@@ -139,23 +165,7 @@ def model_card(repo_id: str, generator, record: dict, *, license: str = "apache-
             lines += ["", f"<details><summary>All settings ({SUMMARY_NAME})</summary>", "", "```json",
                       json.dumps(train_config, indent=2, sort_keys=True), "```", "", "</details>"]
         lines.append("")
-
-    if quality:
-        lines += ["## Quality", ""]
-        lines += _quality_lines(quality)
-        lines.append("")
-
-    lines += ["## Limitations", "",
-              "A small GAN trained from scratch" + (f" on {dataset}" if dataset else "") + ": it imitates that "
-              "data" + (" at its resolution" if makes_images else "") + " and nothing more. GANs can drop modes "
-              "(parts of the data they never generate); look at the samples before relying on it.", "",
-              "## Files", "", "- `config.json`, `diffusion_pytorch_model.safetensors`: the generator",
-              f"- `{SAMPLE_GRID_NAME}`: the samples above",
-              f"- `{SUMMARY_NAME}`: training summary, settings and quality metrics, as JSON"]
-    if include_discriminator:
-        lines.append("- `discriminator/`: the discriminator, same format")
-    lines.append("")
-    return f"---\n{metadata.to_yaml()}\n---\n\n" + "\n".join(lines)
+    return lines
 
 
 def _num_grid_samples(generator) -> int:

@@ -23,8 +23,8 @@ def download(repo_id: str, revision: str | None = None, token: str | None = None
     The folder is the Hugging Face cache's snapshot of the commit (shared with diffusers and
     anything else using the cache) unless `local_dir` names a folder. `local_files_only`
     uses what was downloaded before and makes no request. Nothing but JSON, safetensors,
-    README.md and the sample grid is fetched, and a repo without safetensors weights is
-    refused from its file list alone.
+    README.md and the sample grid is fetched (the WAV samples of a sound generator's card stay on
+    the Hub), and a repo without safetensors weights is refused from its file list alone.
     """
     from huggingface_hub import HfApi, snapshot_download
 
@@ -135,10 +135,11 @@ def _check_generator_config(path: Path, repo_id: str) -> None:
 
 def _download_names(prefix: str) -> list[str]:
     """Exact file names (no wildcards), so nothing else, above all no pickle, is ever fetched."""
-    from ..checkpoints import WEIGHTS_NAME
+    from ..checkpoints import SOUND_NAME, WEIGHTS_NAME
 
-    return [prefix + "config.json", prefix + WEIGHTS_NAME, "README.md", SAMPLE_GRID_NAME, SUMMARY_NAME,
-            "discriminator/config.json", "discriminator/" + WEIGHTS_NAME]
+    # sound.json: a sound generator's spectrogram transform (JSON, checked when the generator loads).
+    return [prefix + "config.json", prefix + WEIGHTS_NAME, prefix + SOUND_NAME, "README.md", SAMPLE_GRID_NAME,
+            SUMMARY_NAME, "discriminator/config.json", "discriminator/" + WEIGHTS_NAME]
 
 
 def _any_layout_names() -> list[str]:

@@ -23,7 +23,9 @@ def push(model_dir: str | Path, repo_id: str, token: str | None, private: bool |
     False leaves an existing repo's visibility alone). `ema=False` pushes the raw trained
     weights instead of their moving average; `include_discriminator` adds `discriminator/`
     (for fine-tuning). The model card gets the settings, the training summary and, for the
-    built-in data sets, quality metrics (`measure_quality`, a few seconds for digits).
+    built-in data sets, quality metrics (`measure_quality`, a few seconds for digits). A sound
+    generator (trained on sounds) also uploads its sound.json, WAV samples its card plays and its
+    spectrograms (gan_space.hub.sound_card), and its card gives the sound score of its data.
 
     `resumable=True` (model_dir: a run folder, or one of its checkpoint folders) also uploads the
     run's training state under run/ (gan_space.hub.staging.resumable_repo_files: the checkpoint's
@@ -64,7 +66,7 @@ def push(model_dir: str | Path, repo_id: str, token: str | None, private: bool |
         staging.mkdir()
         description = stage_repo_files(source, staging, repo_id, ema=ema,
                                        include_discriminator=include_discriminator, license=license,
-                                       measure_quality=measure_quality)
+                                       measure_quality=measure_quality, endpoint=endpoint)
         if resumable:
             state = stage_run_state(source, staging)
             with open(staging / "README.md", "a") as card:

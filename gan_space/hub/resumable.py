@@ -27,7 +27,8 @@ from .errors import NotResumableError, _hub_errors
 from .pulling import PICKLE_SUFFIXES, _check_generator_config
 from .pushing import push
 from .repos import FIRST_REQUEST_TIMEOUT_SECONDS, _endpoint, validate_repo_id
-from .staging import CHECKPOINT_FOLDER, CHECKPOINT_MODELS, RUN_CONFIG_NAME, RUN_FOLDER, resumable_repo_files
+from .staging import (CHECKPOINT_FOLDER, CHECKPOINT_MODELS, RUN_CONFIG_NAME, RUN_FOLDER, resumable_repo_files,
+                      sound_record_files)
 from .tokens import _token_argument
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def _resumable_names(repo_id: str, files: list[str]) -> list[str]:
         shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
         raise NotResumableError(f"{repo_id} has an incomplete training state (missing {shown}): push the run "
                                 "again with --resumable.")
-    return names
+    return names + [name for name in sound_record_files() if name in files]  # a run on sounds
 
 
 def _place_run(download: Path, repo_id: str, names: list[str]) -> Path:

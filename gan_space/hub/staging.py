@@ -1,5 +1,6 @@
 """Everything a push uploads, written into a local folder with no network: the generator's
-files, summary.json, the sample grid and the model card."""
+files, summary.json, the sample grid and the model card (for a sound generator: sound.json, its
+spectrograms and sounds, gan_space.hub.sound_card)."""
 
 import json
 import shutil
@@ -8,14 +9,16 @@ from pathlib import Path
 from .card import _num_grid_samples, _quality_metrics, model_card
 from .record import RECORD_KEYS, _training_record
 from .repos import SAMPLE_GRID_NAME, SUMMARY_NAME
+from .sound_card import sound_model_card, stage_sound_files
 from .translator_card import stage_translator
 
 
 def stage_repo_files(model_dir: str | Path, staging: str | Path, repo_id: str, *, ema: bool = True,
                      include_discriminator: bool = False, license: str = "apache-2.0",
-                     measure_quality: bool = True) -> str:
+                     measure_quality: bool = True, endpoint: str | None = None) -> str:
     """Write everything `push` uploads into the folder `staging` (no network); returns a short
-    description of the generator for the commit message. Useful to preview a push."""
+    description of the generator for the commit message. Useful to preview a push. `endpoint`:
+    the Hub the card's sound players load their files from (a sound generator's)."""
     from ..checkpoints import WEIGHTS_NAME, ModelLoadError, generator_folder, load_generator
 
     staging = Path(staging)
@@ -41,8 +44,14 @@ def stage_repo_files(model_dir: str | Path, staging: str | Path, repo_id: str, *
     if getattr(generator, "is_translator", False):  # image-to-image: before/after pictures and held-out scores
         return stage_translator(generator, folder, checkpoint, staging, repo_id, record, license=license,
                                 include_discriminator=include_discriminator, measure_quality=measure_quality)
+    makes_sounds = getattr(generator, "sound_record", None) is not None
     if measure_quality and record.get("train_config"):
-        measured = _quality_metrics(generator, record["train_config"].get("dataset"),
+        dataset = record["train_config"].get("dataset")
+        if makes_sounds and checkpoint is not None:
+            # The sound metrics apply by the data itself (a folder of sounds): its path as the run
+            # knew it, not the name the card shows.
+            dataset = json.loads((checkpoint / "state.json").read_text()).get("train_config", {}).get("dataset", dataset)
+        measured = _quality_metrics(generator, dataset,
                                     run_dir=checkpoint.parent.parent if checkpoint is not None else None)
         if measured or "quality" not in record:  # (a generator pushed again away from its data keeps its scores)
             record["quality"] = measured
@@ -51,11 +60,17 @@ def stage_repo_files(model_dir: str | Path, staging: str | Path, repo_id: str, *
 
     from ..sampling import generate, preview_image
 
+    steps = record.get("summary", {}).get("step")
+    if makes_sounds:
+        samples = stage_sound_files(generator, staging)
+        (staging / "README.md").write_text(sound_model_card(repo_id, generator, record, samples, license=license,
+                                                            include_discriminator=include_discriminator,
+                                                            endpoint=endpoint))
+        return f"{type(generator).__name__} (sounds)" + (f" after {steps} steps" if steps else "")
     preview_image(generate(generator, _num_grid_samples(generator), seed=0)).save(staging / SAMPLE_GRID_NAME)
     card = model_card(repo_id, generator, record, license=license,
                       include_discriminator=include_discriminator)
     (staging / "README.md").write_text(card)
-    steps = record.get("summary", {}).get("step")
     return f"{type(generator).__name__}" + (f" after {steps} steps" if steps else "")
 
 
@@ -83,6 +98,14 @@ def resumable_repo_files(held_out: bool) -> list[str]:
     if held_out:
         names.append(f"{RUN_FOLDER}/{HELD_OUT_FILE}")
     return names
+
+
+def sound_record_files() -> list[str]:
+    """The repo paths of a resumable sound run's generators' sound.json (present only for a run
+    on sounds)."""
+    from ..checkpoints import SOUND_NAME
+
+    return [f"{CHECKPOINT_FOLDER}/{model}/{SOUND_NAME}" for model in CHECKPOINT_MODELS if model.startswith("generator")]
 
 
 def snapshot_run(model_dir: str | Path, into: str | Path) -> Path:
@@ -140,6 +163,10 @@ def stage_run_state(snapshot: Path, staging: Path) -> dict:
         (target / model).mkdir(parents=True)
         for name in ("config.json", WEIGHTS_NAME):
             shutil.copyfile(checkpoint / model / name, target / model / name)
+    for name in sound_record_files():  # a run on sounds: its generators know they make sounds
+        source = checkpoint / Path(name).relative_to(CHECKPOINT_FOLDER)
+        if source.is_file():
+            shutil.copyfile(source, staging / name)
     shutil.copyfile(checkpoint / "training_state.safetensors", target / "training_state.safetensors")
     (target / "state.json").write_text(json.dumps(state, indent=2) + "\n")
     (staging / RUN_FOLDER / RUN_CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
