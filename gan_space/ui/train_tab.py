@@ -504,7 +504,7 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                                     "moons, spiral: 2-D shapes · spoken-digits: 'zero' to 'nine' said by eSpeak NG, "
                                     "trained as spectrograms (sounds)")
             upload = gr.File(label=UPLOAD_KINDS[UPLOAD][0], file_count="multiple", file_types=UPLOAD_KINDS[UPLOAD][1],
-                             visible=False)
+                             visible=False, elem_id="train-upload")
             hf_dataset = gr.Textbox(label="Hugging Face dataset id", placeholder="owner/name", visible=False,
                                     info="image files or a .zip of images in a dataset repository (needs the network)")
             run_name = gr.Textbox(label="Run name", placeholder="blank: a new name like digits-3f9a1c2e",
