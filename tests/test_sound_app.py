@@ -62,29 +62,42 @@ def clips_each_preview(app_server):
 
 
 @pytest.fixture(scope="module")
-def sound_run(app_server, tone_files, clips_each_preview):
-    """The outputs of a 6-step run on the uploaded tones, trained through /train."""
+def sound_session(app_server, tone_files, clips_each_preview, tmp_path_factory):
+    """(the client, the streamed outputs) of a 6-step run on the uploaded tones, trained through /train.
+    The app keeps each session's runs to itself: the tests that sample the run use this client."""
     from gradio_client import Client
 
     client = Client(app_server.url, verbose=False, analytics_enabled=False,
-                    download_files=str(app_server.runs_dir.parent / "sound-downloads"))
+                    download_files=str(tmp_path_factory.mktemp("sound-downloads")))
     try:
         job = client.submit(dataset=train_tab.UPLOAD_SOUNDS, upload=[handle_file(str(p)) for p in tone_files],
                             run_name=RUN, steps=6, batch_size=4, augment="none", settings=json.dumps(TINY),
                             api_name="/train")
-        outputs = list(job)
-        return job.outputs() or outputs
+        streamed = list(job)
+        yield client, job.outputs() or streamed
     finally:
         client.close()
 
 
+@pytest.fixture(scope="module")
+def sound_run(sound_session):
+    return sound_session[1]
+
+
+def streamed_file(value) -> str | None:
+    """A streamed output's file: a path, or an update's value (an update without one: None)."""
+    if isinstance(value, dict) and value.get("__type__") == "update":
+        value = value.get("value")
+    return value if isinstance(value, str) else None
+
+
 def player_sets(outputs) -> list[list[str]]:
-    """Each streamed set of the 4 players' WAV files (updates that skip them left out)."""
+    """Each streamed set of the 4 players' WAV files (updates that leave them be are left out)."""
     sets = []
     for output in outputs:
-        players = output[8:8 + PLAYERS]
-        if all(isinstance(p, str) for p in players):
-            sets.append(list(players))
+        players = [streamed_file(value) for value in output[8:8 + PLAYERS]]
+        if all(players):
+            sets.append(players)
     return sets
 
 
@@ -116,8 +129,8 @@ def test_the_api_names_stay_and_the_sound_endpoints_are_new(client_factory):
     assert len(endpoints["/train"]["returns"]) == 8 + PLAYERS
 
 
-def test_generate_interpolate_and_steer_give_a_sound_generators_clips(sound_run, client_factory):
-    client = client_factory()
+def test_generate_interpolate_and_steer_give_a_sound_generators_clips(sound_session):
+    client = sound_session[0]
     models = {model["key"]: model for model in client.predict(api_name="/models")}
     assert f"runs/{RUN}" in models
     model = f"runs/{RUN}"

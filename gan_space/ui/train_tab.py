@@ -34,6 +34,10 @@ SOURCES = (*BUILTIN_DATASETS, UPLOAD, UPLOAD_SOUNDS, HUB_DATASET)
 POINT_SETS = names.BUILTIN_POINT_SETS
 SOUND_SOURCES = (*names.BUILTIN_SOUND_SETS, UPLOAD_SOUNDS)  # trained as spectrogram pictures
 UPLOADS = (UPLOAD, UPLOAD_SOUNDS)
+# The status line while sounds load (the built-in ones are made by eSpeak NG the first time, then cached).
+SOUND_DECODING = {UPLOAD_SOUNDS: "Decoding the sounds into spectrograms"}
+SOUND_DECODING.update({name: f"Making {name} (the first time, then cached) and their spectrograms"
+                       for name in names.BUILTIN_SOUND_SETS})
 # What each upload choice takes: the upload box's label and file types.
 UPLOAD_KINDS = {
     UPLOAD: ("Images or one .zip (sub-folders in the .zip are classes)", ["image", ".zip"]),
@@ -503,7 +507,9 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                                info="digits: 8x8 handwritten digits · ring8, grid25: 2-D mixtures of Gaussians · "
                                     "moons, spiral: 2-D shapes · spoken-digits: 'zero' to 'nine' said by eSpeak NG, "
                                     "trained as spectrograms (sounds)")
-            upload = gr.File(label=UPLOAD_KINDS[UPLOAD][0], file_count="multiple", file_types=UPLOAD_KINDS[UPLOAD][1],
+            # The server checks an upload against these types (an API client's too): both kinds; the
+            # page narrows the picker to the chosen kind (source_field_updates).
+            upload = gr.File(label=UPLOAD_KINDS[UPLOAD][0], file_count="multiple", file_types=["image", "audio", ".zip"],
                              visible=False, elem_id="train-upload")
             hf_dataset = gr.Textbox(label="Hugging Face dataset id", placeholder="owner/name", visible=False,
                                     info="image files or a .zip of images in a dataset repository (needs the network)")
@@ -598,7 +604,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                            sound_preview_seconds=context.sound_preview_seconds)
 
     runs = RunHandlers(context, (PREVIEW, "losses", "probabilities", STATUS, RUN_NAME, "quality", "frechet",
-                                 "reading", *PLAYER_OUTPUTS), new_job, TrainProgress, "the Generate tab works meanwhile")
+                                 "reading", *PLAYER_OUTPUTS), new_job, TrainProgress,
+                       "the Generate tab works meanwhile")
 
     # Defaults of None make these parameters optional for API clients (blank = preset).
     def start_training(dataset="digits", upload=None, hf_dataset=None, run_name=None, steps=None, batch_size=None,
@@ -622,7 +629,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
 
         saver = hub_saver(context, context.hub_token(oauth_token.token if oauth_token else None, None))
         yield from runs.start(request, "Loading the data and building the networks…", build, live_preview,
-                              saver=saver)
+                              saver=saver, **({"decoding": SOUND_DECODING[dataset]} if dataset in SOUND_DECODING
+                                              else {}))
 
     def resume_training(run_name=None, steps=None, live_preview=True, minutes=None, settings=None,
                         request: gr.Request = None, oauth_token: gr.OAuthToken | None = None):
