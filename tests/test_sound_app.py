@@ -18,6 +18,7 @@ from gan_space.hosting.environment import CPU_SPACE, DEFAULTS, GPU_SPACE, Hostin
 from gan_space.sound import spectral_convergence
 from gan_space.ui import train_tab
 from gan_space.ui.sound_previews import PLAYERS, PreviewClips
+from gan_space.ui.sounds import MAX_CLIPS, PLAYER_OUTPUTS, TrainPlayers
 
 RATE = 16_000
 RUN = "sound-api"
@@ -134,9 +135,9 @@ def test_generate_interpolate_and_steer_give_a_sound_generators_clips(sound_sess
     models = {model["key"]: model for model in client.predict(api_name="/models")}
     assert f"runs/{RUN}" in models
     model = f"runs/{RUN}"
-    # The pictures, as before: the spectrogram grid and its PNG
+    # The pictures: the spectrogram grid (cells of 128 px and more: 3 columns of 6) and its PNG
     grid, download = client.predict(model=model, seed=3, count=6, api_name="/generate")
-    assert Image.open(download).format == "PNG"
+    assert Image.open(download).format == "PNG" and Image.open(grid).size[0] >= 3 * 128
     *players, files = client.predict(model=model, seed=3, count=6, api_name="/generate_sounds")
     assert len(files) == 6 and all(str(path).endswith(".wav") for path in files)
     clips = [read_wav(path) for path in files]
@@ -147,6 +148,9 @@ def test_generate_interpolate_and_steer_give_a_sound_generators_clips(sound_sess
     _, _, _, _, later = client.predict(model=model, seed=4, count=1, api_name="/generate_sounds")
     assert spectral_convergence(clips[1], read_wav(later[0])) < 0.05
     assert spectral_convergence(clips[0], read_wav(later[0])) > 0.2
+    # A big grid is heard through its first MAX_CLIPS samples (Griffin-Lim's cost stays bounded)
+    *_, many = client.predict(model=model, seed=3, count=MAX_CLIPS + 4, api_name="/generate_sounds")
+    assert len(many) == MAX_CLIPS and read_wav(many[1]).tobytes() == clips[1].tobytes()
 
     morph, steps = client.predict(model=model, seed_a=3, seed_b=4, frames=5, api_name="/interpolate_sounds")
     whole = read_wav(morph)
@@ -214,3 +218,23 @@ def test_the_clips_are_remade_at_most_every_so_often_and_always_at_the_end():
     assert clips.sets_made == 1 and clips.seconds_spent > 0
     with pytest.raises(ValueError, match="trains on pictures"):
         PreviewClips(None)
+
+
+def test_a_picture_run_hides_the_players_once_and_a_sound_run_sends_each_set_once():
+    from types import SimpleNamespace
+
+    from gan_space.ui.jobs import JobSnapshot
+
+    pictures = TrainPlayers(SimpleNamespace(makes_sounds=False))
+    first, later = pictures(JobSnapshot("run")), pictures(JobSnapshot("run"))
+    assert all(first[name]["visible"] == "hidden" for name in PLAYER_OUTPUTS)
+    assert all(later[name] == {"__type__": "update"} for name in PLAYER_OUTPUTS)  # gr.skip()
+
+    sounds = TrainPlayers(SimpleNamespace(makes_sounds=True))
+    clips = (RATE, np.full((PLAYERS, RATE), 0.5, np.float32))
+    assert all(update == {"__type__": "update"} for update in sounds(JobSnapshot("run")).values())
+    sent = sounds(JobSnapshot("run", clips=clips, clips_version=1))
+    rate, samples = sent[PLAYER_OUTPUTS[0]]["value"]
+    assert rate == RATE and samples.dtype == np.int16 and samples.max() == round(0.5 * 32767)  # not rescaled
+    again = sounds(JobSnapshot("run", clips=clips, clips_version=1))  # the same set: not sent again
+    assert all(update == {"__type__": "update"} for update in again.values())

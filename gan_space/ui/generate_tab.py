@@ -141,6 +141,7 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
         """Sample `count` images (1-64) from `model` (a key from the model list) by seed: returns the grid and
         the same grid as a PNG file."""
         from gan_space.sampling import generate, scatter_plot
+        from gan_space.sound_pipeline import spectrogram_grid
 
         try:
             entry = find_generator(context.paths, model, context.owner(request))
@@ -149,7 +150,10 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
             generator = context.generators.get(entry)
             num = count * POINTS_PER_COUNT if entry.is_points else count
             samples = on_gpu(generate)(generator, num, seed=seed, truncation=truncation, labels=label)
-            picture = scatter_plot(samples) if entry.is_points else grid_picture(samples)
+            if entry.is_points:
+                picture = scatter_plot(samples)
+            else:  # (spectrograms of sounds in cells of at least 128 px: their detail is what is heard)
+                picture = spectrogram_grid(samples) if entry.is_sound else grid_picture(samples)
         except Exception as error:
             raise user_error(error) from None
         path = _output_path(context, request, f"{entry.key.split('/')[-1]}-seed{seed}-{count}", ".png")

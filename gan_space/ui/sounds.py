@@ -29,6 +29,10 @@ from .sound_previews import PLAYERS
 # The Train tab's outputs for its players (after the picture tab's own: see train_tab).
 PLAYER_OUTPUTS = tuple(f"sound_{k + 1}" for k in range(PLAYERS))
 INT16_SCALE = 32767
+# Generate turns at most the first 16 samples into sound: Griffin-Lim costs about 60 ms a 64 px clip and
+# 140 ms a 128 px one on this project's busy 2-core CPU, so all 64 of a grid would take some 9 s.
+MAX_CLIPS = 16
+FILE_LIST_HEIGHT = 180  # px: a list of 16 or 60 WAV files scrolls instead of running down the page
 
 
 def clip_value(clip, sample_rate: int) -> tuple[int, np.ndarray]:
@@ -132,8 +136,8 @@ def sample_sound_outputs() -> tuple[gr.Column, list, gr.File]:
         for row in range(0, PLAYERS, 2):
             with gr.Row():
                 players += [_player(f"Sample {k + 1}", f"generate-sound-{k + 1}") for k in range(row, row + 2)]
-        wav_files = gr.File(label="Every sample as a WAV file (sample i is seed + i's)", file_count="multiple",
-                            interactive=False, elem_id="generate-wavs")
+        wav_files = gr.File(label=f"The first {MAX_CLIPS} samples as WAV files (sample i is seed + i's)",
+                            file_count="multiple", interactive=False, elem_id="generate-wavs", height=FILE_LIST_HEIGHT)
     return fold, players, wav_files
 
 
@@ -142,7 +146,7 @@ def morph_sound_outputs() -> tuple[gr.Column, gr.Audio, gr.File]:
     with gr.Column(visible=False, elem_id="morph-sounds") as fold:
         morph = _player("The morph as sound: each frame's clip in turn", "morph-sound")
         files = gr.File(label="Each frame as a WAV file", file_count="multiple", interactive=False,
-                        elem_id="morph-wavs")
+                        elem_id="morph-wavs", height=FILE_LIST_HEIGHT)
     return fold, morph, files
 
 
@@ -158,9 +162,9 @@ def wire_generate_sounds(context: AppContext, demo: gr.Blocks, sounds: GenerateS
     label): the tab's own checks, so the sounds are the pictures' samples."""
 
     def generate_sounds(model, seed, count, truncation, class_label, request: gr.Request):
-        """Sample `count` clips (1-64) from the sound generator `model` (a key from /models) by seed, as
-        /generate samples its spectrograms: the first 4 clips to play, and every clip as a WAV file
-        (sample i is seed + i's)."""
+        """Clips of the sound generator `model` (a key from /models) by seed, as /generate samples its
+        spectrograms: the first 4 to play, and the first min(`count`, 16) as WAV files (sample i is
+        seed + i's)."""
         from gan_space.sampling import generate
         from gan_space.sound_pipeline import pictures_to_clips, write_sounds
 
@@ -169,7 +173,8 @@ def wire_generate_sounds(context: AppContext, demo: gr.Blocks, sounds: GenerateS
             seed, count, truncation, label = check_samples(entry, seed, count, truncation, class_label)
             generator = context.generators.get(entry)
             settings = sound_settings_of(entry, generator)
-            pictures = on_gpu(generate)(generator, count, seed=seed, truncation=truncation, labels=label)
+            pictures = on_gpu(generate)(generator, min(count, MAX_CLIPS), seed=seed, truncation=truncation,
+                                        labels=label)
             clips = pictures_to_clips(pictures, settings)  # (Griffin-Lim: here, on the CPU)
         except Exception as error:
             raise user_error(error) from None
@@ -246,7 +251,7 @@ def wire_generate_sounds(context: AppContext, demo: gr.Blocks, sounds: GenerateS
             sound = find_generator(context.paths, key, context.owner(request)).is_sound
         except ValueError:
             sound = False
-        fold = gr.update(visible=True if sound else "hidden")
+        fold = gr.update(visible=sound)  # (a column draws "hidden" as shown)
         return fold, fold, fold, *([None] * (len(sample_outputs) + len(morph_outputs) + 1))
 
     shown = [sounds.samples_fold, sounds.morph_fold, sounds.steer_fold, *sample_outputs, *morph_outputs,
@@ -255,5 +260,6 @@ def wire_generate_sounds(context: AppContext, demo: gr.Blocks, sounds: GenerateS
     demo.load(show_for, model, shown, queue=False, api_visibility="private")
 
 
-__all__ = ["PLAYER_OUTPUTS", "GenerateSounds", "TrainPlayers", "clip_value", "morph_sound_outputs", "output_folder",
-           "sample_sound_outputs", "sound_fold", "sound_settings_of", "train_players", "wire_generate_sounds"]
+__all__ = ["MAX_CLIPS", "PLAYER_OUTPUTS", "GenerateSounds", "TrainPlayers", "clip_value", "morph_sound_outputs",
+           "output_folder", "sample_sound_outputs", "sound_fold", "sound_settings_of", "train_players",
+           "wire_generate_sounds"]

@@ -509,8 +509,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                                     "trained as spectrograms (sounds)")
             # The server checks an upload against these types (an API client's too): both kinds; the
             # page narrows the picker to the chosen kind (source_field_updates).
-            upload = gr.File(label=UPLOAD_KINDS[UPLOAD][0], file_count="multiple", file_types=["image", "audio", ".zip"],
-                             visible=False, elem_id="train-upload")
+            upload = gr.File(label=UPLOAD_KINDS[UPLOAD][0], file_count="multiple",
+                             file_types=["image", "audio", ".zip"], visible=False, elem_id="train-upload")
             hf_dataset = gr.Textbox(label="Hugging Face dataset id", placeholder="owner/name", visible=False,
                                     info="image files or a .zip of images in a dataset repository (needs the network)")
             run_name = gr.Textbox(label="Run name", placeholder="blank: a new name like digits-3f9a1c2e",
