@@ -22,8 +22,11 @@ from gan_space.ui.sounds import MAX_CLIPS, PLAYER_OUTPUTS, TrainPlayers
 
 RATE = 16_000
 RUN = "sound-api"
-# A tiny run: 6 steps of the 64 px sound preset at width 8, a preview every 2 steps.
-TINY = {"width": 8, "sample_every": 2, "log_every": 2, "checkpoint_every": 6, "num_preview": 4}
+# A tiny run: 30 steps of the 64 px sound preset at width 8, a preview every 2 steps. The players' first
+# clips (at step 2) stand until the last (at step 30): longer than the stream's half-second poll, so
+# the stream carries both, however fast the machine trains.
+STEPS = 30
+TINY = {"width": 8, "sample_every": 2, "log_every": 2, "checkpoint_every": STEPS, "num_preview": 4}
 
 
 def write_tone_clips(folder, count: int = 16) -> list:
@@ -64,7 +67,7 @@ def clips_each_preview(app_server):
 
 @pytest.fixture(scope="module")
 def sound_session(app_server, tone_files, clips_each_preview, tmp_path_factory):
-    """(the client, the streamed outputs) of a 6-step run on the uploaded tones, trained through /train.
+    """(the client, the streamed outputs) of a 30-step run on the uploaded tones, trained through /train.
     The app keeps each session's runs to itself: the tests that sample the run use this client."""
     from gradio_client import Client
 
@@ -72,7 +75,7 @@ def sound_session(app_server, tone_files, clips_each_preview, tmp_path_factory):
                     download_files=str(tmp_path_factory.mktemp("sound-downloads")))
     try:
         job = client.submit(dataset=train_tab.UPLOAD_SOUNDS, upload=[handle_file(str(p)) for p in tone_files],
-                            run_name=RUN, steps=6, batch_size=4, augment="none", settings=json.dumps(TINY),
+                            run_name=RUN, steps=STEPS, batch_size=4, augment="none", settings=json.dumps(TINY),
                             api_name="/train")
         streamed = list(job)
         yield client, job.outputs() or streamed
@@ -104,7 +107,7 @@ def player_sets(outputs) -> list[list[str]]:
 
 def test_a_run_on_uploaded_sounds_streams_spectrograms_and_players_that_change_as_it_trains(sound_run, app_server):
     status = sound_run[-1][3]
-    assert f"{RUN}: finished 6 steps" in status, status
+    assert f"{RUN}: finished {STEPS} steps" in status, status
     grids = [output[0] for output in sound_run if isinstance(output[0], str)]
     assert grids and Image.open(grids[-1]).mode in ("L", "RGB")
     sets = player_sets(sound_run)
