@@ -29,8 +29,11 @@ _CPU_ACCELERATORS = ("", "none", "cpu")
 class TrainingDefaults:
     """What the tabs propose on some hardware. None: the library's preset (steps, resolution)."""
 
-    picture_minutes: float | None  # Train tab, picture data (emoji, uploads, Hub datasets): a time budget
-    picture_resolution: int | None  # Train tab, picture data
+    # Train tab, picture data (emoji, uploads, Hub datasets) and sounds (spectrogram pictures): a time budget
+    picture_minutes: float | None
+    # Train tab, picture data only: sounds keep their spectrogram size, 64 or 128 px (the only sizes
+    # gan_space.data.sound_pictures turns back into sound; the UI's train_tab.is_pictures leaves them out)
+    picture_resolution: int | None
     translate_minutes: float | None  # Translate tab's "Train for (minutes)"
     expect: str  # what a visitor gets, in one or two sentences ("{cores}" is filled in)
 

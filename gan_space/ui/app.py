@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 INTRO = """# gan_space
 Train a GAN and watch its samples sharpen live, then sample what you trained.
-**Train**: pick data (or upload images), press Train; Stop keeps a checkpoint, Resume continues it.
+**Train**: pick data (or upload images or sounds), press Train; Stop keeps a checkpoint, Resume continues it.
 **Generate**: pick a generator, choose a seed and press Generate.
 **Translate**: image-to-image GANs: super-resolution, colourisation, sketches or your pairs; train, then apply."""
 

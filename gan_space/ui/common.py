@@ -11,6 +11,7 @@ from gan_space.hosting.environment import Hosting
 from .jobs import describe_error
 from .models import AppPaths, GeneratorCache, ModelKind, find_model, list_models, owner_id
 from .sessions import Sessions
+from .sound_previews import SOUND_PREVIEW_SECONDS
 
 
 @dataclass
@@ -22,6 +23,8 @@ class AppContext:
     generators: GeneratorCache = field(default_factory=GeneratorCache)
     # How often the Train tab redraws the fixed latents while a run trains (seconds).
     live_preview_seconds: float = 1.0
+    # How often a run on sounds remakes its players' clips at most (Griffin-Lim costs more than pictures).
+    sound_preview_seconds: float = SOUND_PREVIEW_SECONDS
     # Each browser session sees only the runs it made (a shared app, e.g. a public Space);
     # False: one user, who sees every run in runs/.
     private_runs: bool = True

@@ -13,6 +13,7 @@ from .classifier_section import build_classifier_section
 from .common import AppContext, model_dropdown, session_hash, user_error
 from .models import GENERATORS, GeneratorEntry, find_generator, list_generators
 from .pictures import grid_picture
+from .sounds import GenerateSounds, morph_sound_outputs, sample_sound_outputs, wire_generate_sounds
 from .steer import build_steer_panels
 
 ALL_CLASSES = "all classes (in turn)"
@@ -72,6 +73,15 @@ def _steer_inputs(entry: GeneratorEntry, seed, count, truncation, class_label):
     return _seed(seed), _count(count), _truncation(truncation), _class_label(entry, class_label)
 
 
+def _interpolation_inputs(entry: GeneratorEntry, seed_a, seed_b, frames, truncation, class_label):
+    """Interpolate's inputs checked: (seed a, seed b, frames, truncation, class label)."""
+    seed_a, seed_b = _seed(seed_a, "from seed"), _seed(seed_b, "to seed")
+    truncation, label = _truncation(truncation), _class_label(entry, class_label)
+    if frames is None or not 2 <= int(frames) <= 256:
+        raise ValueError(f"frames must be from 2 to 256, got {frames}")
+    return seed_a, seed_b, int(frames), truncation, label
+
+
 def _output_path(context: AppContext, request, stem: str, suffix: str):
     # Unique per call, so an earlier download link keeps pointing at its own picture.
     return context.paths.session_dir(session_hash(request)) / f"{stem}-{time.time_ns()}{suffix}"
@@ -104,14 +114,16 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
                     seed_b = gr.Number(label="To seed", value=1, precision=0)
                     frames = gr.Slider(4, 60, value=24, step=1, label="Frames")
                 interpolate_button = gr.Button("Interpolate")
-            build_steer_panels(context, model, seed, count, truncation, class_label, _steer_inputs)
+            steering = build_steer_panels(context, model, seed, count, truncation, class_label, _steer_inputs)
             build_classifier_section(context, model)  # a question about the generator chosen here
         with gr.Column(scale=3, min_width=320):
             grid = gr.Image(label="Samples", type="pil", format="png", interactive=False, elem_id="generate-grid",
                             height=420)
             download = gr.DownloadButton("Download PNG", elem_id="download-png")
+            samples_fold, players, wav_files = sample_sound_outputs()  # (sound generators only)
             animation = gr.Image(label="Interpolation", type="filepath", interactive=False,
                                  elem_id="interpolation", height=300)
+            morph_fold, morph, morph_files = morph_sound_outputs()
 
     def refresh(selected: str | None = None, request: gr.Request | None = None):
         """The model list, keeping (or selecting) `selected` when it is still there."""
@@ -129,6 +141,7 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
         """Sample `count` images (1-64) from `model` (a key from the model list) by seed: returns the grid and
         the same grid as a PNG file."""
         from gan_space.sampling import generate, scatter_plot
+        from gan_space.sound_pipeline import spectrogram_grid
 
         try:
             entry = find_generator(context.paths, model, context.owner(request))
@@ -137,7 +150,10 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
             generator = context.generators.get(entry)
             num = count * POINTS_PER_COUNT if entry.is_points else count
             samples = on_gpu(generate)(generator, num, seed=seed, truncation=truncation, labels=label)
-            picture = scatter_plot(samples) if entry.is_points else grid_picture(samples)
+            if entry.is_points:
+                picture = scatter_plot(samples)
+            else:  # (spectrograms of sounds in cells of at least 128 px: their detail is what is heard)
+                picture = spectrogram_grid(samples) if entry.is_sound else grid_picture(samples)
         except Exception as error:
             raise user_error(error) from None
         path = _output_path(context, request, f"{entry.key.split('/')[-1]}-seed{seed}-{count}", ".png")
@@ -155,12 +171,10 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
             if entry.is_points:
                 raise ValueError("interpolation animates one image between two seeds: pick an image generator "
                                  "(this one makes 2-D points)")
-            seed_a, seed_b = _seed(seed_a, "from seed"), _seed(seed_b, "to seed")
-            truncation, label = _truncation(truncation), _class_label(entry, class_label)
-            if frames is None or not 2 <= int(frames) <= 256:
-                raise ValueError(f"frames must be from 2 to 256, got {frames}")
+            seed_a, seed_b, frames, truncation, label = _interpolation_inputs(entry, seed_a, seed_b, frames,
+                                                                              truncation, class_label)
             generator = context.generators.get(entry)
-            samples = on_gpu(interpolate)(generator, seed_a, seed_b, frames=int(frames), truncation=truncation,
+            samples = on_gpu(interpolate)(generator, seed_a, seed_b, frames=frames, truncation=truncation,
                                           label=label)
             pictures = to_pil_images(samples, min_size=GIF_FRAME_SIZE)
         except Exception as error:
@@ -186,8 +200,15 @@ def build_generate_tab(context: AppContext, demo: gr.Blocks) -> GenerateTab:
 
     gr.api(list_models, api_name="models", concurrency_limit=None)
     sampling = dict(concurrency_limit=SAMPLING_CONCURRENCY, concurrency_id=SAMPLING_CONCURRENCY_ID)
-    generate_button.click(generate_grid, [model, seed, count, truncation, class_label], [grid, download],
-                          api_name="generate", **sampling)
-    interpolate_button.click(interpolate_seeds, [model, seed_a, seed_b, frames, truncation, class_label], animation,
-                             api_name="interpolate", **sampling)
+    sample_inputs = [model, seed, count, truncation, class_label]
+    interpolation_inputs = [model, seed_a, seed_b, frames, truncation, class_label]
+    generate_event = generate_button.click(generate_grid, sample_inputs, [grid, download], api_name="generate",
+                                           **sampling)
+    interpolate_event = interpolate_button.click(interpolate_seeds, interpolation_inputs, animation,
+                                                 api_name="interpolate", **sampling)
+    # A sound generator's clips follow its pictures (new endpoints: /generate_sounds, /interpolate_sounds).
+    sounds = GenerateSounds(samples_fold, players, wav_files, morph_fold, morph, morph_files,
+                            steering["steered_sound_fold"], steering["steered_sound"])
+    wire_generate_sounds(context, demo, sounds, model, sample_inputs, interpolation_inputs, generate_event,
+                         interpolate_event, _steer_inputs, _interpolation_inputs)
     return GenerateTab(model=model, refresh=refresh)

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from .pictures import grid_picture
+from .sound_previews import PLAYERS, SOUND_PREVIEW_SECONDS, PreviewClips
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ class JobSnapshot:
     curve: list = field(default_factory=list)  # one point per logged step (TrainingJob: CurvePoint)
     preview: object = None  # the latest PIL preview (sample grid, or scatter for 2-D data)
     preview_version: int = 0  # goes up by one with every new preview
+    # A run on sounds: (sample rate, float32 clips (PLAYERS, samples)) of its first fixed latents
+    clips: tuple | None = None
+    clips_version: int = 0  # goes up by one with every new set of clips
     # The measurements, oldest first (TrainingJob: gan_space.diagnostics.QualityPoint; TranslationJob: ScorePoint)
     quality: list = field(default_factory=list)
     done: bool = False
@@ -122,6 +126,8 @@ class RunJob:
         self._curve: list = []
         self._preview = None
         self._preview_version = 0
+        self._clips = None
+        self._clips_version = 0
         self._error = None
         # A gan_space.hub.RunSaver (set by the tab when the run is saved to the Hub): it gets every
         # checkpoint and uploads in its own thread; the job ends once the final save is done.
@@ -152,6 +158,7 @@ class RunJob:
         with self._lock:
             return JobSnapshot(run_name=self.run_name, event=self._event, curve=list(self._curve),
                                preview=self._preview, preview_version=self._preview_version,
+                               clips=self._clips, clips_version=self._clips_version,
                                quality=list(self._quality), done=self._done.is_set(), error=self._error,
                                hub_save=self.saver.note() if self.saver is not None else None)
 
@@ -175,6 +182,7 @@ class RunJob:
                     samples, preview = self.trainer.preview()
                 if preview is not None and samples is not None and samples.dim() == 4:
                     preview = grid_picture(samples)  # the app's padded grid (2-D data keep their scatter)
+                    self._pictures_drawn(samples, final=event.status != "running")
                 if drew_live_preview:
                     preview_cost = time.monotonic() - now
                 with self._lock:
@@ -244,6 +252,14 @@ class RunJob:
     def _before_run(self) -> None:
         """Called in the job's thread before the first step."""
 
+    def _pictures_drawn(self, samples, final: bool) -> None:
+        """Called with the samples of each preview of pictures ((N, C, H, W) in [-1, 1]), between steps."""
+
+    def _publish_clips(self, sample_rate: int, clips) -> None:
+        with self._lock:
+            self._clips = (sample_rate, clips)
+            self._clips_version += 1
+
     def _curve_point(self, event):
         """What the curve keeps of an event with losses."""
         return CurvePoint(event.step, event.losses.get("d", float("nan")), event.losses.get("g", float("nan")),
@@ -271,11 +287,31 @@ class TrainingJob(RunJob):
     measurement_name = "sample measurements"
 
     def __init__(self, trainer, run_name: str, live_preview_seconds: float | None = 1.0,
-                 diagnostics_seconds: float | None = DIAGNOSTICS_SECONDS):
+                 diagnostics_seconds: float | None = DIAGNOSTICS_SECONDS,
+                 sound_preview_seconds: float = SOUND_PREVIEW_SECONDS):
         super().__init__(trainer, run_name, live_preview_seconds=live_preview_seconds,
                          diagnostics_seconds=diagnostics_seconds)
         self._watcher = None
         self._warm_up_thread = None
+        # A run on sounds: its first fixed latents are heard too (gan_space.ui.sound_previews).
+        record = getattr(getattr(trainer, "data", None), "sound", None)
+        self.sound_clips = (PreviewClips(record, PLAYERS, sound_preview_seconds, PREVIEW_COST_RATIO)
+                            if record else None)
+
+    @property
+    def makes_sounds(self) -> bool:
+        return self.sound_clips is not None
+
+    def _pictures_drawn(self, samples, final: bool) -> None:
+        if self.sound_clips is None or not self.sound_clips.due(time.monotonic(), final):
+            return
+        try:
+            clips = self.sound_clips.make(samples)
+        except Exception:  # the pictures still stream; only the players stop changing
+            logger.exception("turning the preview into sound failed; training goes on without it")
+            self.sound_clips = None
+            return
+        self._publish_clips(self.sound_clips.sample_rate, clips)
 
     @property
     def free_milestone_seconds(self) -> float:

@@ -26,6 +26,9 @@ from gan_space import names
 from gan_space.generator_output import generator_output
 
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+# Beside config.json in the folder of a generator trained on sounds: how its pictures (log-mel
+# spectrograms) become sound. gan_space.checkpoints.SOUND_NAME (that module imports torch).
+SOUND_RECORD_NAME = "sound.json"
 BUILTIN_DATASETS = names.BUILTIN_DATASETS
 
 # Run names become folder names: letters, digits, '.', '_' and '-', starting with a
@@ -128,6 +131,11 @@ class GeneratorEntry:
         return generator_output(self.config).kind == "points"
 
     @property
+    def is_sound(self) -> bool:
+        """Whether its pictures are spectrograms of sounds (its folder has a sound record)."""
+        return (self.folder / SOUND_RECORD_NAME).is_file()
+
+    @property
     def class_names(self) -> list[str]:
         names = list(self.summary.get("class_names") or [])
         return names if len(names) == self.num_classes else [str(i) for i in range(self.num_classes)]
@@ -136,6 +144,8 @@ class GeneratorEntry:
         """One Markdown line: what the model is and how it was trained."""
         c = self.config
         kind = "2-D points" if self.is_points else f"{generator_output(c).resolution} px images"
+        if self.is_sound:
+            kind = self._sound_kind() or kind
         parts = [f"**{c.get('_class_name', '?')}**", kind, f"latent dim {c.get('latent_dim', '?')}"]
         if self.num_classes:
             parts.append(f"{self.num_classes} classes")
@@ -155,6 +165,17 @@ class GeneratorEntry:
             parts.append(f"Fréchet distance {quality['frechet_distance']:.3g}"
                          + (f" (real pictures {real:.3g})" if isinstance(real, (int, float)) else ""))
         return " · ".join(parts)
+
+
+    def _sound_kind(self) -> str | None:
+        """"1 s sounds at 16 kHz (64x64 spectrograms)", from its sound record (None: unreadable)."""
+        record = read_json(self.folder / SOUND_RECORD_NAME)
+        mel = record.get("mel") if isinstance(record.get("mel"), dict) else {}
+        try:
+            return (f"sounds: {float(record['seconds']):g} s at {int(record['sample_rate']) / 1000:g} kHz "
+                    f"({int(mel['n_mels'])}x{int(mel['frames'])} spectrograms)")
+        except (KeyError, TypeError, ValueError):
+            return None
 
 
 def read_json(path: Path) -> dict:

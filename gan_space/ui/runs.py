@@ -27,6 +27,8 @@ POLL_SECONDS = 0.5  # the page gets at most two updates a second, however fast t
 PREVIEW, STATUS, RUN_NAME = "preview", "status", "run_name"
 # Handler options for a run's event: one run at a time on the device, no progress overlay (the
 # status line says what is happening: queued, training, failed).
+# What the status line says while the data loads, before "N of M" (a run on sounds says its own).
+DECODING = "Decoding the pictures (once; a resume reuses them)"
 RUN_EVENT_OPTIONS = dict(concurrency_limit=1, concurrency_id=TRAINING_CONCURRENCY_ID, show_progress="hidden")
 
 
@@ -86,11 +88,12 @@ class RunHandlers:
     # Train and Resume
 
     def start(self, request: gr.Request | None, starting: str, build: Callable, live_preview,
-              new_run: bool = True, saver: Callable | None = None):
+              new_run: bool = True, saver: Callable | None = None, decoding: str = DECODING):
         """The body of a Train or Resume handler (yield from it): the status line says `starting`,
         then `build(progress)` makes (trainer, run name) in the background, then the run streams
         until it ends. An error ends the stream with its message in the status line and a gr.Error.
-        saver(trainer, run name): a gan_space.hub.RunSaver for the run's checkpoints, or None."""
+        saver(trainer, run name): a gan_space.hub.RunSaver for the run's checkpoints, or None.
+        decoding: what the status line says while the data loads (then "N of M")."""
         session = self.context.sessions.get(session_hash(request))
         if _cancelled_while_waiting(session):
             yield self.status_only("Cancelled before it started.")
@@ -99,7 +102,7 @@ class RunHandlers:
         try:
             if session.training:
                 raise ValueError("this session is already training: press Stop first")
-            trainer, name = yield from self._build_in_background(build)
+            trainer, name = yield from self._build_in_background(build, decoding)
         except Exception as error:
             yield from self._report_failure(error)
         if new_run:
@@ -145,7 +148,7 @@ class RunHandlers:
         if snapshot.event is not None and snapshot.event.status == "diverged":
             gr.Warning(snapshot.event.message)
 
-    def _build_in_background(self, build: Callable):
+    def _build_in_background(self, build: Callable, decoding: str = DECODING):
         """Runs `build(progress)` (loading the data, building the networks) in a thread; yields
         status-line updates with the decoding progress until it is done, then returns what it
         returned (or raises its error here)."""
@@ -164,7 +167,7 @@ class RunHandlers:
             thread.join(timeout=0.5)
             if progress.get("now") not in (None, shown):
                 shown = done, total = progress["now"]
-                yield self.status_only(f"Decoding the pictures (once; a resume reuses them): {done:,} of {total:,}…")
+                yield self.status_only(f"{decoding}: {done:,} of {total:,}…")
         if "error" in outcome:
             raise outcome["error"]
         return outcome["result"]

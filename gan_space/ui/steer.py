@@ -8,6 +8,7 @@ from gan_space.hosting.zerogpu import on_gpu
 from .common import AppContext, session_hash, user_error
 from .models import find_generator
 from .pictures import grid_picture
+from .sounds import output_folder, sound_fold, sound_settings_of
 
 NUM_SLIDERS = 5  # steer_samples names one amount per slider
 SPAN = 3.0  # sliders run from -3 to +3 standard deviations
@@ -37,6 +38,7 @@ def build_steer_panels(context: AppContext, model, seed, count, truncation, clas
             reset_button = gr.Button("Reset sliders")
         steered = gr.Image(label="Steered samples", type="pil", format="png", interactive=False,
                            elem_id="steer-grid", height=300)
+        steered_sound_fold, steered_sound = sound_fold("The first steered sample as sound", "steer-sound")
         with gr.Row():
             direction = gr.Dropdown([str(k + 1) for k in range(NUM_SLIDERS)], value="1", label="Animate direction")
             animate_button = gr.Button("Export animation along it", elem_id="steer-animate")
@@ -50,26 +52,65 @@ def build_steer_panels(context: AppContext, model, seed, count, truncation, clas
         class_grid = gr.Image(label="One row per class, one column per seed", type="pil", format="png",
                               interactive=False, elem_id="class-grid", height=420)
 
+    def steered_latents(entry, generator, seed, num, truncation, amounts):
+        """(the first `num` latents of the seed moved along the top directions by `amounts`, the directions)."""
+        from gan_space.directions import steer
+        from gan_space.sampling import sample_latents
+
+        found = _directions(context, entry, generator)
+        latents = steer(sample_latents(num, generator.config.latent_dim, seed, truncation), found,
+                        [float(a or 0) for a in amounts][: len(found)])
+        return latents, found
+
     def steer_samples(model, seed, count, truncation, class_label, amount_1, amount_2, amount_3, amount_4, amount_5,
                       request: gr.Request):
         """The seed's samples (at most 16) moved along the top latent directions by `amounts`."""
-        from gan_space.directions import steer
-        from gan_space.sampling import generate, sample_latents, scatter_plot
+        from gan_space.sampling import generate, scatter_plot
 
         try:
             entry = find_generator(context.paths, model, context.owner(request))
             seed, count, truncation, label = validate(entry, seed, count, truncation, class_label)
             generator = context.generators.get(entry)
-            found = _directions(context, entry, generator)
             num = count * 50 if entry.is_points else min(count, MAX_STEER_COUNT)
-            latents = steer(sample_latents(num, generator.config.latent_dim, seed, truncation), found,
-                            [float(a or 0) for a in (amount_1, amount_2, amount_3, amount_4, amount_5)][: len(found)])
+            latents, found = steered_latents(entry, generator, seed, num, truncation,
+                                             (amount_1, amount_2, amount_3, amount_4, amount_5))
             samples = on_gpu(generate)(generator, latents=latents, labels=label)
             picture = scatter_plot(samples) if entry.is_points else grid_picture(samples)
         except Exception as error:
             raise user_error(error) from None
         shares = ", ".join(f"{k + 1}: {100 * float(v):.1f}%" for k, v in enumerate(found.explained))
         return picture, f"Share of the first layer's variance along each direction — {shares}"
+
+    def steer_sound(model, seed, truncation, class_label, amount_1, amount_2, amount_3, amount_4, amount_5,
+                    request: gr.Request) -> str:
+        """The seed's first sample moved along the top latent directions by `amounts`, as a WAV clip
+        (sound generators: the first cell of /steer's grid, heard)."""
+        from gan_space.sampling import generate
+        from gan_space.sound_pipeline import pictures_to_clips, write_sounds
+
+        try:
+            entry = find_generator(context.paths, model, context.owner(request))
+            seed, _, truncation, label = validate(entry, seed, 1, truncation, class_label)
+            generator = context.generators.get(entry)
+            settings = sound_settings_of(entry, generator)
+            latents, _ = steered_latents(entry, generator, seed, 1, truncation,
+                                         (amount_1, amount_2, amount_3, amount_4, amount_5))
+            clips = pictures_to_clips(on_gpu(generate)(generator, latents=latents, labels=label), settings)
+        except Exception as error:
+            raise user_error(error) from None
+        folder = output_folder(context, request, f"{entry.key.split('/')[-1]}-steered-seed{seed}")
+        return str(write_sounds(clips, settings.sample_rate, folder, prefix="steered")[0])
+
+    def steer_sound_after_pictures(model, seed, truncation, class_label, amount_1, amount_2, amount_3, amount_4,
+                                   amount_5, request: gr.Request):
+        # As the steering runs it, after the pictures: a picture generator leaves the (hidden) player be.
+        try:
+            if not find_generator(context.paths, model, context.owner(request)).is_sound:
+                return gr.skip()
+        except ValueError:  # the pictures' handler said why
+            return gr.skip()
+        return steer_sound(model, seed, truncation, class_label, amount_1, amount_2, amount_3, amount_4, amount_5,
+                           request)
 
     def animate(model, seed, truncation, class_label, direction, request: gr.Request) -> str:
         """A GIF of the seed's sample moving from -3 to +3 along one direction (and back)."""
@@ -122,13 +163,22 @@ def build_steer_panels(context: AppContext, model, seed, count, truncation, clas
 
     sampling = dict(concurrency_limit=2, concurrency_id="sampling")
     inputs = [model, seed, count, truncation, class_label, *sliders]
-    steer_button.click(steer_samples, inputs, [steered, directions_info], api_name="steer", **sampling)
+    sound_inputs = [model, seed, truncation, class_label, *sliders]
+    steer_events = [steer_button.click(steer_samples, inputs, [steered, directions_info], api_name="steer",
+                                       **sampling)]
     for slider in sliders:
-        slider.release(steer_samples, inputs, [steered, directions_info], api_visibility="private", **sampling)
-    reset_button.click(lambda: [0.0] * NUM_SLIDERS, None, sliders, queue=False, api_visibility="private").then(
-        steer_samples, inputs, [steered, directions_info], api_visibility="private", **sampling)
+        steer_events.append(slider.release(steer_samples, inputs, [steered, directions_info],
+                                           api_visibility="private", **sampling))
+    steer_events.append(reset_button.click(lambda: [0.0] * NUM_SLIDERS, None, sliders, queue=False,
+                                           api_visibility="private").then(
+        steer_samples, inputs, [steered, directions_info], api_visibility="private", **sampling))
+    # A sound generator's steered sample is heard too (after its pictures; the endpoint: /steer_sound).
+    for event in steer_events:
+        event.success(steer_sound_after_pictures, sound_inputs, steered_sound, api_visibility="private", **sampling)
+    gr.Button(visible=False).click(steer_sound, sound_inputs, steered_sound, api_name="steer_sound", **sampling)
     animate_button.click(animate, [model, seed, truncation, class_label, direction], walk_gif,
                          api_name="steer_animation", **sampling)
     class_grid_button.click(class_by_seed, [model, first_seed, num_seeds, truncation], class_grid,
                             api_name="class_grid", **sampling)
-    return {"sliders": sliders, "steered": steered, "class_grid": class_grid}
+    return {"sliders": sliders, "steered": steered, "class_grid": class_grid, "steered_sound_fold": steered_sound_fold,
+            "steered_sound": steered_sound}

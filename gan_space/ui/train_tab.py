@@ -25,11 +25,25 @@ from .common import AppContext
 from .jobs import JobSnapshot, TrainingJob
 from .models import BUILTIN_DATASETS, check_run_name, latest_generator_folder, mark_owner, may_use
 from .runs import PREVIEW, RUN_NAME, STATUS, RunHandlers
+from .sounds import PLAYER_OUTPUTS, TrainPlayers, train_players
 
 UPLOAD = "upload images or a .zip"
+UPLOAD_SOUNDS = "upload sounds or a .zip"
 HUB_DATASET = "Hugging Face dataset"
-SOURCES = (*BUILTIN_DATASETS, UPLOAD, HUB_DATASET)
+SOURCES = (*BUILTIN_DATASETS, UPLOAD, UPLOAD_SOUNDS, HUB_DATASET)
 POINT_SETS = names.BUILTIN_POINT_SETS
+SOUND_SOURCES = (*names.BUILTIN_SOUND_SETS, UPLOAD_SOUNDS)  # trained as spectrogram pictures
+UPLOADS = (UPLOAD, UPLOAD_SOUNDS)
+# The status line while sounds load (the built-in ones are made by eSpeak NG the first time, then cached).
+SOUND_DECODING = {UPLOAD_SOUNDS: "Decoding the sounds into spectrograms"}
+SOUND_DECODING.update({name: f"Making {name} (the first time, then cached) and their spectrograms"
+                       for name in names.BUILTIN_SOUND_SETS})
+# What each upload choice takes: the upload box's label and file types.
+UPLOAD_KINDS = {
+    UPLOAD: ("Images or one .zip (sub-folders in the .zip are classes)", ["image", ".zip"]),
+    UPLOAD_SOUNDS: ("Sound files (WAV, FLAC, OGG, MP3) or one .zip of them (sub-folders are classes)",
+                    ["audio", ".zip"]),
+}
 
 LOG_EVERY = 5  # steps between progress events: smooth curves, a live status line
 MAX_CURVE_POINTS = 400  # longer curves are thinned before they go to the browser
@@ -72,27 +86,42 @@ def _safe_file_name(name: str) -> str:
     return safe[: len(safe) - len(Path(safe).suffix)][:100] + suffix  # file systems allow 255 bytes a name
 
 
-def copy_uploads(files: list | None, data_dir: Path) -> str:
+def copy_uploads(files: list | None, data_dir: Path, what: str = "images") -> str:
     """Uploaded files -> the run's own data folder (so Resume works after the session
-    ends). Returns what `load_dataset` reads: the folder, or the one .zip file."""
+    ends). Returns what `load_dataset` reads: the folder, or the one .zip file.
+    what: "images" or "sounds", for the messages."""
     paths = [Path(getattr(f, "name", f)) for f in (files or []) if f]
     if not paths:
-        raise ValueError("no files uploaded: add image files or one .zip of images, or pick a built-in dataset")
+        noun = "sound files" if what == "sounds" else "image files"
+        raise ValueError(f"no files uploaded: add {noun} or one .zip of {what}, or pick a built-in dataset")
     zips = [p for p in paths if p.suffix.lower() == ".zip"]
     if zips and len(paths) > 1:
-        raise ValueError(f"upload either one .zip of images or image files, not both ({len(zips)} .zip among "
+        raise ValueError(f"upload either one .zip of {what} or {what[:-1]} files, not both ({len(zips)} .zip among "
                          f"{len(paths)} files)")
     if data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
     if zips:
-        target = data_dir / "images.zip"
+        target = data_dir / f"{what}.zip"
         shutil.copyfile(zips[0], target)
         return str(target)
     for index, path in enumerate(paths):
         # Numbered so two uploads with the same name cannot overwrite each other.
         shutil.copyfile(path, data_dir / f"{index:05d}-{_safe_file_name(path.name)}")
     return str(data_dir)
+
+
+def check_upload_kind(dataset: str, source: str) -> None:
+    """The uploaded files are what the data choice says: sounds for UPLOAD_SOUNDS, else not sounds
+    (by their names, gan_space.data.is_sound_source); ValueError naming the other choice."""
+    from gan_space.data import is_sound_source
+
+    sounds = is_sound_source(source)
+    if dataset == UPLOAD_SOUNDS and not sounds:
+        raise ValueError(f"the uploaded files are not sound files (WAV, FLAC, OGG, MP3): choose {UPLOAD!r} for "
+                         f"pictures, or upload sounds")
+    if dataset != UPLOAD_SOUNDS and sounds:
+        raise ValueError(f"the uploaded files are sounds: choose {UPLOAD_SOUNDS!r} in the Train tab to train on them")
 
 
 def hub_dataset_id(name: str | None) -> str:
@@ -189,7 +218,8 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
     if name:
         check_run_name(name)
     else:
-        base = dataset if dataset in builtin else "upload" if dataset == UPLOAD else hub_id.split("/")[1]
+        base = (dataset if dataset in builtin else "upload" if dataset == UPLOAD else "sounds"
+                if dataset == UPLOAD_SOUNDS else hub_id.split("/")[1])
         name = unique_run_name(runs_dir, base)
     run_dir = context.paths.run_dir(name)
     if not may_use(run_dir, owner):  # another session's run: nothing about it is told
@@ -202,7 +232,10 @@ def build_new_trainer(context: AppContext, dataset: str, upload, hf_dataset: str
         run_dir.mkdir(parents=True, exist_ok=True)
         if created:
             mark_owner(run_dir, owner)
-        source = dataset if dataset in builtin else hub_id or copy_uploads(upload, run_dir / "data")
+        source = dataset if dataset in builtin else hub_id
+        if dataset in UPLOADS:
+            source = copy_uploads(upload, run_dir / "data", "sounds" if dataset == UPLOAD_SOUNDS else "images")
+            check_upload_kind(dataset, source)
         if upload_b is not None:
             settings = {**settings, "dataset_b": copy_uploads(upload_b, run_dir / "data-b")}
         config = TrainConfig.for_dataset(source, out_dir=str(run_dir),
@@ -381,10 +414,11 @@ class TrainProgress:
     'offsetWidth')". Shown again with the new table, the plot redraws with its new legend.
     """
 
-    def __init__(self, job=None):  # (the job: this view needs only its snapshots)
+    def __init__(self, job=None):  # (the job: whether its run makes sounds; the rest is in its snapshots)
         self.sent_points = self.sent_quality = -1
         self.losses = self.probabilities = None
         self.quality = self.frechet = gr.update(visible="hidden")
+        self.players = TrainPlayers(job)  # a run on sounds: its first fixed latents heard
 
     def __call__(self, snapshot: JobSnapshot) -> dict:
         reading = gr.skip()
@@ -400,7 +434,7 @@ class TrainProgress:
                 self.frechet = gr.update(value=distances, visible=True)
         self.sent_quality = len(snapshot.quality)
         updates = dict(losses=self.losses, probabilities=self.probabilities, quality=self.quality,
-                       frechet=self.frechet, reading=reading)
+                       frechet=self.frechet, reading=reading, **self.players(snapshot))
         self.quality = self.frechet = gr.skip()
         return updates
 
@@ -411,8 +445,21 @@ class TrainProgress:
 
 def is_pictures(dataset: str) -> bool:
     """Colour pictures of a free size (the emoji, uploads, Hub datasets): what a time budget and a
-    resolution suit; the digits (8x8) and 2-D points train in a minute or two by steps."""
-    return dataset not in POINT_SETS and dataset != "digits"
+    resolution suit; the digits (8x8) and 2-D points train in a minute or two by steps, and sounds
+    are spectrogram pictures of their own sizes (64 or 128 px: gan_space.data.sound_pictures)."""
+    return dataset not in POINT_SETS and dataset != "digits" and dataset not in SOUND_SOURCES
+
+
+def takes_time_budget(dataset: str) -> bool:
+    """Data a run suits a time budget for: pictures, and sounds (their spectrograms train as long)."""
+    return is_pictures(dataset) or dataset in SOUND_SOURCES
+
+
+def preset_source(dataset: str) -> str:
+    """What stands for the data choice in TrainConfig.for_dataset (an upload is not there yet)."""
+    if dataset in BUILTIN_DATASETS:
+        return dataset
+    return names.BUILTIN_SOUND_SETS[0] if dataset == UPLOAD_SOUNDS else "uploaded-images"
 
 
 def preset_values(dataset: str, hosting: Hosting | None = None):
@@ -424,11 +471,11 @@ def preset_values(dataset: str, hosting: Hosting | None = None):
     from gan_space.models import family_names, image_resolutions
     from gan_space.training import TrainConfig
 
-    preset = TrainConfig.for_dataset(dataset if dataset in BUILTIN_DATASETS else "uploaded-images").to_dict()
+    preset = TrainConfig.for_dataset(preset_source(dataset)).to_dict()
     proposed = (hosting or Hosting()).defaults.picture_resolution
-    if proposed and is_pictures(dataset):
+    if proposed and is_pictures(dataset):  # (sounds keep their spectrogram size: 64 or 128)
         preset["resolution"] = proposed
-    choices = {"arch": family_names(dataset_kind(dataset if dataset in BUILTIN_DATASETS else "uploaded-images")),
+    choices = {"arch": family_names(dataset_kind(preset_source(dataset))),
                "resolution": image_resolutions()}
     return tuple(gr.update(choices=choices[name], value=preset[name]) if name in choices else preset[name]
                  for name in PRESET_FIELDS)
@@ -436,17 +483,20 @@ def preset_values(dataset: str, hosting: Hosting | None = None):
 
 def minutes_value(dataset: str, hosting: Hosting | None = None):
     """The "Train for (minutes)" box for this data: on a Space, the hardware's time budget for pictures
-    and blank (the preset's steps) for the rest; locally left as the user has it."""
+    and sounds, and blank (the preset's steps) for the rest; locally left as the user has it."""
     defaults = (hosting or Hosting()).defaults
     if defaults.picture_minutes is None:
         return gr.skip()
-    return defaults.picture_minutes if is_pictures(dataset) else None
+    return defaults.picture_minutes if takes_time_budget(dataset) else None
 
 
 def source_field_updates(dataset: str):
-    """Show the upload box or the dataset-id box, and hide image settings for 2-D points."""
+    """Show the upload box (for pictures or sounds) or the dataset-id box, and hide image settings for 2-D points."""
     images = dataset not in POINT_SETS
-    return (gr.update(visible=dataset == UPLOAD), gr.update(visible=dataset == HUB_DATASET),
+    label, file_types = UPLOAD_KINDS.get(dataset, UPLOAD_KINDS[UPLOAD])
+    upload = gr.update(visible=True, label=label, file_types=file_types) if dataset in UPLOADS else gr.update(
+        visible=False)
+    return (upload, gr.update(visible=dataset == HUB_DATASET),
             *[gr.update(visible=images) for _ in IMAGE_ONLY_FIELDS])
 
 
@@ -454,9 +504,13 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
             dataset = gr.Radio(list(SOURCES), value="digits", label="Data",
-                               info="digits: 8x8 handwritten digits · ring8, grid25: 2-D mixtures of Gaussians · moons, spiral: 2-D shapes")
-            upload = gr.File(label="Images or one .zip (sub-folders in the .zip are classes)",
-                             file_count="multiple", file_types=["image", ".zip"], visible=False)
+                               info="digits: 8x8 handwritten digits · ring8, grid25: 2-D mixtures of Gaussians · "
+                                    "moons, spiral: 2-D shapes · spoken-digits: 'zero' to 'nine' said by eSpeak NG, "
+                                    "trained as spectrograms (sounds)")
+            # The server checks an upload against these types (an API client's too): both kinds; the
+            # page narrows the picker to the chosen kind (source_field_updates).
+            upload = gr.File(label=UPLOAD_KINDS[UPLOAD][0], file_count="multiple",
+                             file_types=["image", "audio", ".zip"], visible=False, elem_id="train-upload")
             hf_dataset = gr.Textbox(label="Hugging Face dataset id", placeholder="owner/name", visible=False,
                                     info="image files or a .zip of images in a dataset repository (needs the network)")
             run_name = gr.Textbox(label="Run name", placeholder="blank: a new name like digits-3f9a1c2e",
@@ -508,8 +562,10 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                                                 "change the budget, optimisation and loss weights, not the data, "
                                                 "networks or task")
         with gr.Column(scale=3, min_width=320):
-            grid = gr.Image(label="Samples of fixed latents (2-D data: real in blue, generated in orange)",
+            grid = gr.Image(label="Samples of fixed latents (2-D data: real in blue, generated in orange; sounds: "
+                                  "spectrograms, high frequencies at the top)",
                             type="pil", format="png", interactive=False, elem_id="train-grid", height=480)
+            players = train_players()  # a run on sounds: the first samples heard
             with gr.Row():
                 loss_plot = gr.LinePlot(x="step", y="value", color="curve", title="Losses", height=220,
                                         elem_id="loss-plot")
@@ -540,9 +596,16 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
         demo.load(minutes_for, dataset, minutes, queue=False, api_visibility="private")
 
     # New outputs go last: API clients read the status at index 3 and the run name at 4.
-    progress_outputs = [grid, loss_plot, probability_plot, status, run_name, quality_plot, frechet_plot, reading]
+    progress_outputs = [grid, loss_plot, probability_plot, status, run_name, quality_plot, frechet_plot, reading,
+                        *players]
+
+    def new_job(trainer, run_name, live_preview_seconds):
+        return TrainingJob(trainer, run_name, live_preview_seconds=live_preview_seconds,
+                           sound_preview_seconds=context.sound_preview_seconds)
+
     runs = RunHandlers(context, (PREVIEW, "losses", "probabilities", STATUS, RUN_NAME, "quality", "frechet",
-                                 "reading"), TrainingJob, TrainProgress, "the Generate tab works meanwhile")
+                                 "reading", *PLAYER_OUTPUTS), new_job, TrainProgress,
+                       "the Generate tab works meanwhile")
 
     # Defaults of None make these parameters optional for API clients (blank = preset).
     def start_training(dataset="digits", upload=None, hf_dataset=None, run_name=None, steps=None, batch_size=None,
@@ -551,7 +614,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
                        minutes=None, settings=None, request: gr.Request = None,
                        oauth_token: gr.OAuthToken | None = None):
         """Train a new run and stream its progress: (sample grid, loss curves, D(x)/D(G(z)) curves, status,
-        run name, diversity/coverage curves, Fréchet distance curve, reading in plain words). Blank
+        run name, diversity/coverage curves, Fréchet distance curve, reading in plain words, and for a run
+        on sounds 4 WAV clips of the first fixed latents, remade as it trains; else empty). Blank
         settings take the preset for the data. `settings`: any other TrainConfig settings, a JSON object
         by field name (e.g. {"r2_gamma": 0.2}); they win over the parameters above."""
 
@@ -565,7 +629,8 @@ def build_train_tab(context: AppContext, demo: gr.Blocks) -> TrainTab:
 
         saver = hub_saver(context, context.hub_token(oauth_token.token if oauth_token else None, None))
         yield from runs.start(request, "Loading the data and building the networks…", build, live_preview,
-                              saver=saver)
+                              saver=saver, **({"decoding": SOUND_DECODING[dataset]} if dataset in SOUND_DECODING
+                                              else {}))
 
     def resume_training(run_name=None, steps=None, live_preview=True, minutes=None, settings=None,
                         request: gr.Request = None, oauth_token: gr.OAuthToken | None = None):
