@@ -327,6 +327,9 @@ def _generate(args) -> int:
         args.num = 1 if suffix == ".wav" else 16
     if not 1 <= args.num <= 100_000:
         raise ValueError(f"--num must be from 1 to 100,000, got {args.num}")
+    if suffix not in ("", ".png", ".npy", ".wav"):  # (said before the model is loaded)
+        raise ValueError(f"--out must end in .png (a grid), .npy (raw samples) or .wav (one clip of a sound "
+                         f"generator), or name a folder (a sound generator's WAV files); got {out.name}")
     generator = _load_model(args.model, args.device)
     if getattr(generator, "is_translator", False):
         raise ValueError(f"{args.model} is an image-to-image model ({generator.config.task}): it needs pictures, not "
