@@ -85,7 +85,7 @@ def test_unpaired_styles_in_the_browser_watch_a_turn_into_b_then_apply(page, app
     expect(page.locator("#translate-grid")).to_contain_text("A | translated")
     page.locator("#translate-advanced").get_by_text("Advanced settings").click()
     expect(page.locator("#translate-resolution input")).to_have_value("64")  # the task's preset
-    page.locator("#translate-steps input").fill("30")
+    page.locator("#translate-steps input").fill("12")
     page.locator("#translate-batch input").fill("4")
     page.locator("#translate-resolution input").fill("16")
     page.get_by_label("Run name").last.fill("browser-unpaired")
@@ -94,7 +94,7 @@ def test_unpaired_styles_in_the_browser_watch_a_turn_into_b_then_apply(page, app
     page.locator("#translate-train").click()  # the built-in styles: Noto emoji -> flat emoji
     sources = distinct_sources(page, "#translate-grid img", 2)
     page.wait_for_function(
-        "() => /finished 30 steps/.test(document.querySelector('#translate-status textarea').value)",
+        "() => /finished 12 steps/.test(document.querySelector('#translate-status textarea').value)",
         timeout=300_000)
     first, last = (page.request.get(source).body() for source in (sources[0], sources[-1]))
     assert first != last  # the held-out translations changed as it trained
