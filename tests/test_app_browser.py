@@ -96,7 +96,7 @@ def test_train_on_digits_watch_it_stream_stop_then_generate(page, app_server, tm
 
     # Then the shipped model: a grid of digits, and its PNG download.
     model.click()
-    page.get_by_role("option", name="digits (shipped)").click()
+    page.get_by_role("option", name="digits (shipped)", exact=True).click()
     page.wait_for_function("() => document.querySelector('#model-info').innerText.includes('MLPGenerator')")
     before = page.locator("#generate-grid img").get_attribute("src")
     page.get_by_role("button", name="Generate", exact=True).click()

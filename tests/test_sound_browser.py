@@ -71,7 +71,7 @@ def test_train_on_sounds_hear_the_players_then_generate_and_morph_clips(page, ap
 
     # A picture generator: the sound folds go, and nothing in the page breaks
     page.get_by_label("Generator").click()
-    page.get_by_role("option", name="digits (shipped)").click()
+    page.get_by_role("option", name="digits (shipped)", exact=True).click()
     page.wait_for_function("() => document.querySelector('#model-info').innerText.includes('MLPGenerator')")
     expect(page.locator("#generate-sounds")).to_be_hidden()
     expect(page.locator("#morph-sounds")).to_be_hidden()
