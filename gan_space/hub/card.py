@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..generator_output import generator_output
-from .record import hub_dataset_id
+from .record import record_parts
 from .repos import SAMPLE_GRID_NAME, SUMMARY_NAME
 
 NUM_GRID_IMAGES, NUM_GRID_POINTS = 64, 2500  # a grid of images; a scatter plot of points
@@ -49,12 +49,8 @@ def model_card(repo_id: str, generator, record: dict, *, license: str = "apache-
 
     config = {k: v for k, v in generator.config.items() if not k.startswith("_")}
     class_name = type(generator).__name__
-    train_config = record.get("train_config") or {}
-    summary = record.get("summary") or {}
-    quality = record.get("quality") or {}
+    train_config, summary, quality, dataset, hub_dataset = record_parts(record)
     makes_images = _makes_images(generator)
-    dataset = train_config.get("dataset")
-    hub_dataset = hub_dataset_id(dataset) if dataset else None
 
     from ..models import family_of
 

@@ -36,6 +36,15 @@ def _training_record(folder: Path, checkpoint: Path | None, weights: str) -> dic
     return record
 
 
+def record_parts(record: dict) -> tuple[dict, dict, dict, str | None, str | None]:
+    """What every model card reads of a training record: (train_config, summary, quality, the data
+    set's name, its Hub dataset id when it is one), each empty or None when the record lacks it."""
+    train_config = record.get("train_config") or {}
+    dataset = train_config.get("dataset")
+    return (train_config, record.get("summary") or {}, record.get("quality") or {}, dataset,
+            hub_dataset_id(dataset) if dataset else None)
+
+
 def public_dataset_name(dataset: str) -> str:
     """A built-in or Hub dataset id as it is; a local folder or file by its name only."""
     from ..data import BUILTIN_DATASETS

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 from .card import _quality_lines, _training_lines, _weights_row
-from .record import hub_dataset_id
+from .record import record_parts
 from .repos import SAMPLE_GRID_NAME, SUMMARY_NAME, _endpoint
 
 SOUND_SAMPLES_FOLDER = "samples"
@@ -71,11 +71,7 @@ def sound_model_card(repo_id: str, generator, record: dict, samples: list[str], 
     settings = sound_settings(generator)
     config = generator.config
     class_name = type(generator).__name__
-    train_config = record.get("train_config") or {}
-    summary = record.get("summary") or {}
-    quality = record.get("quality") or {}
-    dataset = train_config.get("dataset")
-    hub_dataset = hub_dataset_id(dataset) if dataset else None
+    train_config, summary, quality, dataset, hub_dataset = record_parts(record)
     tags = ["gan", "gan_space", "pytorch", *family_of(generator).tags, *SOUND_TAGS]
     if config.get("num_classes"):
         tags.append("class-conditional")

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from .card import _duration
-from .record import RECORD_KEYS, hub_dataset_id
+from .record import RECORD_KEYS, record_parts
 from .repos import SAMPLE_GRID_NAME, SUMMARY_NAME
 
 def stage_translator(generator, folder: Path, checkpoint: Path | None, staging: Path, repo_id: str, record: dict, *,
@@ -60,11 +60,7 @@ def translator_model_card(repo_id: str, generator, record: dict, *, has_picture:
     config = generator.config
     task, scale = get_task(config.task), config.scale
     class_name = type(generator).__name__
-    train_config = record.get("train_config") or {}
-    summary = record.get("summary") or {}
-    quality = record.get("quality") or {}
-    dataset = train_config.get("dataset")
-    hub_dataset = hub_dataset_id(dataset) if dataset else None
+    train_config, summary, quality, dataset, hub_dataset = record_parts(record)
     tags = ["gan", "gan_space", "pytorch", "image-to-image", task.hub_tag or "image-to-image",
             *family_of(generator).tags]
     metadata = ModelCardData(library_name="diffusers", license=license, tags=sorted(set(tags)),

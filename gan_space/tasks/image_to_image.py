@@ -33,11 +33,24 @@ SUPER_RESOLUTION_ONLY = ("blur", "noise", "jpeg")  # degradations of the input
 
 
 def check_pair_settings(config, check) -> None:
-    """The checks every image-to-image run needs; `check(name, ok, allowed)` raises the ConfigError."""
+    """The checks every image-to-image run with a pixel loss needs; `check(name, ok, allowed)` raises
+    the ConfigError."""
     check("pixel_weight", config.pixel_weight + config.adversarial_weight + config.feature_weight
           + config.perceptual_weight > 0, "above 0 when every other loss weight is 0 too: nothing would be learnt")
     check("pixel_warmup", config.pixel_warmup == 0 or config.pixel_weight > 0,
           "0 when pixel_weight is 0 (the warm-up trains with the pixel loss alone)")
+    check_picture_to_picture(config, check)
+    if config.perceptual_weight > 0:
+        from ..objectives.translation import DEFAULT_VGG_WEIGHTS, VGG_WEIGHTS_ENV, vgg_weights_path
+
+        check("perceptual_weight", vgg_weights_path() is not None,
+              f"0, unless VGG-19 weights are present: put torchvision's vgg19 'features.*' weights as a safetensors "
+              f"file at {DEFAULT_VGG_WEIGHTS} or name it in ${VGG_WEIGHTS_ENV}. Feature matching in D's features "
+              f"(feature_weight) is the perceptual term that needs no download")
+
+
+def check_picture_to_picture(config, check) -> None:
+    """The checks of every task that maps a picture to a picture (unpaired translation too)."""
     if config.task != "super-resolution":
         for name in SUPER_RESOLUTION_ONLY:
             check(name, getattr(config, name) == 0, "0: degradations are for task='super-resolution' only")
@@ -48,13 +61,6 @@ def check_pair_settings(config, check) -> None:
           "augmentations would separate them)")
     check("pack", config.pack == 1, "1 for image-to-image tasks (D judges one pair at a time)")
     check("conditional", not config.conditional, "False for image-to-image tasks: the input picture is the condition")
-    if config.perceptual_weight > 0:
-        from ..objectives.translation import DEFAULT_VGG_WEIGHTS, VGG_WEIGHTS_ENV, vgg_weights_path
-
-        check("perceptual_weight", vgg_weights_path() is not None,
-              f"0, unless VGG-19 weights are present: put torchvision's vgg19 'features.*' weights as a safetensors "
-              f"file at {DEFAULT_VGG_WEIGHTS} or name it in ${VGG_WEIGHTS_ENV}. Feature matching in D's features "
-              f"(feature_weight) is the perceptual term that needs no download")
 
 
 def load_pictures(config, cache_dir=None, progress=None, token=None, source: str | None = None):

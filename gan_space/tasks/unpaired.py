@@ -13,6 +13,7 @@ next to the untranslated A pictures' (is the output closer to B?), and where the
 known to align (the built-in emoji styles, aligned by code point) the distance of each
 translation to its true counterpart (PSNR, SSIM: is the content kept?)."""
 
+from .image_to_image import check_picture_to_picture
 from .registry import Task, register_task
 
 # CUT at 64 px in CPU minutes; anything the user sets wins. Least-squares GAN as in CycleGAN and
@@ -48,11 +49,7 @@ def load_domains(config, cache_dir=None, progress=None, token=None):
 def check_settings(config, check) -> None:
     check("dataset_b", isinstance(config.dataset_b, str) and config.dataset_b.strip() != "",
           "name domain B (the style to translate into): a built-in, a folder, a .zip or a Hugging Face dataset id")
-    check("resolution", isinstance(config.resolution, int) and 16 <= config.resolution <= 256
-          and config.resolution % 8 == 0, "a multiple of 8 from 16 to 256 for unpaired translation")
-    check("augment", config.augment in ("none", "flip"), "'none' or 'flip' for unpaired translation")
-    check("pack", config.pack == 1, "1 for unpaired translation")
-    check("conditional", not config.conditional, "False for unpaired translation: the input picture is the condition")
+    check_picture_to_picture(config, check)
     check("pixel_warmup", config.pixel_warmup == 0, "0 for unpaired translation (there is no target to warm up on)")
 
 

@@ -310,8 +310,7 @@ def build_translate_tab(context: AppContext, demo: gr.Blocks):
         return (chosen.help, gr.update(visible=scaled), gr.update(visible=degraded),
                 gr.update(value=UPLOAD) if chosen.pairs_from_data and not unpaired else gr.skip(),
                 gr.update(visible=unpaired), gr.update(visible=unpaired and source_b == UPLOAD),
-                gr.update(label="Held-out pictures: A | translated | " + ("B (its counterpart, where known)"
-                                                                          if unpaired else "target")
+                gr.update(label="Held-out pictures: A | translated | B (its counterpart, where known)"
                           if unpaired else "Held-out pictures: input | output | target"),
                 *[gr.update(visible=not unpaired)] * 4)
 
