@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .names import DIRECTIONS
 from .pairs import match_channels, sketch, to_float
 
 DEFAULT_TILE = 128  # input pixels a side per tile
@@ -45,8 +46,8 @@ def translate(generator, condition: torch.Tensor) -> torch.Tensor:
 def in_direction(generator, direction: str = "AtoB"):
     """The model that translates in `direction`: "AtoB" the model itself, "BtoA" the reverse of a
     model that learnt both (unpaired translation with CycleGAN: `translator("BtoA")`)."""
-    if direction not in ("AtoB", "BtoA"):
-        raise ValueError(f"direction must be AtoB or BtoA, got {direction!r}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be {' or '.join(DIRECTIONS)}, got {direction!r}")
     if callable(getattr(generator, "translator", None)):  # unpaired translators know their directions
         return generator.translator(direction)
     if direction == "BtoA":
