@@ -35,6 +35,7 @@ from safetensors.torch import load_file, save_file
 from .data import BUILTIN_IMAGE_SETS, CACHE_META, CACHE_VERSION, load_dataset, mel_settings_of_record
 from .names import BUILTIN_SOUND_SETS
 from .models import discriminator_classes, generator_classes
+from .models.vocoder import VOCODER_FILE
 from .pairs import HELD_OUT_FILE, HeldOut
 
 KEEP_CHECKPOINTS = 2
@@ -264,6 +265,9 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu"):
         more = ", ..." if len(missing) > 3 else ""
         raise ModelLoadError(f"{mismatch} (no weights for {', '.join(missing[:3])}{more})")
     generator.sound_record = read_sound_record(folder)  # None: it makes pictures
+    # Its own vocoder (`train-vocoder --out`): beside its weights, or in the run folder it was named by.
+    generator.vocoder_file = next((place / VOCODER_FILE for place in (folder, Path(path))
+                                   if (place / VOCODER_FILE).is_file()), None)
     return generator.to(device).eval()
 
 

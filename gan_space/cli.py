@@ -2,6 +2,7 @@
 
     train     train a GAN on a built-in set, a folder, a .zip or a Hugging Face dataset
     generate  sample a trained generator into a PNG grid or a .npy array (a sound generator: WAV files)
+    train-vocoder  a GAN vocoder (spectrograms to waveforms) on a sound set, for a sound generator
     info      what a model is and how it was trained
     score     Fréchet distance and KID of a generator's samples against real pictures
     families  the network families and what they take
@@ -75,6 +76,24 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--truncation", type=float, default=1.0, help="1 = off; lower = less variety")
     generate.add_argument("--class", dest="class_label", type=int, help="class to sample (conditional models)")
     generate.add_argument("--device", default="cpu")
+    generate.add_argument("--inverter", choices=names.SOUND_INVERTERS, default="auto",
+                          help="a sound generator: how its spectrograms become sound (auto: its own vocoder, else the "
+                               "shipped speech vocoder when it reads them, else Griffin-Lim)")
+
+    vocoder = verbs.add_parser("train-vocoder", help="train a GAN vocoder for a sound generator", description=(
+        "Train a small GAN vocoder (MelGAN/HiFi-GAN style) that turns spectrogram pictures into waveforms, on the "
+        "clips of a sound set; it writes OUT/vocoder.safetensors. With --out a sound generator's run or generator "
+        "folder, the vocoder reads that generator's spectrograms and becomes its own: generate, the app and a Hub "
+        "push use it. The last tenth of the clips is held out and the end says how the vocoder and Griffin-Lim "
+        "bring them back."))
+    vocoder.add_argument("--dataset", required=True, help="spoken-digits, or a folder or .zip of sound files")
+    vocoder.add_argument("--out", required=True, help="a folder: a sound generator's run or generator folder, or a new one")
+    vocoder.add_argument("--minutes", type=float, help="train this long (default 20 when --steps is not given)")
+    vocoder.add_argument("--steps", type=int, help="train this many steps (with --minutes: whichever ends first)")
+    vocoder.add_argument("--resolution", type=int, choices=(64, 128),
+                         help="the spectrogram size when --out holds no sound generator (default 64)")
+    vocoder.add_argument("--batch-size", type=int, default=16)
+    vocoder.add_argument("--seed", type=int, default=0)
 
     info = verbs.add_parser("info", help="describe a model or run")
     info.add_argument("--model", required=True, help="a run folder or a generator folder")
@@ -352,16 +371,17 @@ def _generate(args) -> int:
 def _generate_sounds(args, generator, out: Path) -> int:
     """A sound generator's clips: one .wav file, or a folder of them with their spectrograms."""
     from .sound.wav import write_wav
-    from .sound_pipeline import SPECTROGRAM_GRID_NAME, generate_sounds_and_pictures, write_sounds
+    from .sound_pipeline import SPECTROGRAM_GRID_NAME, generate_sounds_and_pictures, generator_inverter, write_sounds
 
+    made_by = f"sound by {generator_inverter(generator, args.inverter).label}"  # (a vocoder is loaded once, cached)
     if out.suffix.lower() == ".wav":
         if args.num != 1:
             raise ValueError(f"a .wav file holds one clip: for --num {args.num} give a folder as --out")
         clips, rate, _ = generate_sounds_and_pictures(generator, 1, seed=args.seed, truncation=args.truncation,
-                                                      labels=args.class_label)
+                                                      labels=args.class_label, inverter=args.inverter)
         out.parent.mkdir(parents=True, exist_ok=True)
         write_wav(out, clips[0], rate)
-        print(f"wrote a {len(clips[0]) / rate:g} s clip at {rate} Hz to {out}")
+        print(f"wrote a {len(clips[0]) / rate:g} s clip at {rate} Hz to {out} ({made_by})")
         return 0
     if out.suffix:
         raise ValueError(f"--out for a sound generator is a .wav file (one clip), a folder (WAV files), or a .png "
@@ -369,10 +389,31 @@ def _generate_sounds(args, generator, out: Path) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} exists and is not a folder")
     clips, rate, pictures = generate_sounds_and_pictures(generator, args.num, seed=args.seed,
-                                                         truncation=args.truncation, labels=args.class_label)
+                                                         truncation=args.truncation, labels=args.class_label,
+                                                         inverter=args.inverter)
     written = write_sounds(clips, rate, out, pictures=pictures)
     print(f"wrote {len(written)} clips of {clips.shape[1] / rate:g} s at {rate} Hz to {out}/ "
-          f"({written[0].name} ...) and their spectrograms to {out / SPECTROGRAM_GRID_NAME}")
+          f"({written[0].name} ...; {made_by}) and their spectrograms to {out / SPECTROGRAM_GRID_NAME}")
+    return 0
+
+
+def _train_vocoder(args) -> int:
+    from .checkpoints import ModelLoadError, sound_settings
+    from .data.sound_pictures import mel_settings_for
+    from .vocoder_training import VocoderTraining, train_vocoder
+
+    out = Path(os.path.expanduser(args.out))
+    try:
+        settings = sound_settings(out) if out.is_dir() else None  # a sound generator's folder: its transform
+    except ModelLoadError:
+        settings = None  # a folder without a generator
+    if settings is not None and args.resolution and args.resolution != settings.n_mels:
+        raise ValueError(f"{out} holds a generator of {settings.n_mels} px spectrograms: its vocoder must read those, "
+                         f"not --resolution {args.resolution} (leave --resolution out)")
+    settings = settings or mel_settings_for(args.resolution or 64)
+    minutes = args.minutes if args.minutes is not None or args.steps is not None else 20.0
+    train_vocoder(args.dataset, out, VocoderTraining(steps=args.steps, minutes=minutes, batch_size=args.batch_size,
+                                                     seed=args.seed, settings=settings))
     return 0
 
 
@@ -604,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handlers = {"train": _train, "generate": _generate, "info": _info, "push": _push, "pull": _pull, "apply": _apply,
                 "families": _families, "score": _score, "doctor": _doctor, "export": _export,
-                "classify-test": _classify_test}
+                "classify-test": _classify_test, "train-vocoder": _train_vocoder}
     try:
         return handlers[args.verb](args)
     except HubError as error:  # the message says what went wrong and what to do; it never holds a token

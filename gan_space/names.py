@@ -34,6 +34,9 @@ BUILTIN_POINT_SETS = MIXTURE_SETS + ("moons", "spiral")
 # Built-in sounds (gan_space.data.spoken_digits makes them with eSpeak NG, on first use); they
 # train as spectrogram pictures (gan_space.data.sound_pictures)
 BUILTIN_SOUND_SETS = ("spoken-digits",)
+# How a sound generator's spectrograms become sound: a vocoder when there is one for them, else
+# Griffin-Lim ("auto"), or one of the two by name.
+SOUND_INVERTERS = ("auto", "vocoder", "griffin-lim")
 # What the trainer and the Train tab offer
 BUILTIN_DATASETS = BUILTIN_IMAGE_SETS + BUILTIN_POINT_SETS + BUILTIN_SOUND_SETS
 # Built-in sequences for next-frame prediction (gan_space.data.sequences makes them, on the fly)

@@ -1,13 +1,18 @@
 """Sounds from a sound generator: a generator trained on spectrogram pictures (SpecGAN; its
-folder's sound.json, gan_space.checkpoints.sound_settings) makes pictures, and Griffin-Lim
-(gan_space.sound) turns them into clips.
+folder's sound.json, gan_space.checkpoints.sound_settings) makes pictures, and an inverter
+turns them into clips: a GAN vocoder (gan_space.models.vocoder) when there is one for the
+generator's transform, else Griffin-Lim (gan_space.sound).
 
     from gan_space.checkpoints import load_generator
     from gan_space.sound_pipeline import generate_sounds, write_sounds
 
     generator = load_generator("runs/spoken-digits")
-    clips, sample_rate = generate_sounds(generator, num=16, seed=0)
+    clips, sample_rate = generate_sounds(generator, num=16, seed=0)   # inverter="auto"
     write_sounds(clips, sample_rate, "sounds/")
+
+Which vocoder "auto" takes: the generator's own (vocoder.safetensors in its folder, from
+`python -m gan_space train-vocoder`), else the shipped speech vocoder (trained on the built-in
+spoken digits) when the generator's transform is the one it reads; otherwise Griffin-Lim.
 """
 
 import os
@@ -17,12 +22,19 @@ import numpy as np
 import torch
 
 from .checkpoints import sound_settings
+from .models.vocoder import SoundInverter, sound_inverter
 from .sampling import generate, image_grid, interpolate
-from .sound.spectrogram import MelSettings, picture_to_sound
+from .sound.spectrogram import MelSettings
 from .sound.wav import write_wav
 
 SPECTROGRAM_GRID_NAME = "spectrograms.png"
 MAX_SOUNDS = 10_000  # clips one call makes at most (each 1 s clip is 64 kB as float32)
+
+
+def generator_inverter(generator, choice: str = "auto", iterations: int | None = None) -> SoundInverter:
+    """sound_inverter for a loaded sound generator (its own vocoder file counts)."""
+    return sound_inverter(generator_mel_settings(generator), choice, getattr(generator, "vocoder_file", None),
+                          iterations)
 
 
 def generator_mel_settings(generator) -> MelSettings:
@@ -34,42 +46,40 @@ def generator_mel_settings(generator) -> MelSettings:
     return settings
 
 
-def pictures_to_clips(pictures: torch.Tensor, settings: MelSettings, iterations: int | None = None) -> np.ndarray:
-    """Spectrogram pictures in [-1, 1] (N, 1, H, W) -> float32 clips (N, samples) by Griffin-Lim.
-    One picture at a time: Griffin-Lim's starting phases are drawn for the whole array it is
-    given, so a picture inverted alone always gives the same clip, in whatever batch it came."""
-    array = pictures.detach().float().cpu().numpy()
-    clips = np.empty((len(array), settings.samples), np.float32)
-    for index, picture in enumerate(array):
-        clips[index] = picture_to_sound(picture, settings, iterations=iterations)
-    return clips
+def pictures_to_clips(pictures: torch.Tensor, settings: MelSettings, iterations: int | None = None,
+                      inverter: SoundInverter | None = None) -> np.ndarray:
+    """Spectrogram pictures in [-1, 1] (N, 1, H, W) -> float32 clips (N, samples), by `inverter`
+    (default: Griffin-Lim with `iterations`)."""
+    return (inverter or SoundInverter(settings, iterations=iterations))(pictures)
 
 
 def generate_sounds(generator, num: int = 16, seed: int = 0, truncation: float = 1.0, labels=None,
-                    iterations: int | None = None) -> tuple[np.ndarray, int]:
+                    iterations: int | None = None, inverter: str = "auto") -> tuple[np.ndarray, int]:
     """(float32 clips (num, samples) in [-1, 1], sample rate): sample i from latent seed seed + i
-    (as gan_space.sampling.generate), its spectrogram turned into sound by Griffin-Lim
-    (`iterations`, default the transform's own)."""
-    return generate_sounds_and_pictures(generator, num, seed, truncation, labels, iterations)[:2]
+    (as gan_space.sampling.generate), its spectrogram turned into sound by `inverter` (one of
+    SOUND_INVERTERS; Griffin-Lim with `iterations`, default the transform's own)."""
+    return generate_sounds_and_pictures(generator, num, seed, truncation, labels, iterations, inverter)[:2]
 
 
 def generate_sounds_and_pictures(generator, num: int = 16, seed: int = 0, truncation: float = 1.0, labels=None,
-                                 iterations: int | None = None) -> tuple[np.ndarray, int, torch.Tensor]:
+                                 iterations: int | None = None, inverter: str = "auto"
+                                 ) -> tuple[np.ndarray, int, torch.Tensor]:
     """As generate_sounds, with the spectrogram pictures the clips came from ((num, 1, H, W) in [-1, 1])."""
     if not 1 <= num <= MAX_SOUNDS:
         raise ValueError(f"num must be from 1 to {MAX_SOUNDS:,}, got {num}")
-    settings = generator_mel_settings(generator)
+    invert = generator_inverter(generator, inverter, iterations)
     pictures = generate(generator, num, seed=seed, truncation=truncation, labels=labels)
-    return pictures_to_clips(pictures, settings, iterations), settings.sample_rate, pictures
+    return invert(pictures), invert.settings.sample_rate, pictures
 
 
 def sound_morph(generator, seed_a: int, seed_b: int, steps: int = 8, method: str = "slerp", truncation: float = 1.0,
-                label: int | None = None, iterations: int | None = None) -> tuple[list[np.ndarray], int]:
+                label: int | None = None, iterations: int | None = None,
+                inverter: str = "auto") -> tuple[list[np.ndarray], int]:
     """A sound morph: ([`steps` float32 clips along the latent path from seed_a's sample to
     seed_b's], sample rate). Its ends are exactly the samples of those seeds."""
-    settings = generator_mel_settings(generator)
+    invert = generator_inverter(generator, inverter, iterations)
     pictures = interpolate(generator, seed_a, seed_b, frames=steps, method=method, truncation=truncation, label=label)
-    return list(pictures_to_clips(pictures, settings, iterations)), settings.sample_rate
+    return list(invert(pictures)), invert.settings.sample_rate
 
 
 def spectrogram_grid(pictures: torch.Tensor, columns: int | None = None):
@@ -95,5 +105,5 @@ def write_sounds(clips, sample_rate: int, folder: str | os.PathLike, prefix: str
     return paths
 
 
-__all__ = ["SPECTROGRAM_GRID_NAME", "generator_mel_settings", "pictures_to_clips", "generate_sounds",
+__all__ = ["SPECTROGRAM_GRID_NAME", "generator_inverter", "generator_mel_settings", "pictures_to_clips", "generate_sounds",
            "generate_sounds_and_pictures", "sound_morph", "spectrogram_grid", "write_sounds"]

@@ -24,6 +24,7 @@ LAYERS = [
     # side; sound_pipeline: a sound generator's pictures as sound
     ("hub", ["gan_space.hub", "gan_space.hub.*"]),  # push, pull, cards; a local folder or a Hub id
     ("jobs", ["gan_space.training", "gan_space.diagnostics", "gan_space.held_out", "gan_space.translation",
+              "gan_space.vocoder_training",
               "gan_space.networks"]),
     ("runs", ["gan_space.checkpoints"]),  # the one module that reads and writes a run folder
     ("models", ["gan_space.models", "gan_space.models.*"]),  # network families and their registry

@@ -136,10 +136,12 @@ def _check_generator_config(path: Path, repo_id: str) -> None:
 def _download_names(prefix: str) -> list[str]:
     """Exact file names (no wildcards), so nothing else, above all no pickle, is ever fetched."""
     from ..checkpoints import SOUND_NAME, WEIGHTS_NAME
+    from ..models.vocoder import VOCODER_FILE
 
-    # sound.json: a sound generator's spectrogram transform (JSON, checked when the generator loads).
-    return [prefix + "config.json", prefix + WEIGHTS_NAME, prefix + SOUND_NAME, "README.md", SAMPLE_GRID_NAME,
-            SUMMARY_NAME, "discriminator/config.json", "discriminator/" + WEIGHTS_NAME]
+    # sound.json: a sound generator's spectrogram transform (JSON, checked when the generator loads);
+    # vocoder.safetensors: its own vocoder, if it was pushed with one.
+    return [prefix + "config.json", prefix + WEIGHTS_NAME, prefix + SOUND_NAME, prefix + VOCODER_FILE, "README.md",
+            SAMPLE_GRID_NAME, SUMMARY_NAME, "discriminator/config.json", "discriminator/" + WEIGHTS_NAME]
 
 
 def _any_layout_names() -> list[str]:

@@ -19,6 +19,7 @@ transform's settings (a batch of another size may differ in the last bits of the
 import json
 from pathlib import Path
 
+from ..models.vocoder import VOCODER_FILE, sound_inverter
 from .card import _quality_lines, _training_lines, _weights_row
 from .record import record_parts
 from .repos import SAMPLE_GRID_NAME, SUMMARY_NAME, _endpoint
@@ -43,7 +44,6 @@ def stage_sound_files(generator, staging: Path) -> list[str]:
     `staging`; returns the WAV files' repo paths."""
     from ..checkpoints import SOUND_NAME, sound_settings
     from ..sampling import generate, image_grid
-    from ..sound.spectrogram import picture_to_sound
     from ..sound.wav import write_wav
 
     settings = sound_settings(generator)  # (the record, checked)
@@ -53,9 +53,9 @@ def stage_sound_files(generator, staging: Path) -> list[str]:
     image_grid(pictures, min_cell=128, padding=2).save(staging / SAMPLE_GRID_NAME)
     names = sound_sample_names()
     (staging / SOUND_SAMPLES_FOLDER).mkdir(exist_ok=True)
+    invert = sound_inverter(settings, own_vocoder=getattr(generator, "vocoder_file", None))  # as the app and the CLI make sound
     for seed, name in enumerate(names):
-        clip = picture_to_sound(pictures[seed].float().cpu().numpy(), settings)  # (one picture: its own phases)
-        write_wav(staging / name, clip, settings.sample_rate)
+        write_wav(staging / name, invert(pictures[seed:seed + 1])[0], settings.sample_rate)
     return names
 
 
@@ -81,8 +81,10 @@ def sound_model_card(repo_id: str, generator, record: dict, samples: list[str], 
     name = repo_id.split("/")[1]
     seconds = settings.samples / settings.sample_rate
     num_parameters = sum(p.numel() for p in generator.parameters())
+    invert = sound_inverter(settings, own_vocoder=getattr(generator, "vocoder_file", None))  # as the samples were made
+    by = "Griffin-Lim" if invert.vocoder is None else f"a GAN vocoder ({invert.label})"
     what = (f"{seconds:g} s of mono sound at {settings.sample_rate:,} Hz, made as a {settings.n_mels}x"
-            f"{settings.frames} log-mel spectrogram and turned into sound by Griffin-Lim")
+            f"{settings.frames} log-mel spectrogram and turned into sound by {by}")
     # Players load their files from the repo itself (the Hub serves a card's HTML as it is, so the
     # address is absolute).
     base = f"{_endpoint(endpoint)}/{repo_id}/resolve/main"
@@ -116,7 +118,9 @@ def sound_model_card(repo_id: str, generator, record: dict, samples: list[str], 
               f"| parameters | {num_parameters:,} |",
               f"| spectrogram | {settings.n_mels} mel bands up to {settings.fmax:g} Hz, hop {settings.hop_length} "
               f"samples, {settings.db_floor:g} to {settings.db_ceiling:g} dB |",
-              f"| to sound | Griffin-Lim, {settings.griffin_lim_iterations} iterations |",
+              (f"| to sound | Griffin-Lim, {settings.griffin_lim_iterations} iterations |" if invert.vocoder is None
+               else f"| to sound | GAN vocoder: {invert.label}, {sum(p.numel() for p in invert.vocoder.parameters()):,} "
+                    "parameters |"),
               _weights_row(record, train_config)]
     if include_discriminator:
         lines.append("| discriminator | included in `discriminator/`, for fine-tuning |")
@@ -128,13 +132,16 @@ def sound_model_card(repo_id: str, generator, record: dict, samples: list[str], 
 
     lines += ["## Limitations", "",
               "A small GAN trained from scratch" + (f" on {dataset}" if dataset else "") + ": it imitates those "
-              "sounds and nothing more, and Griffin-Lim's phases add a metallic edge. GANs can drop modes (kinds of "
+              "sounds and nothing more" + (", and Griffin-Lim's phases add a metallic edge" if invert.vocoder is None
+                                             else ", and a small vocoder adds a faint buzz") + ". GANs can drop modes (kinds of "
               "sound they never make); listen to the samples before relying on it.", "",
               "## Files", "", "- `config.json`, `diffusion_pytorch_model.safetensors`: the generator",
               "- `sound.json`: how its spectrograms become sound (sample rate, clip length, mel settings)",
               f"- `{SOUND_SAMPLES_FOLDER}/`: the sounds above, WAV",
               f"- `{SAMPLE_GRID_NAME}`: the spectrograms above",
               f"- `{SUMMARY_NAME}`: training summary, settings and sound score, as JSON"]
+    if getattr(generator, "vocoder_file", None) is not None:
+        lines.append(f"- `{VOCODER_FILE}`: its own vocoder (spectrograms to waveforms), safetensors")
     if include_discriminator:
         lines.append("- `discriminator/`: the discriminator, same format")
     lines.append("")

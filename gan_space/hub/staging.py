@@ -20,6 +20,7 @@ def stage_repo_files(model_dir: str | Path, staging: str | Path, repo_id: str, *
     description of the generator for the commit message. Useful to preview a push. `endpoint`:
     the Hub the card's sound players load their files from (a sound generator's)."""
     from ..checkpoints import WEIGHTS_NAME, ModelLoadError, generator_folder, load_generator
+    from ..models.vocoder import VOCODER_FILE
 
     staging = Path(staging)
     folder = generator_folder(model_dir)
@@ -32,6 +33,8 @@ def stage_repo_files(model_dir: str | Path, staging: str | Path, repo_id: str, *
     generator = load_generator(folder)  # validates the config and the safetensors before anything is copied
     for name in ("config.json", WEIGHTS_NAME):
         shutil.copyfile(folder / name, staging / name)  # byte for byte: the pulled tensors are identical
+    if getattr(generator, "vocoder_file", None) is not None:  # a sound generator's own vocoder travels with it
+        shutil.copyfile(generator.vocoder_file, staging / VOCODER_FILE)
     if include_discriminator:
         source = checkpoint / "discriminator" if checkpoint is not None else folder / "discriminator"
         if not (source / WEIGHTS_NAME).is_file() or not (source / "config.json").is_file():
