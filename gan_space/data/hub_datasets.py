@@ -50,7 +50,7 @@ def load_hf_dataset(repo_id: str, resolution: int, channels: int, token: str | b
         # The audiofolder layout's metadata.csv, of the same commit (a picture repo's is never fetched).
         _fetch(repo_id, token, [METADATA_NAME, f"*/{METADATA_NAME}"], revision=folder.name)
         return load_hub_sounds(repo_id, folder, split, zips[0] if zips and not loose else None, resolution,
-                               channels, max_images, progress)
+                               channels, max_images, progress, workers)
     if zips and not any(is_image_name(p.name) for p in folder.rglob("*")):
         return load_image_zip(zips[0], resolution, channels, max_images, cache_dir, progress, workers)
     # The snapshot's files are links into the repo's blob folder, two levels up.
@@ -84,7 +84,7 @@ def training_split(folder: Path) -> Path:
 
 
 def load_hub_sounds(repo_id: str, snapshot: Path, split: Path, archive: Path | None, resolution: int, channels: int,
-                    max_sounds: int, progress: ProgressCallback | None = None) -> Dataset:
+                    max_sounds: int, progress: ProgressCallback | None = None, workers: int | None = None) -> Dataset:
     """The sounds of a downloaded dataset repo (its split folder, or the .zip `archive` it holds
     instead of loose files) as spectrogram pictures. DatasetError names the repo: pictures of a
     size sounds cannot have, no usable sound (with the first reasons), a bad metadata.csv."""
@@ -98,13 +98,14 @@ def load_hub_sounds(repo_id: str, snapshot: Path, split: Path, archive: Path | N
     clips = clip_settings(settings)
     if archive is not None:
         try:
-            data = load_sound_zip(archive, clips, max_sounds, progress)
+            data = load_sound_zip(archive, clips, max_sounds, progress, workers)
         except DatasetError as error:  # (it names the archive)
             raise DatasetError(f"the Hugging Face dataset {repo_id}: {error}") from None
     else:
         # The snapshot's files are links into the repo's blob folder, two levels up.
         entries = folder_entries(split, links_within=snapshot.parents[1])
-        data = decode_sound_entries(repo_id, _labelled_entries(repo_id, split, entries), clips, max_sounds, progress)
+        data = decode_sound_entries(repo_id, _labelled_entries(repo_id, split, entries), clips, max_sounds, progress,
+                                    workers)
     data.name = repo_id
     return clips_as_pictures(data, settings)
 
