@@ -60,6 +60,24 @@ def load_hf_dataset(repo_id: str, resolution: int, channels: int, token: str | b
     return dataset
 
 
+def hub_holds_sounds(repo_id: str, token: str | bool | None = None) -> bool:
+    """Whether a Hugging Face dataset repo's files are mostly sounds, by its list of files alone
+    (one request, nothing downloaded): the sound and picture files of its train/ split when it
+    has one, else of the whole repo, as load_hf_dataset reads it. A repo whose only files are
+    .zip archives cannot be told by names: False, as for a list that cannot be had (no network,
+    no such repo; loading it then says what is wrong)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        names = HfApi().list_repo_files(repo_id, repo_type="dataset", token=token)
+    except (HfHubHTTPError, OSError, ValueError):  # (ValueError: huggingface_hub's check of the id)
+        return False
+    media = [name for name in names if Path(name).suffix.lower() in IMAGE_EXTENSIONS | SOUND_EXTENSIONS]
+    in_split = [name for name in media if name_parts(name)[:1] == [TRAIN_SPLIT]]
+    return is_mostly_sounds(in_split or media)
+
+
 def _fetch(repo_id: str, token: str | bool | None, patterns: list[str], revision: str | None = None) -> Path:
     """The snapshot folder of the repo's files matching `patterns` (huggingface_hub's cache)."""
     from huggingface_hub import snapshot_download
