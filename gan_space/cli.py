@@ -257,7 +257,7 @@ def _train(args) -> int:
             trainer = Trainer.resume(out_dir, progress=progress, **settings)
         else:
             dataset = settings.pop("dataset", "digits")
-            config = TrainConfig.for_dataset(dataset, **settings)
+            config = TrainConfig.for_dataset(dataset, look_on_hub=True, **settings)  # (it is fetched next)
             trainer = Trainer(config, progress=progress)
     with _sigterm_stops(trainer):
         return _run_training(trainer)

@@ -28,8 +28,8 @@ import torch
 
 from . import checkpoints, devices, distributed, names
 from .augment import AUGMENTATIONS
-from .data import (BUILTIN_DATASETS, BUILTIN_POINT_SETS, MEL_SETTINGS, Dataset, dataset_kind, is_sound_source,
-                   load_dataset)
+from .data import (BUILTIN_DATASETS, BUILTIN_POINT_SETS, HUB, MEL_SETTINGS, Dataset, dataset_kind, dataset_location,
+                   hub_holds_sounds, is_sound_source, load_dataset)
 from .datasource import make_source
 from .devices import resolve_precision, select_device
 from .held_out import preview_picture
@@ -269,12 +269,16 @@ class TrainConfig:
         self.validate()
 
     @classmethod
-    def for_dataset(cls, dataset: str = "digits", **overrides) -> "TrainConfig":
-        """The preset for this kind of data, with `overrides` applied on top."""
+    def for_dataset(cls, dataset: str = "digits", look_on_hub: bool = False, **overrides) -> "TrainConfig":
+        """The preset for this kind of data, with `overrides` applied on top. look_on_hub: a
+        Hugging Face dataset id's list of files is asked for (one request, with huggingface_hub's
+        own token) to tell a repo of sounds, which gets the sound preset as a local folder of
+        sounds does; without it (no network wanted) a Hub id gets the picture preset."""
         kind = dataset_kind(dataset)
         if kind == "points" or dataset == "digits":
             preset = PRESETS["points" if kind == "points" else "digits"]
-        elif is_sound_source(dataset):
+        elif is_sound_source(dataset) or (look_on_hub and dataset_location(dataset) == HUB
+                                          and hub_holds_sounds(str(dataset).strip())):
             preset = sound_preset(overrides.get("resolution"), overrides.get("arch"))
         else:
             preset = picture_preset(overrides.get("resolution"), overrides.get("arch"))

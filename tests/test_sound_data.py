@@ -254,6 +254,96 @@ def test_max_sounds_keeps_the_first_and_reports_the_rest(tmp_path):
                                                      "3.wav: over the limit of 2 sounds"]
 
 
+@pytest.fixture
+def counted_sound_pools(monkeypatch):
+    """Decoding pools started (the parallel path ran), with pools taken from a few files and
+    chunks of three, so a small folder spans several chunks in flight."""
+    import gan_space.data.pool as pool
+
+    started, original = [], pool._DecoderPool
+
+    class Counted(original):
+        def __init__(self, *args, **kwargs):
+            started.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "_DecoderPool", Counted)
+    monkeypatch.setattr(pool, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(pool, "CHUNK_FILES", 3)
+    return started
+
+
+def _sound_folder_with_bad_files(folder):
+    """20 tones in two classes (each its own pitch and length), a few hostile files among them."""
+    for index in range(20):
+        name = f"{'high' if index % 2 else 'low'}/{index:02d}.wav"
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        frequency = (1500.0 if index % 2 else 200.0) + 37.0 * index
+        (folder / name).write_bytes(encoded(tone(0.2 + 0.03 * index, frequency=frequency)))
+    for case in ("empty", "silent", "too short", "a billion hertz", "not a sound"):
+        (folder / "low" / f"07-{case.replace(' ', '-')}.wav").write_bytes(HOSTILE[case][0]())
+    (folder / "high" / "readme.txt").write_bytes(b"not a sound")
+    return 20, 6
+
+
+def test_parallel_sound_decoding_gives_what_one_process_does(tmp_path, counted_sound_pools):
+    """A folder and a .zip of generated WAVs with bad files among them, with a limit that falls
+    inside a chunk: the pool of decoding processes gives the same clips, labels and skip reasons
+    in the same order as one process."""
+    folder = tmp_path / "clips"
+    good, bad = _sound_folder_with_bad_files(folder)
+    archive = tmp_path / "clips.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zipped.writestr(path.relative_to(folder).as_posix(), path.read_bytes())
+    for source in (folder, archive):
+        for max_sounds in (1_000, 13):
+            serial = load_sounds(source, max_sounds=max_sounds, workers=1)
+            assert not counted_sound_pools
+            parallel = load_sounds(source, max_sounds=max_sounds, workers=2)
+            assert len(counted_sound_pools) == 1, "the parallel path did not run"
+            counted_sound_pools.clear()
+            assert parallel.samples.dtype == serial.samples.dtype
+            assert np.array_equal(parallel.samples.numpy(), serial.samples.numpy())
+            assert parallel.labels.tolist() == serial.labels.tolist() and parallel.class_names == ["high", "low"]
+            assert parallel.skipped == serial.skipped
+            assert len(parallel) == min(good, max_sounds) and len(parallel) + len(parallel.skipped) == good + bad
+            reasons = "\n".join(parallel.skipped)
+            assert "high/readme.txt: not a sound file extension" in reasons
+            if max_sounds == 13:
+                assert parallel.skipped[-1].endswith("over the limit of 13 sounds")
+            else:
+                for case in ("empty file", "silent", "too short", "sample rate of 1000000000 Hz",
+                             "not a readable sound file"):
+                    assert case in reasons
+    # The rows are the files: each clip's pitch is its file's.
+    pitches = [np.fft.rfftfreq(RATE, 1 / RATE)[np.abs(np.fft.rfft(clip.numpy())).argmax()]
+               for clip in parallel.normalised()]
+    high = [1500.0 + 37.0 * index for index in range(1, 20, 2)]
+    low = [200.0 + 37.0 * index for index in range(0, 20, 2)]
+    assert pitches == pytest.approx((high + low)[:13], abs=3.0)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="decoding processes are forked on Linux only")
+def test_a_sound_that_kills_its_decoding_process_costs_that_file_only(tmp_path, counted_sound_pools, monkeypatch):
+    import gan_space.data.sounds as sounds
+
+    for index in range(6):
+        (tmp_path / f"{index}.wav").write_bytes(encoded(tone(0.2 + 0.05 * index)))
+    (tmp_path / "3-crash.wav").write_bytes(b"CRASH" + bytes(100))
+    original = sounds.decode_sound
+
+    def crashing(data, settings):  # the decoding processes are forked: they inherit this
+        if data.startswith(b"CRASH"):
+            os._exit(3)  # as a segfault in a C decoder would
+        return original(data, settings)
+
+    monkeypatch.setattr(sounds, "decode_sound", crashing)
+    dataset = load_sounds(tmp_path, workers=2)
+    assert len(dataset) == 6 and dataset.skipped == ["3-crash.wav: crashed the sound decoder"]
+
+
 # ---------------------------------------------------------------------------
 # The built-in spoken digits
 

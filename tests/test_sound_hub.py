@@ -147,6 +147,42 @@ def test_a_sound_dataset_on_the_hub_loads_and_trains_by_its_id(fake_hub, hub_rep
     assert sound_settings(run) == FAST_64 and sound_settings(load_generator(run)) == FAST_64
 
 
+def test_a_hub_dataset_id_of_sounds_picks_the_sound_preset_by_its_file_list(fake_hub, hub_repo_id, tmp_path):
+    """The repo's list of files (one request) tells sounds from pictures, as a local folder's
+    names do: a repo of sounds trains by its id alone, as sound, with the sound preset."""
+    from PIL import Image
+
+    from gan_space.data import hub_holds_sounds
+    from gan_space.training import TrainConfig, picture_preset, sound_preset
+
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(picture, format="PNG")
+    # Mostly sounds in the train split; the pictures beside it (a card's figures) do not count.
+    fake_hub.add_files(hub_repo_id, {**tone_files("train/"), **{f"figures/{i}.png": picture.getvalue()
+                                                                 for i in range(12)}}, repo_type="dataset")
+    pictures_id = f"{hub_repo_id}-pictures"
+    fake_hub.add_files(pictures_id, {**{f"train/a/{i}.png": picture.getvalue() for i in range(3)},
+                                     "train/a/hum.wav": wav_bytes(tone(300.0), RATE)}, repo_type="dataset")
+    assert hub_holds_sounds(hub_repo_id) and not hub_holds_sounds(pictures_id)
+    assert not hub_holds_sounds(f"{hub_repo_id}-missing")  # (loading it says what is wrong)
+
+    config = TrainConfig.for_dataset(hub_repo_id, look_on_hub=True)
+    preset = sound_preset()
+    assert (config.resolution, config.channels, config.arch) == (preset["resolution"], 1, preset["arch"]) == (64, 1,
+                                                                                                             "resnet")
+    assert TrainConfig.for_dataset(hub_repo_id, look_on_hub=True, resolution=128).resolution == 128
+    assert TrainConfig.for_dataset(pictures_id, look_on_hub=True).to_dict() == \
+        TrainConfig.for_dataset(pictures_id).to_dict()
+    unasked = TrainConfig.for_dataset(hub_repo_id)  # (no request: a picture preset)
+    assert unasked.resolution == picture_preset()["resolution"]
+
+    run = tmp_path / "run"
+    assert cli.main(["train", "--dataset", hub_repo_id, "--out", str(run), *TINY]) == 0
+    assert sound_settings(run) == FAST_64 and sound_settings(load_generator(run)) == FAST_64
+    saved = json.loads((run / "train_config.json").read_text())
+    assert (saved["resolution"], saved["channels"]) == (64, 1)
+
+
 def test_an_audiofolder_metadata_csv_gives_the_classes_and_only_its_files_are_read(fake_hub, hub_repo_id):
     files = {f"clips/{i}.wav": wav_bytes(tone(f), RATE)
              for i, f in enumerate(PITCHES["low"][:3] + PITCHES["high"][:3])}

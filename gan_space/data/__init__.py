@@ -31,7 +31,7 @@ from .dataset import DEFAULT_MAX_IMAGES, Dataset, DatasetError
 from .decode import (IMAGE_EXTENSIONS, IMAGE_FORMATS, MAX_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_ZIP_MEMBER_BYTES,
                      MAX_ZIP_TOTAL_BYTES, decode_image, fit_picture, open_picture, read_file)
 from .files import load_image_folder, load_image_zip
-from .hub_datasets import HF_REPO_ID, load_hf_dataset
+from .hub_datasets import HF_REPO_ID, hub_holds_sounds, load_hf_dataset
 from .paired import DIRECTIONS, load_paired
 from .pool import ProgressCallback
 from .sequences import MOVING_EMOJI_CLIPS, load_sequences, moving_emoji, open_sequences, read_sequence
@@ -55,4 +55,4 @@ __all__ = ["BUILTIN_DATASETS", "BUILTIN_IMAGE_SETS", "BUILTIN_POINT_SETS", "EMOJ
            "DEFAULT_CLIP_SECONDS", "DEFAULT_SAMPLE_RATE", "SOUND_EXTENSIONS", "ClipSettings", "decode_sound",
            "load_sound_folder", "load_sound_zip", "load_sounds", "sounds_dataset", "BUILTIN_SOUND_LOADERS",
            "DIGIT_WORDS", "SPOKEN_DIGITS", "load_spoken_digits", "MEL_SETTINGS", "is_sound_source", "load_sound_clips",
-           "load_sound_pictures", "mel_settings_for", "mel_settings_of_record", "sound_record"]
+           "load_sound_pictures", "mel_settings_for", "mel_settings_of_record", "sound_record", "hub_holds_sounds"]

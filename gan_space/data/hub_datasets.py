@@ -50,7 +50,7 @@ def load_hf_dataset(repo_id: str, resolution: int, channels: int, token: str | b
         # The audiofolder layout's metadata.csv, of the same commit (a picture repo's is never fetched).
         _fetch(repo_id, token, [METADATA_NAME, f"*/{METADATA_NAME}"], revision=folder.name)
         return load_hub_sounds(repo_id, folder, split, zips[0] if zips and not loose else None, resolution,
-                               channels, max_images, progress)
+                               channels, max_images, progress, workers)
     if zips and not any(is_image_name(p.name) for p in folder.rglob("*")):
         return load_image_zip(zips[0], resolution, channels, max_images, cache_dir, progress, workers)
     # The snapshot's files are links into the repo's blob folder, two levels up.
@@ -58,6 +58,24 @@ def load_hf_dataset(repo_id: str, resolution: int, channels: int, token: str | b
                                 cache_dir=cache_dir, progress=progress, workers=workers)
     dataset.name = repo_id
     return dataset
+
+
+def hub_holds_sounds(repo_id: str, token: str | bool | None = None) -> bool:
+    """Whether a Hugging Face dataset repo's files are mostly sounds, by its list of files alone
+    (one request, nothing downloaded): the sound and picture files of its train/ split when it
+    has one, else of the whole repo, as load_hf_dataset reads it. A repo whose only files are
+    .zip archives cannot be told by names: False, as for a list that cannot be had (no network,
+    no such repo; loading it then says what is wrong)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        names = HfApi().list_repo_files(repo_id, repo_type="dataset", token=token)
+    except (HfHubHTTPError, OSError, ValueError):  # (ValueError: huggingface_hub's check of the id)
+        return False
+    media = [name for name in names if Path(name).suffix.lower() in IMAGE_EXTENSIONS | SOUND_EXTENSIONS]
+    in_split = [name for name in media if name_parts(name)[:1] == [TRAIN_SPLIT]]
+    return is_mostly_sounds(in_split or media)
 
 
 def _fetch(repo_id: str, token: str | bool | None, patterns: list[str], revision: str | None = None) -> Path:
@@ -84,7 +102,7 @@ def training_split(folder: Path) -> Path:
 
 
 def load_hub_sounds(repo_id: str, snapshot: Path, split: Path, archive: Path | None, resolution: int, channels: int,
-                    max_sounds: int, progress: ProgressCallback | None = None) -> Dataset:
+                    max_sounds: int, progress: ProgressCallback | None = None, workers: int | None = None) -> Dataset:
     """The sounds of a downloaded dataset repo (its split folder, or the .zip `archive` it holds
     instead of loose files) as spectrogram pictures. DatasetError names the repo: pictures of a
     size sounds cannot have, no usable sound (with the first reasons), a bad metadata.csv."""
@@ -98,13 +116,14 @@ def load_hub_sounds(repo_id: str, snapshot: Path, split: Path, archive: Path | N
     clips = clip_settings(settings)
     if archive is not None:
         try:
-            data = load_sound_zip(archive, clips, max_sounds, progress)
+            data = load_sound_zip(archive, clips, max_sounds, progress, workers)
         except DatasetError as error:  # (it names the archive)
             raise DatasetError(f"the Hugging Face dataset {repo_id}: {error}") from None
     else:
         # The snapshot's files are links into the repo's blob folder, two levels up.
         entries = folder_entries(split, links_within=snapshot.parents[1])
-        data = decode_sound_entries(repo_id, _labelled_entries(repo_id, split, entries), clips, max_sounds, progress)
+        data = decode_sound_entries(repo_id, _labelled_entries(repo_id, split, entries), clips, max_sounds, progress,
+                                    workers)
     data.name = repo_id
     return clips_as_pictures(data, settings)
 

@@ -1,6 +1,10 @@
-"""Decoding a source's files into rows of pictures: in this process, or by a pool of
-decoding processes for many files (a file that kills its process costs that file only).
-Either way the same pictures come out, in the order the source lists its files."""
+"""Decoding a source's files into rows (pictures; sound clips, gan_space.data.sounds): in this
+process, or by a pool of decoding processes for many files (a file that kills its process costs
+that file only). Either way the same rows come out, in the order the source lists its files.
+
+What a file becomes is said by a decoder (PictureDecoder here, SoundDecoder beside the sounds):
+a small picklable object, so the pool, its chunks, its limits and its skip reports are the same
+for every kind of file."""
 
 import os
 import sys
@@ -28,18 +32,45 @@ class Entry(NamedTuple):
 ProgressCallback = Callable[[int, int], None]
 
 
-def _payload(entry: Entry):
+class PictureDecoder(NamedTuple):
+    """Picture files -> uint8 rows (channels, resolution, resolution). A decoder says what its
+    files are called in reports (`what`), which names it takes, and decodes one file's bytes
+    (ValueError with the reason for a file it refuses); it travels to the decoding processes."""
+
+    resolution: int
+    channels: int
+
+    what = "image"
+
+    def accepts(self, name: str) -> bool:
+        return is_image_name(name)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        return decode_image(data, self.resolution, self.channels)
+
+    def prepare(self) -> None:
+        """Once in this process before the pool forks."""
+        from PIL import Image
+
+        Image.init()  # PIL's format plugins, imported here once rather than in each process
+
+
+def _payload(entry: Entry, decoder):
     """What a decoder needs for the entry: its bytes, or a FileRead to read it with. Raises
     ValueError (with the reason the file is skipped) or OSError when it is unusable."""
-    if not is_image_name(entry.name):
-        raise ValueError("not an image file extension")
+    if not decoder.accepts(entry.name):
+        raise ValueError(f"not {_article(decoder.what)} {decoder.what} file extension")
     if isinstance(entry.read, FileRead):
         return entry.read
     return entry.read() if callable(entry.read) else entry.read
 
 
-def _read(entry: Entry) -> bytes:
-    payload = _payload(entry)
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _read(entry: Entry, decoder) -> bytes:
+    payload = _payload(entry, decoder)
     return payload() if isinstance(payload, FileRead) else payload
 
 
@@ -61,20 +92,24 @@ class _Progress:
 
 
 def decode_entries(entries: list[Entry], resolution: int, channels: int, max_images: int, workers: int,
-                    progress: ProgressCallback | None, keep: Callable[[int, np.ndarray], None]):
-    """Decode the entries in order; keep(row, array) gets each usable picture (row 0, 1, ...).
-    The first `max_images` usable files are kept, whatever the number of workers: the result
+                   progress: ProgressCallback | None, keep: Callable[[int, np.ndarray], None]):
+    """Decode the entries' pictures in order (decode_files with a PictureDecoder)."""
+    return decode_files(entries, PictureDecoder(resolution, channels), max_images, workers, progress, keep)
+
+
+def decode_files(entries: list[Entry], decoder, max_rows: int, workers: int, progress: ProgressCallback | None,
+                 keep: Callable[[int, np.ndarray], None]):
+    """Decode the entries in order; keep(row, array) gets each usable file's row (row 0, 1, ...).
+    The first `max_rows` usable files are kept, whatever the number of workers: the result
     is the same as one process decoding one file after another. Returns (class_of, skipped)."""
     report = _Progress(progress, len(entries))
-    candidates = sum(map(is_image_name, (entry.name for entry in entries)))
-    parallel = workers > 1 and min(candidates, max_images) >= PARALLEL_MIN_FILES
-    outcomes = (_decode_in_pool(entries, resolution, channels, max_images, workers) if parallel
-                else _decode_here(entries, resolution, channels))
+    parallel = workers > 1 and upper_bound(entries, max_rows, decoder) >= PARALLEL_MIN_FILES
+    outcomes = _decode_in_pool(entries, decoder, max_rows, workers) if parallel else _decode_here(entries, decoder)
     class_of, skipped = [], []
     try:
         for done, entry in enumerate(entries, 1):
-            if len(class_of) >= max_images:
-                skipped.append(f"{entry.name}: over the limit of {max_images} images")
+            if len(class_of) >= max_rows:
+                skipped.append(f"{entry.name}: over the limit of {max_rows} {decoder.what}s")
             else:
                 array, reason = next(outcomes)
                 if array is None:
@@ -90,28 +125,28 @@ def decode_entries(entries: list[Entry], resolution: int, channels: int, max_ima
     return class_of, skipped
 
 
-def _decode_here(entries: list[Entry], resolution: int, channels: int):
+def _decode_here(entries: list[Entry], decoder):
     """(array, None) or (None, reason) for each entry, in this process."""
     for entry in entries:
         try:
-            yield decode_image(_read(entry), resolution, channels), None
+            yield decoder.decode(_read(entry, decoder)), None
         except (ValueError, OSError) as error:
             yield None, str(error)
 
 
-def _decode_chunk(datas: list, resolution: int, channels: int):
-    """In a decoding process: (the usable pictures stacked, a reason or None for each file).
+def _decode_chunk(datas: list, decoder):
+    """In a decoding process: (the usable rows stacked, a reason or None for each file).
     datas: bytes, or a FileRead for a file to read here."""
     arrays, reasons = [], []
     for data in datas:
         try:
             if isinstance(data, FileRead):
                 data = data()
-            arrays.append(decode_image(data, resolution, channels))
+            arrays.append(decoder.decode(data))
             reasons.append(None)
         except (ValueError, OSError) as error:
             reasons.append(str(error))
-    block = np.stack(arrays) if arrays else np.empty((0, channels, resolution, resolution), np.uint8)
+    block = np.stack(arrays) if arrays else np.empty(0)  # (no row is taken from an empty block)
     return block, reasons
 
 
@@ -125,15 +160,12 @@ class _DecoderPool:
     """Decoding processes (threads where processes cannot fork). A file that kills its process
     (a decoder crash, the kernel's out-of-memory killer) costs that file only."""
 
-    CRASHED = "crashed the image decoder"
-
-    def __init__(self, workers: int, resolution: int, channels: int):
+    def __init__(self, workers: int, decoder):
         import multiprocessing
 
-        from PIL import Image
-
-        Image.init()  # PIL's format plugins, imported here once rather than in each process
-        self.workers, self.args = workers, (resolution, channels)
+        decoder.prepare()
+        self.workers, self.decoder = workers, decoder
+        self.crashed = f"crashed the {decoder.what} decoder"
         # fork: the processes start at once, import nothing and never run the main module again
         # (spawn and forkserver would re-run a script such as app.py in each of them).
         self.context = (multiprocessing.get_context("fork")
@@ -151,7 +183,7 @@ class _DecoderPool:
         self.broken = False
 
     def submit(self, datas: list[bytes]):
-        return self.executor.submit(_decode_chunk, datas, *self.args)
+        return self.executor.submit(_decode_chunk, datas, self.decoder)
 
     def result(self, future, datas: list[bytes]) -> list:
         """An array or a reason for each of `datas`."""
@@ -170,7 +202,7 @@ class _DecoderPool:
             try:
                 outcomes.extend(_unpack(self.submit([data]).result()))
             except BrokenProcessPool:
-                outcomes.append(self.CRASHED)
+                outcomes.append(self.crashed)
                 self.broken = True
         return outcomes
 
@@ -178,13 +210,13 @@ class _DecoderPool:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _decode_in_pool(entries: list[Entry], resolution: int, channels: int, max_images: int, workers: int):
+def _decode_in_pool(entries: list[Entry], decoder, max_images: int, workers: int):
     """What _decode_here yields, decoded by `workers` processes, in chunks of files (the
     processes read files of a folder themselves; this one reads archive members); a few
     chunks are in flight at once, and none past what `max_images` could still use."""
     from collections import deque
 
-    pool = _DecoderPool(workers, resolution, channels)
+    pool = _DecoderPool(workers, decoder)
     pending = deque()  # (per entry: a reason, or None for a file sent to decode; the files; the future)
     position = in_flight = usable = 0
     try:
@@ -194,7 +226,7 @@ def _decode_in_pool(entries: list[Entry], resolution: int, channels: int, max_im
                 room = min(CHUNK_FILES, max_images - usable - in_flight)
                 while position < len(entries) and len(datas) < room and size < CHUNK_BYTES:
                     try:
-                        data = _payload(entries[position])
+                        data = _payload(entries[position], decoder)
                         datas.append(data)
                         reasons.append(None)
                         size += data.size if isinstance(data, FileRead) else len(data)
@@ -242,9 +274,9 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def upper_bound(entries: list[Entry], max_images: int) -> int:
-    """Most pictures the entries can give."""
-    return min(max_images, sum(map(is_image_name, (entry.name for entry in entries))))
+def upper_bound(entries: list[Entry], max_images: int, decoder=PictureDecoder(1, 1)) -> int:
+    """Most rows the entries can give (pictures, unless the decoder takes other files)."""
+    return min(max_images, sum(map(decoder.accepts, (entry.name for entry in entries))))
 
 
 def format_size(num_bytes: float) -> str:

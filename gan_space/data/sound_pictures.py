@@ -134,24 +134,25 @@ def clips_to_pictures(clips: np.ndarray, settings: MelSettings) -> torch.Tensor:
 
 
 def load_sound_clips(source: str, settings: MelSettings, max_sounds: int = DEFAULT_MAX_SOUNDS,
-                     progress: ProgressCallback | None = None) -> Dataset:
-    """The clips of a sound source (kind "sounds") at the transform's rate and length."""
+                     progress: ProgressCallback | None = None, workers: int | None = None) -> Dataset:
+    """The clips of a sound source (kind "sounds") at the transform's rate and length (a folder's
+    or a .zip's decoded by `workers` processes, default one per core)."""
     clip = clip_settings(settings)
     if source in BUILTIN_SOUND_SETS:
         data = BUILTIN_SOUND_LOADERS[source](settings=clip, progress=progress)
         if len(data) > max_sounds:  # the first speakers, whole (each says every digit)
             data.samples, data.labels = data.samples[:max_sounds], data.labels[:max_sounds]
         return data
-    return load_sounds(source, clip, max_sounds=max_sounds, progress=progress)
+    return load_sounds(source, clip, max_sounds=max_sounds, progress=progress, workers=workers)
 
 
 def load_sound_pictures(source: str, resolution: int = 128, channels: int = 1, max_sounds: int = DEFAULT_MAX_SOUNDS,
-                        progress: ProgressCallback | None = None) -> Dataset:
+                        progress: ProgressCallback | None = None, workers: int | None = None) -> Dataset:
     """A sound source as mel pictures: kind "images", uint8 (N, 1, resolution, resolution), the
     labels of the source (digits; sub-folders), and `sound` (sound_record) for the trainer to
     keep with the model."""
     settings = picture_settings(resolution, channels)
-    return clips_as_pictures(load_sound_clips(source, settings, max_sounds, progress), settings)
+    return clips_as_pictures(load_sound_clips(source, settings, max_sounds, progress, workers), settings)
 
 
 def picture_settings(resolution: int, channels: int) -> MelSettings:

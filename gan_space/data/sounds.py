@@ -17,7 +17,9 @@ never extracted). What a sound file adds, guarded here:
   badly clipped recording (flat tops at full scale) are refused with the reason.
 
 Every refusal of one file is a ValueError whose message says why; the loaders skip the file
-and report it (Dataset.skipped), as they do for pictures.
+and report it (Dataset.skipped), as they do for pictures. Many files are decoded as pictures
+are, by the one pool of decoding processes (gan_space.data.pool, with a SoundDecoder): the same
+clips, order, labels and skip reasons as one process gives, a few chunks of files in flight.
 """
 
 import io
@@ -26,14 +28,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from .dataset import Dataset, DatasetError
 from .decode import archive_members, name_parts, open_archive
-from .files import folder_entries
-from .pool import Entry, labels_of
+from .files import _available_memory, folder_entries
+from .pool import Entry, decode_files, default_workers, format_size, labels_of, upper_bound
 
 SOUND_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3"}
 # The containers libsndfile may decode (it picks one by the content, whatever the name says).
@@ -230,34 +233,59 @@ def sounds_dataset(name: str, clips: np.ndarray, sample_rate: int, labels: list[
     return dataset
 
 
+class SoundDecoder(NamedTuple):
+    """Sound files -> int16 clips (settings.samples,): what the decoding pool
+    (gan_space.data.pool.decode_files) makes of each file."""
+
+    settings: ClipSettings
+
+    what = "sound"
+
+    def accepts(self, name: str) -> bool:
+        return is_sound_name(name)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        return _to_int16(decode_sound(data, self.settings))
+
+    def prepare(self) -> None:
+        """Once in this process before the pool forks: the decoders' libraries, imported here
+        rather than in each process."""
+        import soundfile  # noqa: F401
+        import soxr  # noqa: F401
+
+
 def decode_sound_entries(name: str, entries: list[Entry], settings: ClipSettings, max_sounds: int,
-                         progress: ProgressCallback | None = None) -> Dataset:
-    """The entries' sound files, in order, made into clips (the first `max_sounds` usable ones).
-    Sub-folders are classes when every sound sits in one and there are at least two. Files that
-    are not sounds or not usable are skipped and reported; DatasetError when none is usable."""
+                         progress: ProgressCallback | None = None, workers: int | None = None) -> Dataset:
+    """The entries' sound files, in order, made into clips (the first `max_sounds` usable ones),
+    by `workers` decoding processes (default: one per core; gan_space.data.pool) or, for few
+    files, in this process: the same clips either way. Sub-folders are classes when every sound
+    sits in one and there are at least two. Files that are not sounds or not usable are skipped
+    and reported; DatasetError when none is usable, or when the clips could not fit in memory."""
     settings.check()
-    clips, class_of, skipped = [], [], []
-    for done, entry in enumerate(entries, 1):
-        if len(clips) >= max_sounds:
-            skipped.append(f"{entry.name}: over the limit of {max_sounds} sounds")
-        elif not is_sound_name(entry.name):
-            skipped.append(f"{entry.name}: not a sound file extension")
-        else:
-            try:
-                data = entry.read() if callable(entry.read) else entry.read
-                clips.append(_to_int16(decode_sound(data, settings)))
-                parts = name_parts(entry.name)
-                class_of.append(parts[0] if len(parts) > 1 else None)
-            except (ValueError, OSError) as error:
-                skipped.append(f"{entry.name}: {error}")
-        if progress is not None:
-            progress(done, len(entries))
-    if not clips:
+    workers = default_workers() if workers is None else workers
+    decoder = SoundDecoder(settings)
+    rows = upper_bound(entries, max_sounds, decoder)
+    row_bytes = settings.samples * np.dtype(np.int16).itemsize
+    available = _available_memory()
+    if available is not None and rows * row_bytes > available:
+        raise DatasetError(f"{name}: up to {rows} sounds of {settings.seconds:g} s need {format_size(rows * row_bytes)} "
+                           f"of memory, but only {format_size(available)} are available: lower max_sounds "
+                           f"(max_images when training).")
+    clips = np.empty((rows, settings.samples), np.int16)  # pages are only taken when written
+
+    def keep(row, clip):
+        clips[row] = clip
+
+    class_of, skipped = decode_files(entries, decoder, max_sounds, workers, progress, keep)
+    if not class_of:
         detail = f" ({len(skipped)} file(s) skipped: {'; '.join(skipped[:3])})" if skipped else ""
         raise DatasetError(f"{name} holds no usable sound{detail}. Supply WAV, FLAC, OGG or MP3 files with at "
                            f"least {MIN_SOUND_SECONDS} s of sound.")
+    kept = clips[:len(class_of)]
+    if len(class_of) < rows // 2:
+        kept = kept.copy()  # do not hold on to room for the many files that were unusable
     labels, class_names = labels_of(class_of)
-    return sounds_dataset(name, np.stack(clips), settings.sample_rate, labels, class_names, skipped)
+    return sounds_dataset(name, kept, settings.sample_rate, labels, class_names, skipped)
 
 
 def _to_int16(clip: np.ndarray) -> np.ndarray:
@@ -265,34 +293,38 @@ def _to_int16(clip: np.ndarray) -> np.ndarray:
 
 
 def load_sound_folder(folder: str | os.PathLike, settings: ClipSettings = ClipSettings(),
-                      max_sounds: int = DEFAULT_MAX_SOUNDS, progress: ProgressCallback | None = None) -> Dataset:
+                      max_sounds: int = DEFAULT_MAX_SOUNDS, progress: ProgressCallback | None = None,
+                      workers: int | None = None) -> Dataset:
     """Sound files anywhere under `folder` (symbolic links are skipped and reported)."""
     root = Path(folder)
     if not root.is_dir():
         raise DatasetError(f"{folder} is not a folder")
-    return decode_sound_entries(str(folder), folder_entries(root), settings, max_sounds, progress)
+    return decode_sound_entries(str(folder), folder_entries(root), settings, max_sounds, progress, workers)
 
 
 def load_sound_zip(zip_path: str | os.PathLike, settings: ClipSettings = ClipSettings(),
-                   max_sounds: int = DEFAULT_MAX_SOUNDS, progress: ProgressCallback | None = None) -> Dataset:
-    """Sound files read straight out of the archive, in memory: nothing is extracted."""
+                   max_sounds: int = DEFAULT_MAX_SOUNDS, progress: ProgressCallback | None = None,
+                   workers: int | None = None) -> Dataset:
+    """Sound files read straight out of the archive, in memory: nothing is extracted (this
+    process reads the members and sends their bytes to the decoding processes)."""
     with open_archive(zip_path) as archive:
         entries = [Entry(*member) for member in archive_members(archive, Path(zip_path).name)]
-        return decode_sound_entries(Path(zip_path).name, entries, settings, max_sounds, progress)
+        return decode_sound_entries(Path(zip_path).name, entries, settings, max_sounds, progress, workers)
 
 
 def load_sounds(source: str | os.PathLike, settings: ClipSettings = ClipSettings(),
-                max_sounds: int = DEFAULT_MAX_SOUNDS, progress: ProgressCallback | None = None) -> Dataset:
-    """A folder or a .zip file of sounds."""
+                max_sounds: int = DEFAULT_MAX_SOUNDS, progress: ProgressCallback | None = None,
+                workers: int | None = None) -> Dataset:
+    """A folder or a .zip file of sounds, decoded by `workers` processes (default: one per core)."""
     path = Path(os.path.expanduser(str(source)))
     if path.is_dir():
-        return load_sound_folder(path, settings, max_sounds, progress)
+        return load_sound_folder(path, settings, max_sounds, progress, workers)
     if path.is_file():
-        return load_sound_zip(path, settings, max_sounds, progress)
+        return load_sound_zip(path, settings, max_sounds, progress, workers)
     raise DatasetError(f"{source} is neither a folder nor a .zip file of sounds")
 
 
 __all__ = ["SOUND_EXTENSIONS", "SOUND_FORMATS", "DEFAULT_SAMPLE_RATE", "DEFAULT_CLIP_SECONDS", "MAX_SAMPLE_RATE",
            "MIN_SAMPLE_RATE", "MAX_CHANNELS", "MAX_LEAD_SECONDS", "MIN_SOUND_SECONDS", "PEAK_LEVEL",
-           "INT16_SCALE", "ClipSettings", "is_sound_name", "decode_sound", "resample", "sound_bounds", "fit_clip",
+           "INT16_SCALE", "ClipSettings", "SoundDecoder", "is_sound_name", "decode_sound", "resample", "sound_bounds", "fit_clip",
            "sounds_dataset", "decode_sound_entries", "load_sound_folder", "load_sound_zip", "load_sounds"]

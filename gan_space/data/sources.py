@@ -45,7 +45,8 @@ def load_dataset(source: str, resolution: int = 32, channels: int = 1, token: st
     if source in BUILTIN_POINT_SETS:
         return load_mixture(source, seed=seed)
     if is_sound_source(source):  # (clips are decoded in memory: their pictures are small, no cache needed)
-        return load_sound_pictures(source, resolution, channels, max_sounds=max_images, progress=progress)
+        return load_sound_pictures(source, resolution, channels, max_sounds=max_images, progress=progress,
+                                   workers=workers)
     where = dataset_location(source)
     path = Path(os.path.expanduser(source)) if where == LOCAL else None
     files = dict(cache_dir=cache_dir, progress=progress, workers=workers)
