@@ -265,10 +265,17 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu"):
         more = ", ..." if len(missing) > 3 else ""
         raise ModelLoadError(f"{mismatch} (no weights for {', '.join(missing[:3])}{more})")
     generator.sound_record = read_sound_record(folder)  # None: it makes pictures
-    # Its own vocoder (`train-vocoder --out`): beside its weights, or in the run folder it was named by.
-    generator.vocoder_file = next((place / VOCODER_FILE for place in (folder, Path(path))
-                                   if (place / VOCODER_FILE).is_file()), None)
+    generator.vocoder_file = own_vocoder_file(folder)
     return generator.to(device).eval()
+
+
+def own_vocoder_file(generator_dir: Path) -> Path | None:
+    """A sound generator's own vocoder (`train-vocoder --out`): beside its weights or, for a
+    generator inside a run's checkpoint (RUN/checkpoints/step-N/generator), in the run folder."""
+    places = [generator_dir]
+    if (generator_dir.parent / "state.json").is_file():
+        places.append(generator_dir.parent.parent.parent)
+    return next((place / VOCODER_FILE for place in places if (place / VOCODER_FILE).is_file()), None)
 
 
 def read_sound_record(folder: str | Path) -> dict | None:

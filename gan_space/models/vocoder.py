@@ -196,7 +196,7 @@ def save_vocoder(vocoder: Vocoder, settings: MelSettings, path: str | Path, reco
 
 def read_vocoder_metadata(path: str | Path) -> tuple[VocoderConfig, MelSettings, dict]:
     """(config, mel settings, training record) from a vocoder file's metadata; VocoderLoadError if it is not one."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as handle:
@@ -205,20 +205,21 @@ def read_vocoder_metadata(path: str | Path) -> tuple[VocoderConfig, MelSettings,
             raise ValueError("its metadata do not say it is a gan_space vocoder")
         return (VocoderConfig.from_dict(json.loads(metadata["config"])),
                 MelSettings.from_dict(json.loads(metadata["mel"])), json.loads(metadata.get("record", "{}")))
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as error:
         raise VocoderLoadError(f"{path} is not a gan_space vocoder file ({str(error)[:200]})") from None
 
 
 def load_vocoder(path: str | Path, device: str | torch.device = "cpu") -> tuple[Vocoder, MelSettings]:
     """(the vocoder in eval mode, the mel settings it reads) from a file save_vocoder wrote.
     Safetensors only; VocoderLoadError for anything else or weights that do not fit."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     config, settings, record = read_vocoder_metadata(path)
     vocoder = Vocoder(config)
     try:
         vocoder.load_state_dict(load_file(str(path)))
-    except (RuntimeError, OSError, ValueError) as error:
+    except (RuntimeError, OSError, ValueError, SafetensorError) as error:
         raise VocoderLoadError(f"{path}: the weights do not fit its own config ({str(error).strip()[:200]})") from None
     vocoder.record = record
     return vocoder.to(device).eval(), settings

@@ -75,7 +75,7 @@ class VocoderObjective:
             self.discriminator_optimiser.zero_grad(set_to_none=True)
             d_loss.backward()
             self.discriminator_optimiser.step()
-            losses["d"] = float(d_loss)
+            losses["d"] = float(d_loss.detach())
 
         mel_loss = multi_resolution_mel_loss(made, real, self.sample_rate)
         loss = self.mel_weight * mel_loss
@@ -86,7 +86,7 @@ class VocoderObjective:
             adversarial_loss = sum(((1 - score) ** 2).mean() for score, _ in made_results)
             feature_loss = feature_matching_loss(real_results, made_results)
             loss = loss + adversarial_loss + self.feature_weight * feature_loss
-            losses.update(adversarial=float(adversarial_loss), features=float(feature_loss))
+            losses.update(adversarial=float(adversarial_loss.detach()), features=float(feature_loss.detach()))
         self.vocoder_optimiser.zero_grad(set_to_none=True)
         loss.backward()
         self.vocoder_optimiser.step()

@@ -2,8 +2,9 @@
 
 A run on sounds (its data carries a `sound` record: gan_space.data.sound_pictures) draws its
 fixed latents as spectrogram pictures at each preview; the first PLAYERS of them are turned
-back into sound by Griffin-Lim (gan_space.sound_pipeline.pictures_to_clips). Griffin-Lim costs
-far more than drawing the pictures, so the clips are remade at most every `every_seconds`,
+back into sound as Generate will (gan_space.models.vocoder.sound_inverter: the shipped speech
+vocoder where it reads the run's spectrograms, else Griffin-Lim). Griffin-Lim costs far more
+than drawing the pictures, so the clips are remade at most every `every_seconds`,
 and never more often than keeps their cost within 1/cost_ratio of the time between two (the
 live previews' rule), and always at the run's end: the last word is worth hearing.
 
@@ -34,7 +35,7 @@ class PreviewClips:
         self.players = players
         self.every_seconds = every_seconds
         self.cost_ratio = cost_ratio
-        self.seconds_spent = 0.0  # on Griffin-Lim, all sets together
+        self.seconds_spent = 0.0  # on making sound, all sets together
         self.sets_made = 0
         self._last = -math.inf
         self._last_cost = 0.0
@@ -50,10 +51,10 @@ class PreviewClips:
     def make(self, samples):
         """The first `players` samples (spectrogram pictures in [-1, 1], (N, 1, H, W)) as float32
         clips (players, samples) in [-1, 1]."""
-        from gan_space.sound_pipeline import pictures_to_clips
+        from gan_space.models.vocoder import sound_inverter
 
         start = time.monotonic()
-        clips = pictures_to_clips(samples[: self.players], self.settings)
+        clips = sound_inverter(self.settings)(samples[: self.players])
         self._last = time.monotonic()
         self._last_cost = self._last - start
         self.seconds_spent += self._last_cost

@@ -1,6 +1,6 @@
 """The app's sounds: players and WAV files for generators trained on sounds (SpecGAN: their
-pictures are log-mel spectrograms, and gan_space.sound_pipeline turns them into clips by
-Griffin-Lim).
+pictures are log-mel spectrograms, and gan_space.sound_pipeline turns them into clips by a GAN
+vocoder when there is one for them, else by Griffin-Lim).
 
 - The Train tab: players of a sound run's first fixed latents, heard as it trains. The job
   makes the clips (gan_space.ui.sound_previews); `TrainPlayers` turns its snapshots into the
@@ -30,7 +30,8 @@ from .sound_previews import PLAYERS
 PLAYER_OUTPUTS = tuple(f"sound_{k + 1}" for k in range(PLAYERS))
 INT16_SCALE = 32767
 # Generate turns at most the first 16 samples into sound: Griffin-Lim costs about 60 ms a 64 px clip and
-# 140 ms a 128 px one on this project's busy 2-core CPU, so all 64 of a grid would take some 9 s.
+# 140 ms a 128 px one on this project's busy 2-core CPU, so all 64 of a grid would take some 9 s (a
+# vocoder, a few ms a clip).
 MAX_CLIPS = 16
 FILE_LIST_HEIGHT = 180  # px: a list of 16 or 60 WAV files scrolls instead of running down the page
 
@@ -56,7 +57,7 @@ def train_players() -> list[gr.Audio]:
     players = []
     for row in range(0, PLAYERS, 2):
         with gr.Row():
-            players += [_player(f"Sample {k + 1} as sound (Griffin-Lim, remade as it trains)", f"train-sound-{k + 1}",
+            players += [_player(f"Sample {k + 1} as sound (remade as it trains)", f"train-sound-{k + 1}",
                                 "numpy", visible=False) for k in range(row, min(row + 2, PLAYERS))]
     return players
 
@@ -136,7 +137,9 @@ def sample_sound_outputs() -> tuple[gr.Column, list, gr.File]:
         for row in range(0, PLAYERS, 2):
             with gr.Row():
                 players += [_player(f"Sample {k + 1}", f"generate-sound-{k + 1}") for k in range(row, row + 2)]
-        wav_files = gr.File(label=f"The first {MAX_CLIPS} samples as WAV files (sample i is seed + i's)",
+        wav_files = gr.File(label=f"The first {MAX_CLIPS} samples as WAV files (sample i is seed + i's; made into "
+                                  "sound by the generator's vocoder or the shipped speech vocoder where one reads "
+                                  "its spectrograms, else by Griffin-Lim)",
                             file_count="multiple", interactive=False, elem_id="generate-wavs", height=FILE_LIST_HEIGHT)
     return fold, players, wav_files
 
@@ -166,7 +169,7 @@ def wire_generate_sounds(context: AppContext, demo: gr.Blocks, sounds: GenerateS
         spectrograms: the first 4 to play, and the first min(`count`, 16) as WAV files (sample i is
         seed + i's)."""
         from gan_space.sampling import generate
-        from gan_space.sound_pipeline import pictures_to_clips, write_sounds
+        from gan_space.sound_pipeline import generator_inverter, write_sounds
 
         try:
             entry = find_generator(context.paths, model, context.owner(request))
@@ -175,7 +178,7 @@ def wire_generate_sounds(context: AppContext, demo: gr.Blocks, sounds: GenerateS
             settings = sound_settings_of(entry, generator)
             pictures = on_gpu(generate)(generator, min(count, MAX_CLIPS), seed=seed, truncation=truncation,
                                         labels=label)
-            clips = pictures_to_clips(pictures, settings)  # (Griffin-Lim: here, on the CPU)
+            clips = generator_inverter(generator)(pictures)  # (here, on the CPU)
         except Exception as error:
             raise user_error(error) from None
         name = entry.key.split("/")[-1]
@@ -190,7 +193,7 @@ def wire_generate_sounds(context: AppContext, demo: gr.Blocks, sounds: GenerateS
         frame's WAV."""
         from gan_space.sampling import interpolate
         from gan_space.sound.wav import write_wav
-        from gan_space.sound_pipeline import pictures_to_clips, write_sounds
+        from gan_space.sound_pipeline import generator_inverter, write_sounds
 
         try:
             entry = find_generator(context.paths, model, context.owner(request))
@@ -200,7 +203,7 @@ def wire_generate_sounds(context: AppContext, demo: gr.Blocks, sounds: GenerateS
             settings = sound_settings_of(entry, generator)
             pictures = on_gpu(interpolate)(generator, seed_a, seed_b, frames=frames, truncation=truncation,
                                            label=label)
-            clips = pictures_to_clips(pictures, settings)
+            clips = generator_inverter(generator)(pictures)
         except Exception as error:
             raise user_error(error) from None
         stem = f"{entry.key.split('/')[-1]}-{seed_a}-to-{seed_b}"

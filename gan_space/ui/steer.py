@@ -86,7 +86,7 @@ def build_steer_panels(context: AppContext, model, seed, count, truncation, clas
         """The seed's first sample moved along the top latent directions by `amounts`, as a WAV clip
         (sound generators: the first cell of /steer's grid, heard)."""
         from gan_space.sampling import generate
-        from gan_space.sound_pipeline import pictures_to_clips, write_sounds
+        from gan_space.sound_pipeline import generator_inverter, write_sounds
 
         try:
             entry = find_generator(context.paths, model, context.owner(request))
@@ -95,7 +95,7 @@ def build_steer_panels(context: AppContext, model, seed, count, truncation, clas
             settings = sound_settings_of(entry, generator)
             latents, _ = steered_latents(entry, generator, seed, 1, truncation,
                                          (amount_1, amount_2, amount_3, amount_4, amount_5))
-            clips = pictures_to_clips(on_gpu(generate)(generator, latents=latents, labels=label), settings)
+            clips = generator_inverter(generator)(on_gpu(generate)(generator, latents=latents, labels=label))
         except Exception as error:
             raise user_error(error) from None
         folder = output_folder(context, request, f"{entry.key.split('/')[-1]}-steered-seed{seed}")
