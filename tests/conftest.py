@@ -31,6 +31,26 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
         if _starts_processes(item):
             item.add_marker(pytest.mark.subprocess)
+    items[:] = _long_modules_first(items)
+
+
+def _long_modules_first(items: list) -> list:
+    """The tests, module by module: first modules with a `slow` test, then browser modules,
+    then the rest by number of tests, most first (each module keeps its own order).
+
+    tests/run.sh hands whole modules to two workers in this order (--dist loadfile
+    --no-loadscope-reorder). xdist's own order, most tests first, left the modules of a few
+    long tests (the quality runs, the browser tests) to the end, where one of them held one
+    worker while the other had nothing left."""
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+
+    def rank(tests: list) -> tuple[bool, bool, int]:
+        return (not any(test.get_closest_marker("slow") for test in tests),
+                not any(test.get_closest_marker("browser") for test in tests), -len(tests))
+
+    return [item for tests in sorted(modules.values(), key=rank) for item in tests]
 
 
 def _starts_processes(item) -> bool:

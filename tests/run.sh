@@ -22,6 +22,8 @@ fi
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_DISABLE_TELEMETRY=1
 # Two worker processes (pytest-xdist; one per core, at most two): the suite is mostly
 # single-threaded Python, so two cores run it in a little over half the time. A module's tests
-# stay on one worker (--dist loadfile): module fixtures are set up once. `-p no:xdist` runs in one.
+# stay on one worker (--dist loadfile): module fixtures are set up once. Modules are handed out in
+# the order tests/conftest.py gives them, longest first (--no-loadscope-reorder: xdist's own order
+# left the longest modules to the end). `-p no:xdist` runs in one.
 # pytest's own exit status is the result: 5 (no tests collected) fails too.
-exec python -m pytest -n auto --maxprocesses 2 --dist loadfile "$@"
+exec python -m pytest -n auto --maxprocesses 2 --dist loadfile --no-loadscope-reorder "$@"

@@ -63,7 +63,7 @@ def test_lab_opens_on_the_starting_game_steps_d_then_g_then_runs_and_pauses(page
     page.wait_for_function("() => /Modes captured: \\*?\\*?\\d/.test(document.querySelector('#lab-reading').innerText)"
                            " && document.querySelector('#lab-reading').innerText.length > 0", timeout=120_000)
     expect(page.locator("#lab-modes")).to_be_visible()
-    page.wait_for_timeout(6000)
+    page.wait_for_timeout(1000)  # a frame or two more for the screenshot
     page.get_by_role("button", name="Pause", exact=True).click()
     page.wait_for_timeout(5000)  # a frame already on its way may still land
     paused = page.locator("#lab-scene img").get_attribute("src")
@@ -81,7 +81,11 @@ def test_lab_plots_draw_numbers_on_number_axes(page, app_server):
     expect(page.locator("#lab-reading")).to_contain_text("Nothing has happened yet")
     page.get_by_role("button", name="New game", exact=True).click()
     page.get_by_role("button", name="Run", exact=True).click()
-    page.wait_for_timeout(15_000)
+    # Until the loss curve reaches step 100 (modes are measured every 25 steps): by then the
+    # plots hold enough distinct values for a category axis to show itself.
+    page.wait_for_function("""() => [...document.querySelectorAll('#lab-loss svg g.role-axis')]
+        .some(g => /^X-axis.*values from 0 to [1-9]\\d{2,}/.test(g.getAttribute('aria-label') || ''))""",
+                           timeout=120_000)
     page.get_by_role("button", name="Pause", exact=True).click()
     page.wait_for_timeout(3000)  # a frame already on its way may still land
     page.locator("#lab-modes").scroll_into_view_if_needed()
@@ -134,12 +138,13 @@ def test_lab_learns_points_drawn_on_the_canvas(page, app_server):
     canvas.wait_for()
     box = canvas.bounding_box()
     centre_x, centre_y, radius = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 4
-    # A circle in one stroke.
+    # A circle in one stroke, of 24 sides (each pointer move costs the canvas about a third of a
+    # second on a 2-core machine: 120 moves took half a minute).
     page.mouse.move(centre_x + radius, centre_y)
     page.mouse.down()
-    for i in range(1, 61):
-        angle = 2 * math.pi * i / 60
-        page.mouse.move(centre_x + radius * math.cos(angle), centre_y + radius * math.sin(angle), steps=2)
+    for i in range(1, 25):
+        angle = 2 * math.pi * i / 24
+        page.mouse.move(centre_x + radius * math.cos(angle), centre_y + radius * math.sin(angle))
     page.mouse.up()
     page.get_by_role("button", name="New game", exact=True).click()
     expect(page.locator("#lab-reading")).to_contain_text("Nothing has happened yet", timeout=60_000)
@@ -148,7 +153,7 @@ def test_lab_learns_points_drawn_on_the_canvas(page, app_server):
     frame_steps.press("Enter")
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.locator("#lab-reading")).to_contain_text("D(x)", timeout=60_000)
-    page.wait_for_timeout(8000)  # a few hundred steps: the purple samples spread towards the ring
+    page.wait_for_timeout(4000)  # a couple of hundred steps: the purple samples spread towards the ring
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(page.locator("#lab-modes")).to_be_hidden()  # modes are for the mixtures; a drawing has none
     page.screenshot(path=str(SCREENSHOTS / "lab-drawn.png"), full_page=True)
