@@ -4,8 +4,10 @@ digits, and the sound score against training minutes.
 1. Bringing real clips back (no generator): each clip of the speakers the vocoder never heard
    (the last tenth of the set) -> its 64 px spectrogram -> Griffin-Lim or the vocoder -> compared with the clip itself: spectral
    convergence and log-spectral distance (a 512-point STFT, finer than the picture), the
-   distance of the result's own picture to the one it was made from, and seconds of computing
-   per second of sound.
+   distance of the result's own picture to the one it was made from, seconds of computing per
+   second of sound, and wideband PESQ (ITU-T P.862.2, 1 to 4.6: the objective speech quality
+   vocoder papers report beside listening tests; `pip install pesq`, a benchmark-only package).
+   Griffin-Lim from the finer 128 px picture is the last line: what the transform alone gains.
 2. Generated sounds: sound generators trained with the defaults for each of --minutes (and any
    --generator M=FOLDER given, e.g. the shipped 15-minute one), 1,000 samples each (seeds
    0-999), made into sound both ways. The SOUND is scored, not the picture: each clip is analysed
@@ -44,7 +46,7 @@ from gan_space.models.vocoder import SHIPPED_VOCODER, SoundInverter, load_vocode
 from gan_space.sampling import generate, image_grid  # noqa: E402
 from gan_space.scores import ImageReference  # noqa: E402
 from gan_space.sound.inversion import compare_inversions  # noqa: E402
-from gan_space.sound.spectrogram import FAST_64, SPEECH_128  # noqa: E402
+from gan_space.sound.spectrogram import FAST_64, SPEECH_128, mel_picture  # noqa: E402
 from gan_space.sound.wav import write_wav  # noqa: E402
 from gan_space.training import TrainConfig, Trainer  # noqa: E402
 from gan_space.vocoder_training import held_out_split  # noqa: E402
@@ -72,6 +74,19 @@ def train(minutes: float, out: Path) -> Path:
         if event.status != "running":
             print(f"  {minutes:g} min: {event.message}", flush=True)
     return out
+
+
+def mean_pesq(references: np.ndarray, made: np.ndarray) -> float | None:
+    """Mean wideband PESQ of `made` against `references` (16 kHz); None without the pesq package.
+    Clips in which PESQ finds no speech are left out (it says so rather than score them)."""
+    try:
+        from pesq import PesqError, pesq
+    except ImportError:
+        return None
+    scores = [pesq(16_000, reference.astype(np.float64), clip.astype(np.float64), "wb",
+                   on_error=PesqError.RETURN_VALUES) for reference, clip in zip(references, made)]
+    scores = [score for score in scores if score > 0]
+    return round(float(np.mean(scores)), 3) if scores else None
 
 
 def score_sound(clips: np.ndarray, references: dict) -> dict:
@@ -105,9 +120,13 @@ def main() -> None:
     data = load_sound_clips(DATASET, FAST_64)
     clips = data.samples.numpy().astype(np.float32) / data.scale
     held_out = clips[held_out_split(len(clips)):][:RESYNTHESIS_CLIPS]
-    results["resynthesis"] = compare_inversions(
-        held_out, FAST_64, {name: (lambda pictures, invert=invert: invert(torch.from_numpy(pictures)))
-                            for name, invert in inverters.items()})
+    ways = {f"{name} (64 px)": (FAST_64, invert) for name, invert in inverters.items()}
+    ways["griffin-lim (128 px)"] = (SPEECH_128, SoundInverter(SPEECH_128))
+    results["resynthesis"] = {}
+    for name, (settings, invert) in ways.items():
+        measured = compare_inversions(held_out, settings, {name: invert})[name]
+        made = invert(mel_picture(held_out, settings))
+        results["resynthesis"][name] = {**measured, "pesq": mean_pesq(held_out, made)}
     print("resynthesis:", json.dumps(results["resynthesis"], indent=1), flush=True)
 
     # References: every clip's pictures at both transforms (ImageReference holds some out as the real line).
@@ -160,12 +179,13 @@ def main() -> None:
 
 
 def table(results: dict) -> str:
-    lines = ["| | spectral convergence | log-spectral distance | picture distance | s per s of sound |",
-             "|---|---|---|---|---|"]
+    lines = ["| real held-out clips brought back by | spectral convergence | log-spectral distance | picture distance "
+             "| PESQ (wideband) | s per s of sound |", "|---|---|---|---|---|---|"]
     for name, measured in results["resynthesis"].items():
-        lines.append(f"| real held-out clips by {name} | {measured['spectral_convergence']:.3f} | "
+        pesq = f"{measured['pesq']:.2f}" if measured.get("pesq") else "-"
+        lines.append(f"| {name} | {measured['spectral_convergence']:.3f} | "
                      f"{measured['log_spectral_distance_db']:.2f} dB | {measured['picture_distance_db']:.2f} dB | "
-                     f"{measured['seconds_per_second']:.4f} |")
+                     f"{pesq} | {measured['seconds_per_second']:.4f} |")
     lines += ["", "| minutes | made into sound by | digits covered | Inception-style score | FD 64 px | FD 128 px |",
               "|---|---|---|---|---|---|"]
     real = results["real"]

@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the spectrogram size when --out holds no sound generator (default 64)")
     vocoder.add_argument("--batch-size", type=int, default=16)
     vocoder.add_argument("--seed", type=int, default=0)
+    vocoder.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then the CPU), cpu, cuda, mps")
 
     info = verbs.add_parser("info", help="describe a model or run")
     info.add_argument("--model", required=True, help="a run folder or a generator folder")
@@ -413,7 +414,7 @@ def _train_vocoder(args) -> int:
     settings = settings or mel_settings_for(args.resolution or 64)
     minutes = args.minutes if args.minutes is not None or args.steps is not None else 20.0
     train_vocoder(args.dataset, out, VocoderTraining(steps=args.steps, minutes=minutes, batch_size=args.batch_size,
-                                                     seed=args.seed, settings=settings))
+                                                     seed=args.seed, device=args.device, settings=settings))
     return 0
 
 

@@ -22,11 +22,13 @@ import numpy as np
 import torch
 
 from .data.sound_pictures import load_sound_clips
-from .models.vocoder import VOCODER_FILE, MultiScaleDiscriminator, Vocoder, VocoderConfig, save_vocoder
+from .devices import select_device
+from .models.vocoder import (VOCODER_FILE, MultiScaleDiscriminator, SoundInverter, Vocoder, VocoderConfig,
+                             save_vocoder)
 from .objectives.vocoder import VocoderObjective
 from .randomness import seeded_construction
 from .sound.inversion import compare_inversions
-from .sound.spectrogram import FAST_64, MelSettings, mel_picture, picture_to_sound
+from .sound.spectrogram import FAST_64, MelSettings, mel_picture
 
 HELD_OUT_FRACTION = 0.1
 MEASURED_CLIPS = 32  # held-out clips the record compares with Griffin-Lim on
@@ -48,6 +50,7 @@ class VocoderTraining:
     warm_up_learning_rate: float = 1e-3
     channels: int = 128
     seed: int = 0
+    device: str = "auto"  # gan_space.devices.select_device: CUDA, then MPS, then the CPU
     max_sounds: int = 50_000
     settings: MelSettings = field(default_factory=lambda: FAST_64)
 
@@ -101,12 +104,13 @@ def train_vocoder(source: str, out: str | Path, training: VocoderTraining,
     clips, pictures = clips_and_pictures(source, settings, training.max_sounds)
     train_count = held_out_split(len(clips))
     train_clips, train_pictures = torch.from_numpy(clips[:train_count]), torch.from_numpy(pictures[:train_count])
+    device = select_device(training.device)
     log(f"vocoder: {train_count} clips to train on, {len(clips) - train_count} held out; "
-        f"{settings.n_mels} mel bands every {settings.hop_length} samples")
+        f"{settings.n_mels} mel bands every {settings.hop_length} samples; on {device}")
 
     with seeded_construction(training.seed):
-        vocoder = Vocoder(VocoderConfig.for_mel(settings, channels=training.channels))
-        discriminator = MultiScaleDiscriminator()
+        vocoder = Vocoder(VocoderConfig.for_mel(settings, channels=training.channels)).to(device)
+        discriminator = MultiScaleDiscriminator().to(device)
     betas = (0.8, 0.99)  # HiFi-GAN's
     objective = VocoderObjective(
         vocoder, discriminator, torch.optim.AdamW(vocoder.parameters(), training.learning_rate, betas=betas),
@@ -124,18 +128,17 @@ def train_vocoder(source: str, out: str | Path, training: VocoderTraining,
                                               training.segment_frames, settings.hop_length, draw)
         if step == training.warm_up_steps:  # the critics join: the vocoder slows down to their pace
             _set_learning_rate(objective.vocoder_optimiser, training.learning_rate)
-        losses = objective.step(picture_batch, wave_batch, step)
+        losses = objective.step(picture_batch.to(device), wave_batch.to(device), step)
         step += 1
         if time.monotonic() - last_saved >= SAVE_EVERY_SECONDS:
             save_vocoder(vocoder, settings, path, _record(source, training, step, started, losses))
             last_saved = time.monotonic()
             log(f"vocoder step {step}: " + ", ".join(f"{name} {value:.3f}" for name, value in losses.items()))
 
-    vocoder.eval()
+    vocoder.eval().cpu()  # (measured, saved and used on the CPU)
     held_out = clips[train_count:train_count + MEASURED_CLIPS]
-    measured = compare_inversions(held_out, settings, {
-        "vocoder": vocoder.clips,
-        "griffin-lim": lambda batch: np.stack([picture_to_sound(picture, settings) for picture in batch])})
+    measured = compare_inversions(held_out, settings, {"vocoder": SoundInverter(settings, vocoder=vocoder),
+                                                       "griffin-lim": SoundInverter(settings)})
     record = _record(source, training, step, started, losses, held_out=measured)
     save_vocoder(vocoder, settings, path, record)
     log(f"vocoder: {step} steps in {record['minutes']:.1f} minutes; on {len(held_out)} held-out clips, spectral "

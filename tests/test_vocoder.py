@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 
 from gan_space import cli, hub
 from gan_space.checkpoints import load_generator
-from gan_space.models.vocoder import (SHIPPED_VOCODER, VOCODER_FILE, MultiScaleDiscriminator, Vocoder, VocoderConfig,
+from gan_space.models.vocoder import (SHIPPED_VOCODER, VOCODER_FILE, beats_griffin_lim, MultiScaleDiscriminator, Vocoder, VocoderConfig,
                                       VocoderLoadError, load_vocoder, save_vocoder, sound_inverter, upsample_factors)
 from gan_space.objectives.vocoder import multi_resolution_mel_loss
 from gan_space.sound import FAST_64, SPEECH_128, mel_picture, spectral_convergence, wav_bytes
@@ -114,18 +114,34 @@ def test_a_short_training_lowers_the_mel_loss_and_records_how_it_compares_with_g
     assert trained_loss < 0.8 * untrained_loss, (trained_loss, untrained_loss)
 
 
+def measured(vocoder: float, griffin_lim: float) -> dict:
+    """A training record whose held-out clips came back at these spectral convergences (and dB)."""
+    return {"held_out": {"vocoder": {"spectral_convergence": vocoder, "log_spectral_distance_db": 10 * vocoder},
+                         "griffin-lim": {"spectral_convergence": griffin_lim,
+                                         "log_spectral_distance_db": 10 * griffin_lim}}}
+
+
 def test_which_way_spectrograms_become_sound(tmp_path):
-    if SHIPPED_VOCODER.is_file():  # the shipped speech vocoder reads the 64 px transform
-        assert sound_inverter(FAST_64).label == "speech vocoder (shipped)"
+    shipped = load_vocoder(SHIPPED_VOCODER)[0]  # the speech vocoder reads the 64 px transform
+    expected = "speech vocoder (shipped)" if beats_griffin_lim(shipped.record) else "Griffin-Lim (speech vocoder"
+    assert sound_inverter(FAST_64).label.startswith(expected)
+    assert sound_inverter(FAST_64, "vocoder").label == "speech vocoder (shipped)"  # asked for, whatever it measured
     assert sound_inverter(FAST_64, "griffin-lim").vocoder is None
     assert sound_inverter(SPEECH_128).vocoder is None  # nothing reads 128 px: Griffin-Lim
     with pytest.raises(ValueError, match="train-vocoder"):
         sound_inverter(SPEECH_128, "vocoder")
     with pytest.raises(ValueError, match="auto, vocoder, griffin-lim"):
         sound_inverter(FAST_64, "wavenet")
-    own = save_vocoder(Vocoder(VocoderConfig.for_mel(SPEECH_128, channels=8)), SPEECH_128, tmp_path / VOCODER_FILE)
-    assert sound_inverter(SPEECH_128, own_vocoder=own).label == "its own vocoder"
-    assert sound_inverter(FAST_64, own_vocoder=own).label != "its own vocoder"  # made for other spectrograms
+
+    # A generator's own vocoder: "auto" takes it only when its held-out clips came back closer than by Griffin-Lim.
+    network = Vocoder(VocoderConfig.for_mel(SPEECH_128, channels=8))
+    better = save_vocoder(network, SPEECH_128, tmp_path / "better" / VOCODER_FILE, record=measured(0.2, 0.4))
+    worse = save_vocoder(network, SPEECH_128, tmp_path / "worse" / VOCODER_FILE, record=measured(0.6, 0.4))
+    assert sound_inverter(SPEECH_128, own_vocoder=better).label == "its own vocoder"
+    auto = sound_inverter(SPEECH_128, own_vocoder=worse)
+    assert auto.vocoder is None and auto.label == "Griffin-Lim (its own vocoder measured worse on held-out clips)"
+    assert sound_inverter(SPEECH_128, "vocoder", own_vocoder=worse).label == "its own vocoder"
+    assert not sound_inverter(FAST_64, own_vocoder=better).label.startswith("its own")  # made for other spectrograms
 
 
 def test_train_vocoder_into_a_generators_run_makes_it_its_own_and_it_travels_through_the_hub(
@@ -139,9 +155,13 @@ def test_train_vocoder_into_a_generators_run_makes_it_its_own_and_it_travels_thr
     generator = load_generator(sound_run)
     assert generator.vocoder_file == sound_run / VOCODER_FILE
 
-    out = tmp_path / "own"
+    # Three steps do not beat Griffin-Lim: "auto" passes it over and says so; asked for, it makes the sound.
     capsys.readouterr()
-    assert cli.main(["generate", "--model", str(sound_run), "--num", "2", "--out", str(out)]) == 0
+    assert cli.main(["generate", "--model", str(sound_run), "--num", "2", "--out", str(tmp_path / "auto")]) == 0
+    assert "sound by Griffin-Lim (its own vocoder measured worse on held-out clips)" in capsys.readouterr().out
+    out = tmp_path / "own"
+    assert cli.main(["generate", "--model", str(sound_run), "--num", "2", "--out", str(out), "--inverter",
+                     "vocoder"]) == 0
     assert "sound by its own vocoder" in capsys.readouterr().out
     assert cli.main(["generate", "--model", str(sound_run), "--num", "2", "--out", str(tmp_path / "gl"),
                      "--inverter", "griffin-lim"]) == 0
@@ -155,9 +175,9 @@ def test_train_vocoder_into_a_generators_run_makes_it_its_own_and_it_travels_thr
     files = fake_hub.files(hub_repo_id)
     assert files[VOCODER_FILE] == (sound_run / VOCODER_FILE).read_bytes()
     card = files["README.md"].decode()
-    assert "GAN vocoder (its own vocoder)" in card and f"`{VOCODER_FILE}`" in card
+    assert f"`{VOCODER_FILE}`: its own vocoder" in card and "| to sound | Griffin-Lim" in card  # (as auto makes it)
     pulled = hub.pull(hub_repo_id)
     assert pulled.vocoder_file is not None and pulled.vocoder_file.name == VOCODER_FILE
-    clips, _ = generate_sounds(pulled, 2, seed=0)
+    clips, _ = generate_sounds(pulled, 2, seed=0, inverter="vocoder")
     assert np.abs(clips[0] - own).max() < 1e-3  # the pulled generator makes sound with the same vocoder
     assert json.loads(files["summary.json"])["sound"]["mel"] == FAST_64.to_dict()

@@ -12,8 +12,10 @@ sound score its data has (gan_space.metrics: the spoken-digit classifier, the Fr
 of spectrograms) and says how to make sound from Python and from a terminal.
 
 The samples are the first of what `python -m gan_space generate --model REPO --num 16` makes:
-sample K comes from latent seed K, its picture turned into sound by Griffin-Lim with the
-transform's settings (a batch of another size may differ in the last bits of the pictures).
+sample K comes from latent seed K, its picture turned into sound as generate makes it
+(gan_space.models.vocoder.sound_inverter: a vocoder that measured better than Griffin-Lim,
+else Griffin-Lim with the transform's settings; a batch of another size may differ in the last
+bits of the pictures). A generator's own vocoder (vocoder.safetensors) is pushed with it.
 """
 
 import json

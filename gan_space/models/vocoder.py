@@ -16,6 +16,12 @@ It reads the pictures a sound generator makes (gan_space.sound.mel_picture: (N, 
 frames) in [-1, 1], high frequencies in row 0), so it turns a generator's samples into sound
 directly. A vocoder file is one safetensors file whose metadata hold its `VocoderConfig` and the
 `MelSettings` it was trained for: `save_vocoder` / `load_vocoder` (safetensors only).
+
+Which way a generator's pictures become sound (`sound_inverter`, for the pipeline, the app and the
+Hub card alike): "auto" takes the generator's own vocoder (VOCODER_FILE beside it or in its run),
+else the shipped speech vocoder (trained on the built-in spoken digits) when it reads the same
+transform, each only if its file's record says it beat Griffin-Lim on held-out clips, else
+Griffin-Lim; "vocoder" and "griffin-lim" ask for one. Training: gan_space.vocoder_training.
 """
 
 import functools
@@ -238,13 +244,14 @@ class SoundInverter:
     vocoder: Vocoder | None = None
     iterations: int | None = None
 
-    def __call__(self, pictures: torch.Tensor) -> np.ndarray:
-        """Pictures in [-1, 1] (N, 1, H, W) -> float32 clips (N, samples)."""
+    def __call__(self, pictures) -> np.ndarray:
+        """Pictures in [-1, 1] (N, 1, H, W), a tensor or an array -> float32 clips (N, samples)."""
         if self.vocoder is not None:
             return self.vocoder.clips(pictures)
         # One picture at a time: Griffin-Lim's starting phases are drawn for the whole array it is
         # given, so a picture inverted alone always gives the same clip, in whatever batch it came.
-        array = pictures.detach().float().cpu().numpy()
+        array = pictures.detach().float().cpu().numpy() if torch.is_tensor(pictures) else np.asarray(pictures,
+                                                                                                      np.float32)
         clips = np.empty((len(array), self.settings.samples), np.float32)
         for index, picture in enumerate(array):
             clips[index] = picture_to_sound(picture, self.settings, iterations=self.iterations)
@@ -262,35 +269,57 @@ def _cached_vocoder(path: str, modified: float) -> tuple[Vocoder, MelSettings]:
     return load_vocoder(path)
 
 
-def vocoder_for(settings: MelSettings, own: str | os.PathLike | None = None) -> tuple[Vocoder, str] | None:
+def beats_griffin_lim(record: dict) -> bool:
+    """Whether a vocoder's training record says it brought its held-out clips back closer than
+    Griffin-Lim did, by spectral convergence and by log-spectral distance (gan_space.sound.inversion)."""
+    measured = (record or {}).get("held_out", {})
+    vocoder, griffin_lim = measured.get("vocoder", {}), measured.get("griffin-lim", {})
+    keys = ("spectral_convergence", "log_spectral_distance_db")
+    return all(key in vocoder and key in griffin_lim and vocoder[key] < griffin_lim[key] for key in keys)
+
+
+def vocoder_for(settings: MelSettings, own: str | os.PathLike | None = None,
+                only_better: bool = False) -> tuple[Vocoder, str] | None:
     """(vocoder, label) for pictures of `settings`: `own` (a generator's vocoder file) if given and made
-    for them, else the shipped speech vocoder if made for them; None when there is none."""
+    for them, else the shipped speech vocoder if made for them; with `only_better`, only one whose
+    record says it beat Griffin-Lim (beats_griffin_lim). None when there is none."""
     candidates = ([(Path(own), "its own vocoder")] if own else []) + [(SHIPPED_VOCODER, "speech vocoder (shipped)")]
     for path, label in candidates:
         if path.is_file():
             vocoder, made_for = _cached_vocoder(str(path), path.stat().st_mtime)
-            if same_transform(made_for, settings):
+            if same_transform(made_for, settings) and (not only_better or beats_griffin_lim(vocoder.record)):
                 return vocoder, label
     return None
 
 
 def sound_inverter(settings: MelSettings, choice: str = "auto", own_vocoder: str | os.PathLike | None = None,
                    iterations: int | None = None) -> SoundInverter:
-    """How pictures of `settings` become sound (choice: one of SOUND_INVERTERS). ValueError for
-    "vocoder" when no vocoder reads this transform, saying how to get one."""
+    """How pictures of `settings` become sound (choice: one of SOUND_INVERTERS). "auto" takes a
+    vocoder only where its own measurement on held-out clips beat Griffin-Lim (a vocoder trained
+    too briefly sounds worse than Griffin-Lim), and says so in the label when one was passed over;
+    "vocoder" takes one whatever it measured. ValueError for "vocoder" when no vocoder reads this
+    transform, saying how to get one."""
     if choice not in SOUND_INVERTERS:
         raise ValueError(f"unknown way to make sound {choice!r}: choose one of {', '.join(SOUND_INVERTERS)}")
-    found = vocoder_for(settings, own_vocoder) if choice != "griffin-lim" else None
-    if found is None and choice == "vocoder":
+    if choice == "griffin-lim":
+        return SoundInverter(settings, iterations=iterations)
+    found = vocoder_for(settings, own_vocoder, only_better=choice == "auto")
+    if found is not None:
+        vocoder, label = found
+        return SoundInverter(settings, label=label, vocoder=vocoder)
+    passed_over = vocoder_for(settings, own_vocoder)
+    if choice == "vocoder" and passed_over is None:
         raise ValueError(f"no vocoder reads these spectrograms ({settings.n_mels} mel bands every "
                          f"{settings.hop_length} samples): train one with `python -m gan_space train-vocoder "
                          "--dataset YOUR_SOUNDS --minutes 20 --out GENERATOR_FOLDER`, or choose griffin-lim")
-    if found is None:
-        return SoundInverter(settings, iterations=iterations)
-    vocoder, label = found
-    return SoundInverter(settings, label=label, vocoder=vocoder)
+    if choice == "vocoder":
+        vocoder, label = passed_over
+        return SoundInverter(settings, label=label, vocoder=vocoder)
+    label = "Griffin-Lim" if passed_over is None else f"Griffin-Lim ({passed_over[1]} measured worse on held-out clips)"
+    return SoundInverter(settings, label=label, iterations=iterations)
 
 
-__all__ = ["VOCODER_FILE", "SHIPPED_VOCODER", "SoundInverter", "same_transform", "vocoder_for", "sound_inverter",
+__all__ = ["VOCODER_FILE", "SHIPPED_VOCODER", "SoundInverter", "same_transform", "beats_griffin_lim", "vocoder_for",
+           "sound_inverter",
            "VocoderConfig", "Vocoder", "MultiScaleDiscriminator", "WaveCritic", "upsample_factors",
            "save_vocoder", "load_vocoder", "read_vocoder_metadata", "VocoderLoadError"]
