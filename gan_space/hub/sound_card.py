@@ -21,7 +21,6 @@ bits of the pictures). A generator's own vocoder (vocoder.safetensors) is pushed
 import json
 from pathlib import Path
 
-from ..models.vocoder import VOCODER_FILE, sound_inverter
 from .card import _quality_lines, _training_lines, _weights_row
 from .record import record_parts
 from .repos import SAMPLE_GRID_NAME, SUMMARY_NAME, _endpoint
@@ -45,6 +44,7 @@ def stage_sound_files(generator, staging: Path) -> list[str]:
     """sound.json, the spectrogram grid (as sample_grid.png) and the card's WAV files into
     `staging`; returns the WAV files' repo paths."""
     from ..checkpoints import SOUND_NAME, sound_settings
+    from ..models.vocoder import sound_inverter
     from ..sampling import generate, image_grid
     from ..sound.wav import write_wav
 
@@ -69,6 +69,7 @@ def sound_model_card(repo_id: str, generator, record: dict, samples: list[str], 
 
     from ..checkpoints import sound_settings
     from ..models import family_of
+    from ..models.vocoder import VOCODER_FILE, sound_inverter
 
     settings = sound_settings(generator)
     config = generator.config
