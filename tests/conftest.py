@@ -10,10 +10,16 @@ os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="gan_space-hf-home-")
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)
 
+# Under pytest-xdist each worker computes on one thread, and so do the processes its tests start
+# (CI has two cores, one worker each: two threads a worker put four on two cores, each waiting for
+# the other's; the two quality runs and ADA's test took 117 s so and take 55 s on one thread each).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, torch.get_num_threads()))
 
 # The app on a loopback port, gradio clients and browser pages (app_fixtures), and the loopback
 # Hub (hub_fixtures), registered once for every module: their session fixtures start once per
