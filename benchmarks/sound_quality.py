@@ -28,7 +28,6 @@ analysis of its Griffin-Lim sound, of its vocoder sound) and a few WAV files of 
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -48,6 +47,7 @@ from gan_space.scores import ImageReference  # noqa: E402
 from gan_space.sound.inversion import compare_inversions  # noqa: E402
 from gan_space.sound.spectrogram import FAST_64, SPEECH_128, mel_picture  # noqa: E402
 from gan_space.sound.wav import write_wav  # noqa: E402
+from gan_space.hosting.environment import cpu_model  # noqa: E402
 from gan_space.training import TrainConfig, Trainer  # noqa: E402
 from gan_space.vocoder_training import held_out_split  # noqa: E402
 
@@ -55,16 +55,6 @@ DATASET = "spoken-digits"
 SAMPLES = 1000
 RESYNTHESIS_CLIPS = 300
 LISTEN = 4  # WAV files of each way, per generator
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def train(minutes: float, out: Path) -> Path:
@@ -113,7 +103,7 @@ def main() -> None:
     vocoder, vocoder_settings = load_vocoder(args.vocoder)
     assert vocoder_settings.n_mels == FAST_64.n_mels and vocoder_settings.hop_length == FAST_64.hop_length
     inverters = {"griffin-lim": SoundInverter(FAST_64), "vocoder": SoundInverter(FAST_64, "speech vocoder", vocoder)}
-    results = {"machine": f"{cpu_name()}, {torch.get_num_threads()} threads", "vocoder": args.vocoder,
+    results = {"machine": f"{cpu_model()}, {torch.get_num_threads()} threads", "vocoder": args.vocoder,
                "vocoder_record": vocoder.record}
 
     # 1. Real held-out clips brought back.

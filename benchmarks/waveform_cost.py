@@ -15,7 +15,6 @@ benchmarks/results/waveform_cost.json.
 """
 
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from gan_space.hosting.environment import cpu_model  # noqa: E402
 from gan_space.training import TrainConfig, Trainer  # noqa: E402
 
 SAMPLES = 16_384
@@ -101,8 +101,7 @@ def specgan_step_seconds(steps: int = 30) -> tuple[float, int]:
 
 
 def main() -> None:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     rows = []
     seconds, batch = specgan_step_seconds()
     rows.append({"model": "SpecGAN (the sound preset, 64 px)", "batch": batch, "seconds_per_step": seconds})

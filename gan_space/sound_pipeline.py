@@ -1,7 +1,6 @@
 """Sounds from a sound generator: a generator trained on spectrogram pictures (SpecGAN; its
 folder's sound.json, gan_space.checkpoints.sound_settings) makes pictures, and an inverter
-turns them into clips: a GAN vocoder (gan_space.models.vocoder) when there is one for the
-generator's transform, else Griffin-Lim (gan_space.sound).
+turns them into clips: a GAN vocoder (gan_space.models.vocoder) or Griffin-Lim (gan_space.sound).
 
     from gan_space.checkpoints import load_generator
     from gan_space.sound_pipeline import generate_sounds, write_sounds
@@ -10,9 +9,11 @@ generator's transform, else Griffin-Lim (gan_space.sound).
     clips, sample_rate = generate_sounds(generator, num=16, seed=0)   # inverter="auto"
     write_sounds(clips, sample_rate, "sounds/")
 
-Which vocoder "auto" takes: the generator's own (vocoder.safetensors in its folder, from
+Which vocoder "auto" takes: the generator's own (vocoder.safetensors in its folder or run, from
 `python -m gan_space train-vocoder`), else the shipped speech vocoder (trained on the built-in
-spoken digits) when the generator's transform is the one it reads; otherwise Griffin-Lim.
+spoken digits) when the generator's transform is the one it reads, each only if its training
+record says it beat Griffin-Lim on held-out clips; otherwise Griffin-Lim
+(gan_space.models.vocoder.sound_inverter). The shipped one does not yet (benchmarks/RESULTS.md).
 """
 
 import os

@@ -153,7 +153,8 @@ def test_generate_interpolate_and_steer_give_a_sound_generators_clips(sound_sess
     assert spectral_convergence(clips[0], read_wav(later[0])) > 0.2
     # A big grid is heard through its first MAX_CLIPS samples (Griffin-Lim's cost stays bounded)
     *_, many = client.predict(model=model, seed=3, count=MAX_CLIPS + 4, api_name="/generate_sounds")
-    assert len(many) == MAX_CLIPS and read_wav(many[1]).tobytes() == clips[1].tobytes()
+    # (the same sample: a batch of 20 and one of 6 may differ in the pictures' last bits, as above)
+    assert len(many) == MAX_CLIPS and spectral_convergence(clips[1], read_wav(many[1])) < 0.05
 
     morph, steps = client.predict(model=model, seed_a=3, seed_b=4, frames=5, api_name="/interpolate_sounds")
     whole = read_wav(morph)

@@ -245,7 +245,7 @@ def doctor_report(runs_dir, environ=None) -> list[str]:
     hosting = Hosting.from_environment(env)
     memory = _machine_memory_gib()
     lines = [f"where: {hosting.where()}",
-             f"hardware: {_cpu_model()}, {os.cpu_count() or '?'} cores seen"
+             f"hardware: {cpu_model()}, {os.cpu_count() or '?'} cores seen"
              + (f" (CPU_CORES={hosting.cpu_cores})" if hosting.cpu_cores else "")
              + (f", {memory:.1f} GiB memory" if memory else "")
              + (f" (MEMORY={hosting.memory})" if hosting.memory else ""),
@@ -314,7 +314,8 @@ def _spaces_package(hosting: Hosting) -> str:
                                   if hosting.kind == ZERO_GPU else "")
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what the platform says (benchmarks name their machine by it)."""
     import platform
 
     try:

@@ -3,7 +3,7 @@
 A run on sounds (its data carries a `sound` record: gan_space.data.sound_pictures) draws its
 fixed latents as spectrogram pictures at each preview; the first PLAYERS of them are turned
 back into sound as Generate will (gan_space.models.vocoder.sound_inverter: the shipped speech
-vocoder where it reads the run's spectrograms, else Griffin-Lim). Griffin-Lim costs far more
+vocoder where it reads the run's spectrograms and measured better, else Griffin-Lim). Griffin-Lim costs far more
 than drawing the pictures, so the clips are remade at most every `every_seconds`,
 and never more often than keeps their cost within 1/cost_ratio of the time between two (the
 live previews' rule), and always at the run's end: the last word is worth hearing.

@@ -138,8 +138,8 @@ def sample_sound_outputs() -> tuple[gr.Column, list, gr.File]:
             with gr.Row():
                 players += [_player(f"Sample {k + 1}", f"generate-sound-{k + 1}") for k in range(row, row + 2)]
         wav_files = gr.File(label=f"The first {MAX_CLIPS} samples as WAV files (sample i is seed + i's; made into "
-                                  "sound by the generator's vocoder or the shipped speech vocoder where one reads "
-                                  "its spectrograms, else by Griffin-Lim)",
+                                  "sound by a vocoder where one reads its spectrograms and measured better than "
+                                  "Griffin-Lim, else by Griffin-Lim)",
                             file_count="multiple", interactive=False, elem_id="generate-wavs", height=FILE_LIST_HEIGHT)
     return fold, players, wav_files
 
