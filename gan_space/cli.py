@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--device", default="cpu")
     generate.add_argument("--inverter", choices=names.SOUND_INVERTERS, default="auto",
                           help="a sound generator: how its spectrograms become sound (auto: its own vocoder, else the "
-                               "shipped speech vocoder when it reads them, else Griffin-Lim)")
+                               "shipped speech vocoder when it reads them, each only where its record says it beat "
+                               "Griffin-Lim; else Griffin-Lim)")
 
     vocoder = verbs.add_parser("train-vocoder", help="train a GAN vocoder for a sound generator", description=(
         "Train a small GAN vocoder (MelGAN/HiFi-GAN style) that turns spectrogram pictures into waveforms, on the "

@@ -55,7 +55,7 @@ def stage_sound_files(generator, staging: Path) -> list[str]:
     image_grid(pictures, min_cell=128, padding=2).save(staging / SAMPLE_GRID_NAME)
     names = sound_sample_names()
     (staging / SOUND_SAMPLES_FOLDER).mkdir(exist_ok=True)
-    invert = sound_inverter(settings, own_vocoder=getattr(generator, "vocoder_file", None))  # as the app and the CLI make sound
+    invert = sound_inverter(settings, own_vocoder=getattr(generator, "vocoder_file", None))  # as generate makes sound
     for seed, name in enumerate(names):
         write_wav(staging / name, invert(pictures[seed:seed + 1])[0], settings.sample_rate)
     return names
