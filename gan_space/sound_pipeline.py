@@ -47,13 +47,6 @@ def generator_mel_settings(generator) -> MelSettings:
     return settings
 
 
-def pictures_to_clips(pictures: torch.Tensor, settings: MelSettings, iterations: int | None = None,
-                      inverter: SoundInverter | None = None) -> np.ndarray:
-    """Spectrogram pictures in [-1, 1] (N, 1, H, W) -> float32 clips (N, samples), by `inverter`
-    (default: Griffin-Lim with `iterations`)."""
-    return (inverter or SoundInverter(settings, iterations=iterations))(pictures)
-
-
 def generate_sounds(generator, num: int = 16, seed: int = 0, truncation: float = 1.0, labels=None,
                     iterations: int | None = None, inverter: str = "auto") -> tuple[np.ndarray, int]:
     """(float32 clips (num, samples) in [-1, 1], sample rate): sample i from latent seed seed + i
@@ -106,5 +99,5 @@ def write_sounds(clips, sample_rate: int, folder: str | os.PathLike, prefix: str
     return paths
 
 
-__all__ = ["SPECTROGRAM_GRID_NAME", "generator_inverter", "generator_mel_settings", "pictures_to_clips", "generate_sounds",
+__all__ = ["SPECTROGRAM_GRID_NAME", "generator_inverter", "generator_mel_settings", "generate_sounds",
            "generate_sounds_and_pictures", "sound_morph", "spectrogram_grid", "write_sounds"]

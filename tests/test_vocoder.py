@@ -12,35 +12,29 @@ from safetensors.torch import save_file
 
 from gan_space import cli, hub
 from gan_space.checkpoints import load_generator
-from gan_space.models.vocoder import (SHIPPED_VOCODER, VOCODER_FILE, beats_griffin_lim, MultiScaleDiscriminator, Vocoder, VocoderConfig,
-                                      VocoderLoadError, load_vocoder, save_vocoder, sound_inverter, upsample_factors)
+from gan_space.models.vocoder import (SHIPPED_VOCODER, VOCODER_FILE, MultiScaleDiscriminator, Vocoder, VocoderConfig,
+                                      VocoderLoadError, beats_griffin_lim, load_vocoder, save_vocoder, sound_inverter,
+                                      upsample_factors)
 from gan_space.objectives.vocoder import multi_resolution_mel_loss
 from gan_space.sound import FAST_64, SPEECH_128, mel_picture, spectral_convergence, wav_bytes
 from gan_space.sound_pipeline import generate_sounds
 from gan_space.vocoder_training import VocoderTraining, clips_and_pictures, stretches, train_vocoder
+from test_sound_hub import RATE, TINY, tone  # (its tiny run's settings and its tones)
 
-RATE = 16_000
-TINY_RUN = ["--steps", "3", "--batch-size", "4", "--width", "8", "--sample-every", "3", "--checkpoint-every", "3",
-            "--log-every", "3", "--device", "cpu", "--num-preview", "4", "--augment", "none"]
-
-
-def tone(frequency: float, seconds: float = 0.6) -> np.ndarray:
-    t = np.arange(int(RATE * seconds)) / RATE
-    return (0.5 * np.sin(2 * np.pi * frequency * t) * np.hanning(t.size)).astype(np.float32)
-
+TONE_SECONDS = 0.6
 
 @pytest.fixture(scope="module")
 def tones(tmp_path_factory):
     folder = tmp_path_factory.mktemp("vocoder-tones")
     for index, frequency in enumerate((220, 330, 440, 550, 660, 880, 990, 1320)):
-        (folder / f"tone-{index}.wav").write_bytes(wav_bytes(tone(frequency), RATE))
+        (folder / f"tone-{index}.wav").write_bytes(wav_bytes(tone(frequency, TONE_SECONDS), RATE))
     return folder
 
 
 @pytest.fixture(scope="module")
 def sound_run(tones, tmp_path_factory):
     run = tmp_path_factory.mktemp("vocoder-runs") / "tones"
-    assert cli.main(["train", "--dataset", str(tones), "--out", str(run), *TINY_RUN]) == 0
+    assert cli.main(["train", "--dataset", str(tones), "--out", str(run), *TINY]) == 0
     return run
 
 
@@ -82,7 +76,7 @@ def test_a_vocoder_file_comes_back_identical_and_nothing_else_loads_as_one(tmp_p
 
 
 def test_stretches_are_pictures_and_the_waveforms_they_were_made_from():
-    clips = torch.from_numpy(np.stack([tone(300), tone(600)])[:, :FAST_64.samples].copy())
+    clips = torch.from_numpy(np.stack([tone(300, TONE_SECONDS), tone(600, TONE_SECONDS)])[:, :FAST_64.samples].copy())
     clips = torch.nn.functional.pad(clips, (0, FAST_64.samples - clips.shape[1]))
     pictures = torch.from_numpy(mel_picture(clips.numpy(), FAST_64))
     picture_batch, waves = stretches(pictures, clips, 6, 8, FAST_64.hop_length, torch.Generator().manual_seed(0))
